@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Start or stop a throwaway PostgreSQL server for the tests, on a local port, data under var/pg.
+#   .ci/pg.sh start   -> prints the URL to use as CRM_TEST_POSTGRES_URL
+#   .ci/pg.sh stop
+# Installs Debian's postgresql package when no server binaries are found.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${CRM_PG_PORT:-55432}"
+DATA="$PWD/var/pg"
+
+find_bin() {
+  for d in /usr/lib/postgresql/*/bin /usr/local/pgsql/bin; do
+    [ -x "$d/initdb" ] && { echo "$d"; return; }
+  done
+  command -v initdb >/dev/null 2>&1 && dirname "$(command -v initdb)"
+}
+
+BIN="$(find_bin || true)"
+if [ -z "$BIN" ] && [ "${1:-}" = start ]; then
+  echo "installing PostgreSQL from Debian's packages..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq postgresql >&2
+  BIN="$(find_bin)"
+fi
+
+# The server refuses to run as root: run it as the 'postgres' user when we are root.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql postgres
+    chown -R postgres "$DATA" 2>/dev/null || true
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+case "${1:-}" in
+  start)
+    if [ ! -f "$DATA/PG_VERSION" ]; then
+      mkdir -p "$DATA"
+      [ "$(id -u)" = 0 ] && { id postgres >/dev/null 2>&1 || useradd --system postgres; chown postgres "$DATA"; }
+      as_pg "$BIN/initdb" -D "$DATA" -U crm --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    fi
+    if ! as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+      as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w \
+        -o "-p $PORT -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
+    fi
+    "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U crm -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='crm_test'" | grep -q 1 \
+      || "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U crm crm_test
+    echo "postgresql+psycopg://crm@127.0.0.1:$PORT/crm_test"
+    ;;
+  stop)
+    [ -n "$BIN" ] && [ -f "$DATA/PG_VERSION" ] && as_pg "$BIN/pg_ctl" -D "$DATA" -m fast stop >/dev/null 2>&1 || true
+    ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,50 @@
+# Two commands: `make demo` and `make test`. Each bootstraps .venv from the lock file first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PURE := crm segments campaigns loyalty
+DEMO_CUSTOMERS ?= 10000
+
+.PHONY: setup demo test lint typecheck pytest bench notebooks clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup  ## generate 10k customers, load them, run the main job and print a summary
+	$(BIN)/crm db upgrade
+	$(BIN)/crm sample --customers $(DEMO_CUSTOMERS) --seed 42 --out var/sample --load
+	$(BIN)/crm import contacts var/sample/import_contacts.csv
+	$(BIN)/python -m flows.demo
+	$(BIN)/crm status
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy $(PURE)
+
+pytest: setup
+	@url=$$(.ci/pg.sh start) || { if [ -n "$$CI" ]; then echo "PostgreSQL could not be started" >&2; exit 1; fi; \
+	  echo "PostgreSQL unavailable: running the SQLite half only" >&2; url=""; }; \
+	CRM_TEST_POSTGRES_URL="$$url" $(BIN)/pytest -q -n 2 --dist loadfile; rc=$$?; \
+	.ci/pg.sh stop; exit $$rc
+
+test: lint typecheck pytest  ## lint, type-check and run the suite on SQLite and PostgreSQL
+
+bench: setup  ## the benchmarks; figures go to bench/results/ and the README table
+	$(BIN)/python -m bench
+
+notebooks: setup
+	$(BIN)/pytest -q tests/test_notebooks.py
+
+clean:
+	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache

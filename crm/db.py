@@ -1,0 +1,68 @@
+"""Engines, sessions and migrations. Engines are made by a function, never at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["make_engine", "migrate", "session_scope", "sqlite_path"]
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind an ``sqlite:///`` URL, or None for other databases / in-memory."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def make_engine(url: str, **kwargs: object) -> Engine:
+    """Create an engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **kwargs)  # type: ignore[arg-type]
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on error."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory.begin() as session:
+        yield session
+
+
+def _alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "heads") -> None:
+    """Apply Alembic migrations up to ``revision`` (all heads by default)."""
+    from alembic import command
+
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(_alembic_config(url), revision)

@@ -1,0 +1,11 @@
+"""All tables of the platform on one :class:`Base`; importing this package registers them.
+
+Each room's tables live in their own module here (``core`` for the CRM itself);
+add new modules to the import list below so Alembic and ``Base.metadata`` see them.
+"""
+
+from crm.models.base import Base
+from crm.models.core import *  # noqa: F403
+from crm.models.core import __all__ as _core_all
+
+__all__ = ["Base", *_core_all]

@@ -1,0 +1,54 @@
+"""Settings, read once from the environment (prefix ``CRM_``) and cached.
+
+Nothing else in the project reads the environment: callers take a
+:class:`Settings` (or :func:`get_settings`) and pass values down.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Platform settings; every field can be set as ``CRM_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CRM_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Where the embedded database and files live.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; empty means an SQLite file under data_dir. "
+        "Use postgresql+psycopg://user:pass@host/db for PostgreSQL.",
+    )
+    default_region: str = Field("RU", description="Region for phone numbers written without +code.")
+    default_currency: str = "RUB"
+    default_timezone: str = "Europe/Moscow"
+    batch_rows: int = Field(500_000, description="Rows per Arrow batch in bulk writes.")
+
+    # personal CRM budget (S4)
+    margin: float = Field(0.30, description="Gross margin applied to predicted revenue.")
+    budget_share: float = Field(0.10, description="Share of predicted margin spent on a customer.")
+    value_horizon_days: int = 365
+
+    # gateway
+    api_key: SecretStr = SecretStr("change-me")
+    secret_key: SecretStr = SecretStr("dev-secret-change-me")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to ``sqlite:///<data_dir>/crm.db``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'crm.db').as_posix()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (cached; call ``cache_clear()`` in tests)."""
+    return Settings()

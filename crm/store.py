@@ -1,0 +1,375 @@
+"""Bulk reads and writes of pandas frames through Arrow and the ADBC drivers.
+
+One code path for SQLite and PostgreSQL. Reads run a query and fetch an Arrow
+table (``fetch_arrow_table``); writes ingest an Arrow table (``adbc_ingest``),
+either appended to the target or into a temporary staging table followed by
+one set-based ``INSERT … SELECT … ON CONFLICT`` (upsert by natural key).
+Each call is one transaction. SQLAlchemy still owns the schema: column types
+declared in :mod:`crm.models` are restored on read (SQLite keeps timestamps as
+text) and shaped on write.
+
+Example
+-------
+>>> from crm import store
+>>> orders = store.read_frame(url, "orders", columns=["customer_id", "ordered_at", "amount"])
+>>> result = store.write_frame(url, frame, "customers", mode="upsert", key=["external_id"])
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, Table
+from sqlalchemy.engine import make_url
+
+from crm.db import sqlite_path
+from crm.errors import StoreError
+
+__all__ = ["WriteResult", "connect", "execute", "read_arrow", "read_frame", "write_frame"]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SQLITE_TS_FORMAT = "%Y-%m-%d %H:%M:%S"  # Arrow adds the microseconds: what SQLAlchemy's SQLite DateTime reads and writes
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: rows inserted, updated (changed), and left unchanged."""
+
+    inserted: int
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+def _dialect(url: str) -> str:
+    name = make_url(url).get_backend_name()
+    if name not in ("sqlite", "postgresql"):
+        raise StoreError(f"unsupported database {name!r}: use sqlite:/// or postgresql+psycopg://")
+    return name
+
+
+def _adbc_uri(url: str) -> str:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        path = sqlite_path(url)
+        return str(path) if path is not None else ":memory:"
+    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def connect(url: str) -> Iterator[Any]:
+    """An ADBC DB-API connection to the database behind a SQLAlchemy ``url``."""
+    dialect = _dialect(url)
+    if dialect == "sqlite":
+        import adbc_driver_sqlite.dbapi as driver
+
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        conn = driver.connect(_adbc_uri(url))
+        with conn.cursor() as cur:
+            # WAL lets readers go on during a bulk write; the busy timeout waits out other writers.
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+    else:
+        import adbc_driver_postgresql.dbapi as driver
+
+        conn = driver.connect(_adbc_uri(url))
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _quote(name: str) -> str:
+    if not _IDENT.match(name):
+        raise StoreError(f"not a plain identifier: {name!r}")
+    return f'"{name}"'
+
+
+def _model_table(name: str) -> Table | None:
+    import crm.models  # noqa: F401  (register every table)
+    from crm.models import Base
+
+    return Base.metadata.tables.get(name)
+
+
+def _column_kinds(table: Table | None) -> dict[str, str]:
+    if table is None:
+        return {}
+    kinds: dict[str, str] = {}
+    for col in table.columns:
+        t = col.type
+        if isinstance(t, DateTime):
+            kinds[col.name] = "timestamp"
+        elif isinstance(t, Date):
+            kinds[col.name] = "date"
+        elif isinstance(t, Boolean):
+            kinds[col.name] = "bool"
+        elif isinstance(t, Integer):
+            kinds[col.name] = "int"
+        elif isinstance(t, Float | Numeric):
+            kinds[col.name] = "float"
+    return kinds
+
+
+def _guess_kind(name: str) -> str | None:
+    if name.endswith("_at"):
+        return "timestamp"
+    if name.endswith("_date") or name == "as_of_date":
+        return "date"
+    return None
+
+
+def _restore_types(tbl: pa.Table, kinds: dict[str, str]) -> pa.Table:
+    """Give back the declared types of SQLite columns (timestamps and dates arrive as text)."""
+    for i, name in enumerate(tbl.column_names):
+        kind = kinds.get(name) or _guess_kind(name)
+        col = tbl.column(i)
+        new = None
+        if kind == "timestamp" and pa.types.is_string(col.type) or kind == "timestamp" and pa.types.is_large_string(col.type):
+            text = pc.replace_substring(col, "T", " ")
+            new = pc.cast(text, pa.timestamp("us"), safe=False)
+            new = pc.assume_timezone(new, "UTC")
+        elif kind == "timestamp" and pa.types.is_null(col.type):
+            new = pa.nulls(len(col), pa.timestamp("us", tz="UTC"))
+        elif kind == "date" and (pa.types.is_string(col.type) or pa.types.is_null(col.type)):
+            new = pc.cast(pc.cast(col, pa.string()), pa.timestamp("s")).cast(pa.date32())
+        elif kind == "bool" and pa.types.is_integer(col.type):
+            new = pc.not_equal(col, 0)
+        elif kind == "bool" and pa.types.is_null(col.type):
+            new = pa.nulls(len(col), pa.bool_())
+        elif kind == "float" and (pa.types.is_integer(col.type) or pa.types.is_null(col.type)):
+            new = pc.cast(col, pa.float64())
+        elif kind == "float" and pa.types.is_decimal(col.type):
+            new = pc.cast(col, pa.float64())
+        elif pa.types.is_timestamp(col.type) and col.type.tz is not None and col.type.tz != "UTC":
+            new = col.cast(pa.timestamp(col.type.unit, tz="UTC"))
+        if new is not None:
+            tbl = tbl.set_column(i, name, new)
+    return tbl
+
+
+def read_arrow(
+    url: str,
+    source: str,
+    columns: Sequence[str] | None = None,
+    where: str | None = None,
+    params: Sequence[Any] | None = None,
+) -> pa.Table:
+    """Read a table name or a ``SELECT`` into an Arrow table (see :func:`read_frame`)."""
+    table = None
+    if _IDENT.match(source):
+        table = _model_table(source)
+        cols = ", ".join(_quote(c) for c in columns) if columns else "*"
+        sql = f"SELECT {cols} FROM {_quote(source)}"
+        if where:
+            sql += f" WHERE {where}"
+    else:
+        if columns or where:
+            raise StoreError("columns= and where= apply to a table name, not to a query")
+        sql = source
+    dialect = _dialect(url)
+    if params and dialect == "postgresql":
+        sql = _numbered_params(sql)
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params or None)
+        result = cur.fetch_arrow_table()
+    if dialect == "sqlite":
+        return _restore_types(result, _column_kinds(table))
+    return _restore_types(result, {})
+
+
+def _numbered_params(sql: str) -> str:
+    count = 0
+
+    def repl(_m: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return f"${count}"
+
+    return re.sub(r"\?", repl, sql)
+
+
+def read_frame(
+    url: str,
+    source: str,
+    columns: Sequence[str] | None = None,
+    where: str | None = None,
+    params: Sequence[Any] | None = None,
+) -> pd.DataFrame:
+    """Read a table (optionally some ``columns`` and a ``where`` clause) or a query into pandas.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy database URL (``sqlite:///var/crm.db``, ``postgresql+psycopg://…``).
+    source : str
+        A table name, or a full ``SELECT`` statement (``?`` placeholders for ``params``).
+    columns, where :
+        Only with a table name: the columns to read and an SQL condition.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Timestamps as UTC-aware ``datetime64[us, UTC]``, dates as ``datetime.date``
+        objects, nullable integers as ``Int64``, text as strings.
+    """
+    tbl = read_arrow(url, source, columns=columns, where=where, params=params)
+    return tbl.to_pandas(
+        types_mapper={pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype()}.get,
+        date_as_object=True,
+    ).pipe(_compact_ints)
+
+
+def _compact_ints(frame: pd.DataFrame) -> pd.DataFrame:
+    """Integer columns without nulls become plain int64 (faster, and what numpy code expects)."""
+    for name in frame.columns:
+        col = frame[name]
+        if isinstance(col.dtype, pd.Int64Dtype) and not col.hasnans:
+            frame[name] = col.to_numpy(dtype="int64")
+    return frame
+
+
+def _to_arrow(frame: pd.DataFrame | pa.Table, kinds: dict[str, str], dialect: str) -> pa.Table:
+    tbl = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    for i, name in enumerate(tbl.column_names):
+        col = tbl.column(i)
+        kind = kinds.get(name)
+        new = None
+        if pa.types.is_timestamp(col.type) or (kind == "timestamp" and pa.types.is_null(col.type)):
+            if pa.types.is_null(col.type):
+                col = pa.nulls(len(col), pa.timestamp("us", tz="UTC"))
+            if col.type.tz is None:
+                col = pc.assume_timezone(col, "UTC")
+            col = col.cast(pa.timestamp("us", tz="UTC"))
+            if dialect == "sqlite":
+                naive = col.cast(pa.timestamp("us"))
+                new = pc.strftime(naive, format=_SQLITE_TS_FORMAT)
+            else:
+                new = col
+        elif kind == "date" and pa.types.is_timestamp(col.type):
+            new = col.cast(pa.date32())
+        elif kind == "timestamp" and pa.types.is_string(col.type):
+            raise StoreError(f"column {name!r} holds text; parse it to datetimes before writing")
+        elif pa.types.is_dictionary(col.type):
+            new = col.cast(col.type.value_type)
+        elif pa.types.is_large_string(col.type):
+            new = col.cast(pa.string())
+        if new is not None:
+            tbl = tbl.set_column(i, name, new)
+    return tbl
+
+
+def write_frame(
+    url: str,
+    frame: pd.DataFrame | pa.Table,
+    table: str,
+    mode: Literal["append", "upsert", "replace_all"] = "append",
+    key: Sequence[str] | None = None,
+    update: Sequence[str] | None = None,
+) -> WriteResult:
+    """Write a frame to an existing table set-wise, in one transaction.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame or pyarrow.Table
+        Columns named as the table's; columns the table lacks are an error.
+    mode : {"append", "upsert", "replace_all"}
+        ``append`` ingests straight into the table (the fast path for fresh loads);
+        ``upsert`` ingests into a temporary staging table, then runs one
+        ``INSERT … SELECT … ON CONFLICT (key) DO UPDATE`` that only touches rows
+        whose values changed; ``replace_all`` deletes every row first (derived tables).
+    key : columns of a unique constraint, required for ``upsert``.
+    update : columns to overwrite on conflict (default: every non-key column).
+
+    Returns
+    -------
+    WriteResult
+        Counts of inserted, updated and unchanged rows.
+    """
+    dialect = _dialect(url)
+    model = _model_table(table)
+    kinds = _column_kinds(model)
+    if model is not None:
+        unknown = [c for c in (frame.column_names if isinstance(frame, pa.Table) else frame.columns) if c not in model.c]
+        if unknown:
+            raise StoreError(f"table {table!r} has no column(s) {unknown}")
+    data = _to_arrow(frame, kinds, dialect)
+    n = data.num_rows
+    if mode == "upsert" and not key:
+        raise StoreError("upsert needs key= (the columns of a unique constraint)")
+    if mode == "upsert" and any(k not in data.column_names for k in key or ()):
+        raise StoreError(f"upsert key {list(key or ())} is not among the frame's columns")
+
+    with connect(url) as conn:
+        try:
+            with conn.cursor() as cur:
+                if mode == "replace_all":
+                    cur.execute(f"DELETE FROM {_quote(table)}")
+                if mode in ("append", "replace_all"):
+                    if n:
+                        cur.adbc_ingest(table, data, mode="append")
+                    result = WriteResult(inserted=n)
+                else:
+                    result = _upsert(cur, dialect, table, data, list(key or ()), update)
+            conn.commit()
+        except Exception:
+            conn.rollback()
+            raise
+    return result
+
+
+def _upsert(cur: Any, dialect: str, table: str, data: pa.Table, key: list[str], update: Sequence[str] | None) -> WriteResult:
+    if data.num_rows == 0:
+        return WriteResult(inserted=0)
+    stage = f"stage_{table}_{uuid.uuid4().hex[:8]}"
+    cur.adbc_ingest(stage, data, mode="create", temporary=True)
+    cols = data.column_names
+    upd = [c for c in (update if update is not None else cols) if c not in key and c in cols]
+    t, s = _quote(table), _quote(stage)
+    on = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in key)
+    differs = " OR ".join(_distinct(dialect, f"t.{_quote(c)}", f"s.{_quote(c)}") for c in upd) or "FALSE"
+    cur.execute(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {differs} THEN 1 ELSE 0 END), 0) FROM {s} s JOIN {t} t ON {on}")
+    existing, changed = (int(v) for v in cur.fetchone())
+    col_list = ", ".join(_quote(c) for c in cols)
+    conflict = ", ".join(_quote(k) for k in key)
+    if upd:
+        sets = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in upd)
+        differs_excl = " OR ".join(
+            _distinct(dialect, f"{t}.{_quote(c)}", f"excluded.{_quote(c)}") for c in upd
+        )
+        action = f"DO UPDATE SET {sets} WHERE {differs_excl}"
+    else:
+        action = "DO NOTHING"
+    cur.execute(
+        f"INSERT INTO {t} ({col_list}) SELECT {col_list} FROM {s} WHERE TRUE "
+        f"ON CONFLICT ({conflict}) {action}"
+    )
+    cur.execute(f"DROP TABLE {s}")
+    return WriteResult(inserted=data.num_rows - existing, updated=changed, unchanged=existing - changed)
+
+
+def _distinct(dialect: str, a: str, b: str) -> str:
+    return f"{a} IS NOT {b}" if dialect == "sqlite" else f"{a} IS DISTINCT FROM {b}"
+
+
+def execute(url: str, sql: str, params: Sequence[Any] | None = None) -> None:
+    """Run one statement (DDL or a set-based update) in its own transaction."""
+    if params and _dialect(url) == "postgresql":
+        sql = _numbered_params(sql)
+    with connect(url) as conn:
+        with conn.cursor() as cur:
+            cur.execute(sql, params or None)
+        conn.commit()

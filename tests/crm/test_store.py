@@ -1,0 +1,67 @@
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from crm import store
+from crm.errors import StoreError
+
+NOW = pd.Timestamp("2024-05-01 10:11:12.5", tz="UTC")
+
+
+def _customers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "external_id": ["C1", "C2"],
+            "first_name": ["Иван", "Jane"],
+            "lifecycle_stage": ["customer", "lead"],
+            "status": ["active", "active"],
+            "is_loyalty_member": [True, False],
+            "created_at": [NOW, NOW],
+            "birth_date": [dt.date(1990, 1, 2), None],
+        }
+    )
+
+
+def test_round_trip_keeps_types(db_url: str) -> None:
+    assert store.write_frame(db_url, _customers(), "customers").inserted == 2
+    got = store.read_frame(db_url, "customers").sort_values("external_id").reset_index(drop=True)
+    assert list(got["first_name"]) == ["Иван", "Jane"]
+    assert str(got["created_at"].dtype) == "datetime64[us, UTC]"
+    assert got.loc[0, "created_at"] == NOW
+    assert got.loc[0, "birth_date"] == dt.date(1990, 1, 2)
+    assert pd.isna(got.loc[1, "birth_date"])
+    assert list(got["is_loyalty_member"]) == [True, False]
+
+
+def test_upsert_counts_and_is_idempotent(db_url: str) -> None:
+    store.write_frame(db_url, _customers(), "customers", mode="upsert", key=["external_id"])
+    changed = _customers().assign(first_name=["Иван", "Janet"])
+    changed.loc[2] = ["C3", "Пётр", "lead", "active", False, NOW, None]
+    first = store.write_frame(db_url, changed, "customers", mode="upsert", key=["external_id"])
+    assert (first.inserted, first.updated, first.unchanged) == (1, 1, 1)
+    again = store.write_frame(db_url, changed, "customers", mode="upsert", key=["external_id"])
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+    got = store.read_frame(db_url, "customers", columns=["external_id", "first_name"])
+    assert dict(zip(got.external_id, got.first_name, strict=True)) == {"C1": "Иван", "C2": "Janet", "C3": "Пётр"}
+
+
+def test_query_with_params(db_url: str) -> None:
+    store.write_frame(db_url, _customers(), "customers")
+    got = store.read_frame(
+        db_url, "SELECT external_id, created_at AS seen_at FROM customers WHERE first_name = ?", params=["Jane"]
+    )
+    assert list(got.external_id) == ["C2"]
+    assert got.loc[0, "seen_at"] == NOW
+
+
+def test_failed_write_leaves_nothing(db_url: str) -> None:
+    bad = _customers().assign(lifecycle_stage=["customer", "not-a-stage"])  # violates a CHECK
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error type differs per database
+        store.write_frame(db_url, bad, "customers")
+    assert len(store.read_frame(db_url, "customers")) == 0
+
+
+def test_unknown_column_is_refused(db_url: str) -> None:
+    with pytest.raises(StoreError, match="no column"):
+        store.write_frame(db_url, _customers().assign(shoe_size=[1, 2]), "customers")
