@@ -32,11 +32,11 @@ from sqlalchemy.engine import make_url
 
 from crm.db import sqlite_path
 from crm.errors import StoreError
+from crm.models.base import UTCDateTime
 
-__all__ = ["WriteResult", "connect", "execute", "read_arrow", "read_frame", "write_frame"]
+__all__ = ["WriteResult", "connect", "execute", "read_arrow", "read_frame", "transaction", "write_frame"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SQLITE_TS_FORMAT = "%Y-%m-%d %H:%M:%S"  # Arrow adds the microseconds: what SQLAlchemy's SQLite DateTime reads and writes
 
 
 @dataclass(frozen=True)
@@ -69,27 +69,56 @@ def _adbc_uri(url: str) -> str:
 
 @contextmanager
 def connect(url: str) -> Iterator[Any]:
-    """An ADBC DB-API connection to the database behind a SQLAlchemy ``url``."""
+    """An ADBC DB-API connection to the database behind a SQLAlchemy ``url``.
+
+    SQLite connections are opened in autocommit mode so that pragmas take effect
+    (they are ignored inside a transaction); use :func:`transaction` around writes.
+    """
     dialect = _dialect(url)
     if dialect == "sqlite":
-        import adbc_driver_sqlite.dbapi as driver
+        import adbc_driver_sqlite.dbapi as sqlite_driver
 
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        conn = driver.connect(_adbc_uri(url))
+        conn = sqlite_driver.connect(_adbc_uri(url), autocommit=True)
         with conn.cursor() as cur:
-            # WAL lets readers go on during a bulk write; the busy timeout waits out other writers.
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA foreign_keys=ON")
+            # WAL lets readers go on during a bulk write; NORMAL sync is durable with WAL;
+            # the busy timeout waits out another writer instead of failing at once.
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+                cur.execute(f"PRAGMA {pragma}")
+                cur.fetchall()
     else:
-        import adbc_driver_postgresql.dbapi as driver
+        import adbc_driver_postgresql.dbapi as pg_driver
 
-        conn = driver.connect(_adbc_uri(url))
+        conn = pg_driver.connect(_adbc_uri(url))
     try:
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def transaction(conn: Any) -> Iterator[Any]:
+    """A cursor inside one transaction on ``conn``: committed on success, rolled back on error."""
+    explicit = bool(getattr(conn, "_autocommit", False))  # SQLite connections (see connect)
+    cur = conn.cursor()
+    try:
+        if explicit:
+            cur.execute("BEGIN IMMEDIATE")
+        yield cur
+        if explicit:
+            cur.execute("COMMIT")
+        else:
+            conn.commit()
+    except BaseException:
+        if explicit:
+            cur.execute("ROLLBACK")
+        else:
+            conn.rollback()
+        raise
+    finally:
+        cur.close()
 
 
 def _quote(name: str) -> str:
@@ -111,7 +140,7 @@ def _column_kinds(table: Table | None) -> dict[str, str]:
     kinds: dict[str, str] = {}
     for col in table.columns:
         t = col.type
-        if isinstance(t, DateTime):
+        if isinstance(t, UTCDateTime | DateTime):
             kinds[col.name] = "timestamp"
         elif isinstance(t, Date):
             kinds[col.name] = "date"
@@ -138,10 +167,11 @@ def _restore_types(tbl: pa.Table, kinds: dict[str, str]) -> pa.Table:
         kind = kinds.get(name) or _guess_kind(name)
         col = tbl.column(i)
         new = None
-        if kind == "timestamp" and pa.types.is_string(col.type) or kind == "timestamp" and pa.types.is_large_string(col.type):
+        if kind == "timestamp" and pa.types.is_integer(col.type):
+            new = col.cast(pa.int64()).cast(pa.timestamp("us", tz="UTC"))  # see UTCDateTime
+        elif kind == "timestamp" and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
             text = pc.replace_substring(col, "T", " ")
-            new = pc.cast(text, pa.timestamp("us"), safe=False)
-            new = pc.assume_timezone(new, "UTC")
+            new = pc.assume_timezone(pc.cast(text, pa.timestamp("us"), safe=False), "UTC")
         elif kind == "timestamp" and pa.types.is_null(col.type):
             new = pa.nulls(len(col), pa.timestamp("us", tz="UTC"))
         elif kind == "date" and (pa.types.is_string(col.type) or pa.types.is_null(col.type)):
@@ -150,9 +180,7 @@ def _restore_types(tbl: pa.Table, kinds: dict[str, str]) -> pa.Table:
             new = pc.not_equal(col, 0)
         elif kind == "bool" and pa.types.is_null(col.type):
             new = pa.nulls(len(col), pa.bool_())
-        elif kind == "float" and (pa.types.is_integer(col.type) or pa.types.is_null(col.type)):
-            new = pc.cast(col, pa.float64())
-        elif kind == "float" and pa.types.is_decimal(col.type):
+        elif (kind == "float" and (pa.types.is_integer(col.type) or pa.types.is_null(col.type))) or (kind == "float" and pa.types.is_decimal(col.type)):
             new = pc.cast(col, pa.float64())
         elif pa.types.is_timestamp(col.type) and col.type.tz is not None and col.type.tz != "UTC":
             new = col.cast(pa.timestamp(col.type.unit, tz="UTC"))
@@ -254,11 +282,8 @@ def _to_arrow(frame: pd.DataFrame | pa.Table, kinds: dict[str, str], dialect: st
             if col.type.tz is None:
                 col = pc.assume_timezone(col, "UTC")
             col = col.cast(pa.timestamp("us", tz="UTC"))
-            if dialect == "sqlite":
-                naive = col.cast(pa.timestamp("us"))
-                new = pc.strftime(naive, format=_SQLITE_TS_FORMAT)
-            else:
-                new = col
+            # SQLite keeps instants as integer microseconds (crm.models.base.UTCDateTime)
+            new = col.cast(pa.int64()) if dialect == "sqlite" else col
         elif kind == "date" and pa.types.is_timestamp(col.type):
             new = col.cast(pa.date32())
         elif kind == "timestamp" and pa.types.is_string(col.type):
@@ -313,22 +338,14 @@ def write_frame(
     if mode == "upsert" and any(k not in data.column_names for k in key or ()):
         raise StoreError(f"upsert key {list(key or ())} is not among the frame's columns")
 
-    with connect(url) as conn:
-        try:
-            with conn.cursor() as cur:
-                if mode == "replace_all":
-                    cur.execute(f"DELETE FROM {_quote(table)}")
-                if mode in ("append", "replace_all"):
-                    if n:
-                        cur.adbc_ingest(table, data, mode="append")
-                    result = WriteResult(inserted=n)
-                else:
-                    result = _upsert(cur, dialect, table, data, list(key or ()), update)
-            conn.commit()
-        except Exception:
-            conn.rollback()
-            raise
-    return result
+    with connect(url) as conn, transaction(conn) as cur:
+        if mode == "replace_all":
+            cur.execute(f"DELETE FROM {_quote(table)}")
+        if mode in ("append", "replace_all"):
+            if n:
+                cur.adbc_ingest(table, data, mode="append")
+            return WriteResult(inserted=n)
+        return _upsert(cur, dialect, table, data, list(key or ()), update)
 
 
 def _upsert(cur: Any, dialect: str, table: str, data: pa.Table, key: list[str], update: Sequence[str] | None) -> WriteResult:
@@ -369,7 +386,5 @@ def execute(url: str, sql: str, params: Sequence[Any] | None = None) -> None:
     """Run one statement (DDL or a set-based update) in its own transaction."""
     if params and _dialect(url) == "postgresql":
         sql = _numbered_params(sql)
-    with connect(url) as conn:
-        with conn.cursor() as cur:
-            cur.execute(sql, params or None)
-        conn.commit()
+    with connect(url) as conn, transaction(conn) as cur:
+        cur.execute(sql, params or None)

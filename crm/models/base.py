@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["ID", "Base", "TZDateTime"]
+__all__ = ["ID", "Base", "TZDateTime", "UTCDateTime"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -20,12 +23,51 @@ NAMING_CONVENTION = {
 #: 64-bit ids on PostgreSQL; plain INTEGER on SQLite so it stays the rowid alias.
 ID = BigInteger().with_variant(Integer(), "sqlite")
 
-#: Timestamps are stored in UTC; ``timestamptz`` on PostgreSQL.
-TZDateTime = DateTime(timezone=True)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A UTC instant: ``timestamptz`` on PostgreSQL, integer microseconds since 1970 on SQLite.
+
+    SQLite has no timestamp type; storing an integer (rather than ISO text) lets bulk
+    reads and writes move timestamps through Arrow without parsing or formatting
+    (10M rows in milliseconds instead of seconds), and keeps comparisons numeric.
+    The ORM sees aware ``datetime`` objects on both databases; naive values are refused.
+    In migrations write it as ``sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite")``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime (UTC)")
+        if dialect.name == "sqlite":
+            delta = value - _EPOCH
+            return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return _EPOCH + dt.timedelta(microseconds=int(value))
+        return value.astimezone(dt.UTC)
+
+
+#: Timestamps are stored in UTC (see :class:`UTCDateTime`).
+TZDateTime = UTCDateTime()
 
 
 class Base(DeclarativeBase):
     """Base of every table; ``Base.metadata`` is what Alembic compares against."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dt.datetime: TZDateTime, int: ID}
+    type_annotation_map = {dt.datetime: UTCDateTime(), int: ID}
