@@ -51,7 +51,9 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:  # database errors and the like: still one line, with the kind
             if "--debug" in sys.argv:
                 raise
-            err_console.print(f"[red]error ({type(exc).__name__}):[/red] {str(exc).splitlines()[0]}")
+            err_console.print(
+                f"[red]error ({type(exc).__name__}):[/red] {str(exc).splitlines()[0]}"
+            )
             raise typer.Exit(1) from None
 
     return wrapper
@@ -59,7 +61,9 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @db_app.command("upgrade")
 @friendly_errors
-def db_upgrade(revision: str = typer.Argument("heads", help="Alembic revision to upgrade to.")) -> None:
+def db_upgrade(
+    revision: str = typer.Argument("heads", help="Alembic revision to upgrade to."),
+) -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
     from crm.db import migrate
 
@@ -87,3 +91,147 @@ def status() -> None:
     for row in frame.itertuples(index=False):
         table.add_row(*("" if v is None or v != v else str(v) for v in row))
     console.print(table)
+
+
+def _now():  # the CLI is a top-level caller: it may read the clock and passes it down as as_of
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
+
+
+@app.command("sample")
+@friendly_errors
+def sample(
+    customers: int = typer.Option(
+        10_000, "--customers", "-n", min=1, help="Customer records to generate."
+    ),
+    seed: int = typer.Option(42, help="Random seed: the same seed gives the same data."),
+    out: str = typer.Option(
+        "var/sample", help="Folder for the Parquet files, truth file and import CSV."
+    ),
+    orders_per_customer: float = typer.Option(10.0, help="Average orders per customer."),
+    load_db: bool = typer.Option(
+        False, "--load/--no-load", help="Also load the data into the database."
+    ),
+) -> None:
+    """Generate realistic, messy, bilingual sample CRM data (the truth kept aside in truth.parquet)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from crm import sample as gen
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("generating", total=len(gen.LOAD_ORDER) + 1)
+        data = gen.generate(
+            customers,
+            seed=seed,
+            orders_per_customer=orders_per_customer,
+            progress=lambda step: bar.update(task, description=f"generating {step}"),
+        )
+        bar.update(task, advance=1, description="writing files")
+        gen.write(data, out)
+        if load_db:
+            from crm.db import migrate
+
+            url = database_url()
+            migrate(url)
+            gen.load(
+                url,
+                data,
+                progress=lambda name, rows: bar.update(
+                    task, advance=1, description=f"loaded {name} ({rows:,})"
+                ),
+            )
+        bar.update(task, completed=len(gen.LOAD_ORDER) + 1, description="done")
+    table = Table(
+        title=f"sample data: {customers:,} customers, seed {seed}"
+        + (" (loaded)" if load_db else "")
+    )
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in data.counts().items():
+        table.add_row(name, f"{rows:,}")
+    truth = data.truth
+    table.add_row("[dim]truth: people[/dim]", f"[dim]{truth.person_id.nunique():,}[/dim]")
+    table.add_row(
+        "[dim]truth: duplicate records[/dim]",
+        f"[dim]{int(truth.is_duplicate_record.sum()):,}[/dim]",
+    )
+    console.print(table)
+    console.print(f"files in [bold]{out}[/bold]")
+
+
+@app.command("import")
+@friendly_errors
+def import_(
+    entity: str = typer.Argument(..., help="contacts, companies, leads, deals, orders or events"),
+    path: str = typer.Argument(..., help="CSV, Excel (.xlsx) or Parquet file"),
+    map_: list[str] = typer.Option(
+        [], "--map", "-m", help="COLUMN=field, repeatable (known RU/EN headers map themselves)"
+    ),
+    show: int = typer.Option(10, help="How many quarantined rows to show."),
+) -> None:
+    """Import a file: valid rows land (upserted on external_id), bad rows go to quarantine with their reason."""
+    from crm.errors import MappingError
+    from crm.ingest import ENTITIES, import_file
+
+    if entity not in ENTITIES:
+        raise MappingError(entity, f"unknown entity; choose one of {', '.join(ENTITIES)}")
+    mapping = {}
+    for item in map_:
+        if "=" not in item:
+            raise MappingError(item, "write --map as COLUMN=field")
+        col, fld = item.split("=", 1)
+        mapping[col.strip()] = fld.strip()
+    url = database_url()
+    from crm.db import migrate
+
+    migrate(url)
+    summary = import_file(
+        url,
+        entity,
+        path,
+        as_of=_now(),
+        mapping=mapping,
+        default_region=get_settings().default_region,
+    )
+    console.print(
+        f"[bold]{summary.source_file}[/bold] ({entity}): {summary.total:,} rows — "
+        f"[green]{summary.inserted:,} new[/green], [cyan]{summary.updated:,} updated[/cyan], "
+        f"{summary.unchanged:,} unchanged, [red]{summary.quarantined:,} quarantined[/red]"
+        + (
+            f", {summary.matched_existing:,} matched to existing people"
+            if summary.matched_existing
+            else ""
+        )
+    )
+    if summary.reasons:
+        table = Table(title="why rows were quarantined")
+        table.add_column("reason")
+        table.add_column("rows", justify="right")
+        for reason, count in summary.reasons.items():
+            table.add_row(reason, str(count))
+        console.print(table)
+        if show:
+            from crm import store
+
+            rows = store.read_frame(
+                url,
+                "quarantine",
+                columns=["line", "field", "reason"],
+                where="batch_id = ?",
+                params=[summary.batch_id],
+            )
+            detail = Table(
+                title=f"quarantined rows (first {show}; all in table quarantine, batch {summary.batch_id})"
+            )
+            for col in ("line", "field", "reason"):
+                detail.add_column(col)
+            for row in rows.sort_values("line").head(show).itertuples(index=False):
+                detail.add_row(str(row.line), str(row.field), str(row.reason))
+            console.print(detail)

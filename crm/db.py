@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 __all__ = ["make_engine", "migrate", "session_scope", "sqlite_path"]
 
@@ -23,10 +24,18 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """Create an engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create an engine for ``url``; SQLite gets foreign keys, a busy timeout and no pooling.
+
+    SQLite files are also written by :mod:`crm.store` through ADBC, which links its own copy
+    of SQLite. Two copies in one process are safe only while their transactions do not
+    overlap, so SQLite engines do not keep idle connections (``NullPool``) and the database
+    stays in rollback-journal mode (WAL's shared index must not be shared by two copies).
+    """
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("sqlite") and "poolclass" not in kwargs and path is not None:
+        kwargs["poolclass"] = NullPool
     engine = create_engine(url, **kwargs)  # type: ignore[arg-type]
     if engine.dialect.name == "sqlite":
 
@@ -34,7 +43,6 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 

@@ -38,9 +38,24 @@ __all__ = ["LOAD_ORDER", "SampleData", "generate", "load", "read", "write"]
 
 #: Tables in foreign-key order: parents before children.
 LOAD_ORDER = (
-    "companies", "customers", "contact_points", "consents", "relations", "tag_definitions",
-    "customer_tags", "leads", "pipelines", "pipeline_stages", "deals", "products", "orders",
-    "order_lines", "invoices", "payments", "activities", "marketing_events",
+    "companies",
+    "customers",
+    "contact_points",
+    "consents",
+    "relations",
+    "tag_definitions",
+    "customer_tags",
+    "leads",
+    "pipelines",
+    "pipeline_stages",
+    "deals",
+    "products",
+    "orders",
+    "order_lines",
+    "invoices",
+    "payments",
+    "activities",
+    "marketing_events",
 )
 
 DEFAULT_AS_OF = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -50,23 +65,36 @@ CATEGORIES = np.array(
 )
 MONTH_WEIGHT = np.array([0.7, 0.8, 1.1, 0.95, 0.95, 0.9, 0.85, 0.85, 1.0, 1.05, 1.35, 1.6])
 TAG_VOCABULARY = [
-    ("interest", "sport", "Sport", "Спорт"), ("interest", "travel", "Travel", "Путешествия"),
-    ("interest", "kids", "Kids", "Дети"), ("interest", "pets", "Pets", "Домашние животные"),
-    ("interest", "beauty", "Beauty", "Красота"), ("interest", "electronics", "Electronics", "Электроника"),
-    ("rooms", "1", "1 room", "1 комната"), ("rooms", "2", "2 rooms", "2 комнаты"),
-    ("rooms", "3", "3 rooms", "3 комнаты"), ("rooms", "4+", "4+ rooms", "4+ комнат"),
-    ("floor", "low", "Low floor", "Низкий этаж"), ("floor", "middle", "Middle floor", "Средний этаж"),
+    ("interest", "sport", "Sport", "Спорт"),
+    ("interest", "travel", "Travel", "Путешествия"),
+    ("interest", "kids", "Kids", "Дети"),
+    ("interest", "pets", "Pets", "Домашние животные"),
+    ("interest", "beauty", "Beauty", "Красота"),
+    ("interest", "electronics", "Electronics", "Электроника"),
+    ("rooms", "1", "1 room", "1 комната"),
+    ("rooms", "2", "2 rooms", "2 комнаты"),
+    ("rooms", "3", "3 rooms", "3 комнаты"),
+    ("rooms", "4+", "4+ rooms", "4+ комнат"),
+    ("floor", "low", "Low floor", "Низкий этаж"),
+    ("floor", "middle", "Middle floor", "Средний этаж"),
     ("floor", "high", "High floor", "Высокий этаж"),
-    ("buying_for", "self", "For self", "Для себя"), ("buying_for", "family", "For family", "Для семьи"),
+    ("buying_for", "self", "For self", "Для себя"),
+    ("buying_for", "family", "For family", "Для семьи"),
     ("buying_for", "investment", "Investment", "Инвестиция"),
 ]
-FREE_DOMAINS_RU = np.array(["mail.ru", "yandex.ru", "gmail.com", "bk.ru", "list.ru", "inbox.ru", "rambler.ru"])
+FREE_DOMAINS_RU = np.array(
+    ["mail.ru", "yandex.ru", "gmail.com", "bk.ru", "list.ru", "inbox.ru", "rambler.ru"]
+)
 FREE_DOMAINS_EN = np.array(["gmail.com", "outlook.com", "yahoo.com", "hotmail.co.uk", "icloud.com"])
-TYPO_DOMAINS = np.array(["gmial.com", "gmail.co", "mail.ry", "yandex.ry", "yandx.ru", "hotmial.com", "outlok.com"])
+TYPO_DOMAINS = np.array(
+    ["gmial.com", "gmail.co", "mail.ry", "yandex.ry", "yandx.ru", "hotmial.com", "outlok.com"]
+)
 FAKE_NAMES = np.array(["test", "asdf", "ххх", "qwerty", "Тест", "aaa", "-"])
 LEAD_SOURCES = np.array(["site_form", "email", "messenger", "call", "social", "offline"])
 LEAD_CHANNELS = np.array(["yandex_direct", "google_ads", "vk_ads", "seo", "referral", "offline"])
-DISQUALIFY_REASONS = np.array(["non_target", "competitor", "click_fraud", "wrong_region", "duplicate"])
+DISQUALIFY_REASONS = np.array(
+    ["non_target", "competitor", "click_fraud", "wrong_region", "duplicate"]
+)
 LOST_REASONS = np.array(["price", "competitor", "no_budget", "no_response", "timing"])
 WON_REASONS = np.array(["price", "service", "recommendation", "product_fit"])
 
@@ -93,7 +121,9 @@ class SampleData:
 
 
 # --------------------------------------------------------------------------- helpers
-def _pick(rng: np.random.Generator, values: np.ndarray | list, n: int, p: np.ndarray | None = None) -> np.ndarray:
+def _pick(
+    rng: np.random.Generator, values: np.ndarray | list, n: int, p: np.ndarray | None = None
+) -> np.ndarray:
     arr = np.asarray(values, dtype=object)
     return arr[rng.choice(len(arr), size=n, p=p)]
 
@@ -112,7 +142,10 @@ def _str(arr: np.ndarray | pd.Series | list) -> pd.Series:
 def _ids(prefix: str, n: int, width: int = 8) -> pd.Series:
     nums = pc.cast(pa.array(np.arange(1, n + 1)), pa.string())
     padded = pc.utf8_lpad(nums, width=width, padding="0")
-    return pd.Series(pc.binary_join_element_wise(prefix, padded, "").to_pandas(types_mapper=pd.ArrowDtype), dtype="str")
+    return pd.Series(
+        pc.binary_join_element_wise(prefix, padded, "").to_pandas(types_mapper=pd.ArrowDtype),
+        dtype="str",
+    )
 
 
 def _feminine(surnames: np.ndarray) -> np.ndarray:
@@ -129,7 +162,8 @@ def _translit(values: np.ndarray) -> np.ndarray:
     """Latin spelling of (mostly Cyrillic) names, computed once per distinct value."""
     uniq, inv = np.unique(values.astype(str), return_inverse=True)
     out = np.array(
-        ["".join(N.TRANSLIT.get(ch, ch) for ch in u.lower()).replace("'", "") for u in uniq], dtype=object
+        ["".join(N.TRANSLIT.get(ch, ch) for ch in u.lower()).replace("'", "") for u in uniq],
+        dtype=object,
     )
     return out[inv]
 
@@ -149,7 +183,9 @@ def _typo(rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
     cols = np.arange(width + 1)[None, :]
     # delete
     src = cols + (cols >= pos[:, None])
-    deleted = np.take_along_axis(np.pad(codes, ((0, 0), (0, 1))), np.minimum(src, width + 1), axis=1)
+    deleted = np.take_along_axis(
+        np.pad(codes, ((0, 0), (0, 1))), np.minimum(src, width + 1), axis=1
+    )
     # swap pos and pos-1
     swapped = codes.copy()
     swapped[rows, pos], swapped[rows, pos - 1] = codes[rows, pos - 1], codes[rows, pos]
@@ -159,13 +195,17 @@ def _typo(rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
     cyr = (ch >= 0x430) & (ch <= 0x44F)
     lat = (ch >= 0x61) & (ch <= 0x7A)
     step = rng.choice([-1, 1], len(arr))
-    new = np.where(cyr, 0x430 + (ch - 0x430 + step) % 32, np.where(lat, 0x61 + (ch - 0x61 + step) % 26, ch))
+    new = np.where(
+        cyr, 0x430 + (ch - 0x430 + step) % 32, np.where(lat, 0x61 + (ch - 0x61 + step) % 26, ch)
+    )
     replaced[rows, pos] = new
     # double a letter (shift right)
     src2 = cols - (cols > pos[:, None])
     doubled = np.take_along_axis(codes, np.clip(src2, 0, width), axis=1)
     out = np.select(
-        [kind[:, None] == 0, kind[:, None] == 1, kind[:, None] == 2], [deleted[:, : width + 1], swapped, replaced], doubled
+        [kind[:, None] == 0, kind[:, None] == 1, kind[:, None] == 2],
+        [deleted[:, : width + 1], swapped, replaced],
+        doubled,
     )
     out = np.where(ok[:, None], out, codes).astype(np.uint32)
     return np.ascontiguousarray(out).view(f"U{width + 1}").ravel().astype(object)
@@ -187,8 +227,14 @@ def _phone_formats(rng: np.random.Generator, digits: pd.Series, is_ru: np.ndarra
     en_formats = ["+44" + d, "0" + uk, "+44 " + uk, "+44 (0)" + uk]
     which_ru = rng.choice(len(ru_formats), size=len(d), p=[0.3, 0.25, 0.15, 0.15, 0.1, 0.05])
     which_en = rng.integers(0, len(en_formats), len(d))
-    ru = np.select([which_ru == i for i in range(len(ru_formats))], [f.to_numpy(dtype=object) for f in ru_formats])
-    en = np.select([which_en == i for i in range(len(en_formats))], [f.to_numpy(dtype=object) for f in en_formats])
+    ru = np.select(
+        [which_ru == i for i in range(len(ru_formats))],
+        [f.to_numpy(dtype=object) for f in ru_formats],
+    )
+    en = np.select(
+        [which_en == i for i in range(len(en_formats))],
+        [f.to_numpy(dtype=object) for f in en_formats],
+    )
     return _str(np.where(is_ru, ru, en))
 
 
@@ -229,7 +275,11 @@ def generate(
         raise ValueError("customers must be at least 1")
     say = progress or (lambda _msg: None)
     rng = np.random.default_rng(seed)
-    as_of = pd.Timestamp(as_of).tz_convert("UTC").to_pydatetime() if pd.Timestamp(as_of).tzinfo else pd.Timestamp(as_of, tz="UTC").to_pydatetime()
+    as_of = (
+        pd.Timestamp(as_of).tz_convert("UTC").to_pydatetime()
+        if pd.Timestamp(as_of).tzinfo
+        else pd.Timestamp(as_of, tz="UTC").to_pydatetime()
+    )
     start = as_of - dt.timedelta(days=365.25 * years)
     span = (as_of - start).total_seconds()
 
@@ -247,7 +297,9 @@ def generate(
         np.where(female, _pick(rng, N.EN_FEMALE, P), _pick(rng, N.EN_MALE, P)),
     )
     ru_sur = _pick(rng, N.RU_SURNAMES, P)
-    surname = np.where(is_ru, np.where(female, _feminine(ru_sur), ru_sur), _pick(rng, N.EN_SURNAMES, P))
+    surname = np.where(
+        is_ru, np.where(female, _feminine(ru_sur), ru_sur), _pick(rng, N.EN_SURNAMES, P)
+    )
     fathers = list(N.RU_PATRONYMIC)
     fidx = rng.integers(0, len(fathers), P)
     patr_m = np.array([N.RU_PATRONYMIC[f][0] for f in fathers], dtype=object)[fidx]
@@ -259,10 +311,14 @@ def generate(
     birth_date = np.where(birth_known, birth.date, None)
 
     ru_city_names = np.array([c[0] for c in N.RU_CITIES], dtype=object)
-    ru_city_p = np.array([c[1] for c in N.RU_CITIES]); ru_city_p /= ru_city_p.sum()
+    ru_city_p = np.array([c[1] for c in N.RU_CITIES])
+    ru_city_p /= ru_city_p.sum()
     en_city_names = np.array([c[0] for c in N.EN_CITIES], dtype=object)
-    en_city_p = np.array([c[1] for c in N.EN_CITIES]); en_city_p /= en_city_p.sum()
-    city = np.where(is_ru, _pick(rng, ru_city_names, P, ru_city_p), _pick(rng, en_city_names, P, en_city_p))
+    en_city_p = np.array([c[1] for c in N.EN_CITIES])
+    en_city_p /= en_city_p.sum()
+    city = np.where(
+        is_ru, _pick(rng, ru_city_names, P, ru_city_p), _pick(rng, en_city_names, P, en_city_p)
+    )
     tz_map = {c[0]: c[2] for c in N.RU_CITIES + N.EN_CITIES}
     timezone = pd.Series(city).map(tz_map).to_numpy(dtype=object)
     house = rng.integers(1, 200, P).astype(str)
@@ -272,8 +328,14 @@ def generate(
         _str(_pick(rng, N.RU_STREETS, P)) + ", д. " + house + ", кв. " + flat,
         _str(house) + " " + _str(_pick(rng, N.EN_STREETS, P)) + ", flat " + flat,
     )
-    postcode = np.where(is_ru, _str(rng.integers(101000, 693000, P).astype(str)),
-                        _str(_pick(rng, ["SW1A", "M1", "EC1A", "D02", "EH1"], P)) + " " + rng.integers(1, 9, P).astype(str) + "AB")
+    postcode = np.where(
+        is_ru,
+        _str(rng.integers(101000, 693000, P).astype(str)),
+        _str(_pick(rng, ["SW1A", "M1", "EC1A", "D02", "EH1"], P))
+        + " "
+        + rng.integers(1, 9, P).astype(str)
+        + "AB",
+    )
 
     # mobile numbers: RU 9xx xxx xx xx, UK 7xxx xxxxxx (national significant number, 10 digits)
     ru_mob = "9" + _str(rng.integers(0, 10**9, P).astype(str)).str.zfill(9)
@@ -291,13 +353,41 @@ def generate(
     say("companies")
     C = max(1, n // 40)
     comp_ru = rng.random(C) < 0.8
-    comp_word = _pick(rng, ["Альфа", "Вектор", "Гранит", "Стройинвест", "ТехноПром", "Северный Ветер", "Меридиан",
-                            "Orion", "Northwind", "Bluefield", "Acme", "Summit", "Harbor"], C)
-    comp_name = np.where(comp_ru, "ООО «" + _str(comp_word) + " " + _str(rng.integers(1, 999, C).astype(str)) + "»",
-                         _str(comp_word) + " " + _str(rng.integers(1, 999, C).astype(str)) + " Ltd")
-    comp_domain = _str(_translit(comp_word)).str.replace(" ", "", regex=False) + _str(rng.integers(1, 999, C).astype(str)) + _str(np.where(comp_ru, ".ru", ".co.uk"))
+    comp_word = _pick(
+        rng,
+        [
+            "Альфа",
+            "Вектор",
+            "Гранит",
+            "Стройинвест",
+            "ТехноПром",
+            "Северный Ветер",
+            "Меридиан",
+            "Orion",
+            "Northwind",
+            "Bluefield",
+            "Acme",
+            "Summit",
+            "Harbor",
+        ],
+        C,
+    )
+    comp_name = np.where(
+        comp_ru,
+        "ООО «" + _str(comp_word) + " " + _str(rng.integers(1, 999, C).astype(str)) + "»",
+        _str(comp_word) + " " + _str(rng.integers(1, 999, C).astype(str)) + " Ltd",
+    )
+    comp_domain = (
+        _str(_translit(comp_word)).str.replace(" ", "", regex=False)
+        + _str(rng.integers(1, 999, C).astype(str))
+        + _str(np.where(comp_ru, ".ru", ".co.uk"))
+    )
     employees = np.maximum(1, rng.lognormal(3.0, 1.5, C).astype(int))
-    size_band = pd.cut(employees, [0, 10, 50, 200, 1000, np.inf], labels=["1-10", "11-50", "51-200", "201-1000", "1000+"]).astype(str)
+    size_band = pd.cut(
+        employees,
+        [0, 10, 50, 200, 1000, np.inf],
+        labels=["1-10", "11-50", "51-200", "201-1000", "1000+"],
+    ).astype(str)
     companies = pd.DataFrame(
         {
             "company_id": np.arange(1, C + 1),
@@ -307,15 +397,29 @@ def generate(
             "size_band": size_band,
             "employees": employees,
             "domain": comp_domain,
-            "city": np.where(comp_ru, _pick(rng, ru_city_names, C, ru_city_p), _pick(rng, en_city_names, C, en_city_p)),
+            "city": np.where(
+                comp_ru,
+                _pick(rng, ru_city_names, C, ru_city_p),
+                _pick(rng, en_city_names, C, en_city_p),
+            ),
             "created_at": _ts(start, rng.random(C) * span * 0.5),
         }
     )
     b2b = rng.random(P) < 0.25
     company_of = np.where(b2b, rng.integers(1, C + 1, P), 0)
     job_title = np.where(b2b, _pick(rng, N.JOB_TITLES_MESSY, P), None)
-    work_email = _str(lat_first).str[0] + "." + _str(lat_last) + "@" + comp_domain.to_numpy()[np.maximum(company_of - 1, 0)]
-    role_email = _pick(rng, ["info", "sales", "office", "hello", "noreply"], P) + "@" + comp_domain.to_numpy()[np.maximum(company_of - 1, 0)]
+    work_email = (
+        _str(lat_first).str[0]
+        + "."
+        + _str(lat_last)
+        + "@"
+        + comp_domain.to_numpy()[np.maximum(company_of - 1, 0)]
+    )
+    role_email = (
+        _pick(rng, ["info", "sales", "office", "hello", "noreply"], P)
+        + "@"
+        + comp_domain.to_numpy()[np.maximum(company_of - 1, 0)]
+    )
     use_work = b2b & (rng.random(P) < 0.5)
     use_role = b2b & (rng.random(P) < 0.12)
     email = _str(np.where(use_role, role_email, np.where(use_work, work_email, email)))
@@ -336,9 +440,17 @@ def generate(
     )
     base_sur = surname[a]
     # a Russian wife's surname is the feminine of her husband's (and vice versa)
-    male_form = pd.Series(base_sur, dtype="str").str.replace(r"(ов|ев|ёв|ин|ын)а$", r"\1", regex=True).str.replace(r"ская$", "ский", regex=True).str.replace(r"цкая$", "цкий", regex=True).to_numpy(dtype=object)
+    male_form = (
+        pd.Series(base_sur, dtype="str")
+        .str.replace(r"(ов|ев|ёв|ин|ын)а$", r"\1", regex=True)
+        .str.replace(r"ская$", "ский", regex=True)
+        .str.replace(r"цкая$", "цкий", regex=True)
+        .to_numpy(dtype=object)
+    )
     surname[b] = np.where(b_ru, np.where(female[b], _feminine(male_form), male_form), base_sur)
-    patronymic[b] = np.where(b_ru & (rng.random(n_pairs) < 0.7), np.where(female[b], patr_f[b], patr_m[b]), None)
+    patronymic[b] = np.where(
+        b_ru & (rng.random(n_pairs) < 0.7), np.where(female[b], patr_f[b], patr_m[b]), None
+    )
     address[b], postcode[b], city[b], timezone[b] = address[a], postcode[a], city[a], timezone[a]
     share_phone = rng.random(n_pairs) < 0.5
     pd_arr = phone_digits.to_numpy(dtype=object)
@@ -347,7 +459,15 @@ def generate(
     share_email = rng.random(n_pairs) < 0.3
     em = email.to_numpy(dtype=object)
     lat_first_b = _translit(first[b])
-    em[b] = np.where(share_email, em[a], _str(lat_first_b) + "." + _str(_translit(surname[b])) + "@" + _str(_pick(rng, FREE_DOMAINS_RU, n_pairs)))
+    em[b] = np.where(
+        share_email,
+        em[a],
+        _str(lat_first_b)
+        + "."
+        + _str(_translit(surname[b]))
+        + "@"
+        + _str(_pick(rng, FREE_DOMAINS_RU, n_pairs)),
+    )
     email = _str(em)
 
     # ---- records: originals + duplicates of some people ---------------------------------------
@@ -380,14 +500,22 @@ def generate(
     r_email = email.to_numpy(dtype=object)[person].astype(object)
     u = rng.random(n)
     r_email = np.where(is_dup & (u < 0.3), None, r_email)
-    other_mail = _str(_translit(r_first)) + _str(rng.integers(1, 999, n).astype(str)) + "@" + _str(_pick(rng, FREE_DOMAINS_RU, n))
+    other_mail = (
+        _str(_translit(r_first))
+        + _str(rng.integers(1, 999, n).astype(str))
+        + "@"
+        + _str(_pick(rng, FREE_DOMAINS_RU, n))
+    )
     r_email = np.where(is_dup & (u >= 0.3) & (u < 0.45), other_mail.to_numpy(dtype=object), r_email)
     # dirt on everyone: missing, typo'd domain, broken syntax, upper case
     v = rng.random(n)
     r_email = np.where(v < 0.08, None, r_email)
     em_s = _str(r_email)
     typo_dom = (v >= 0.08) & (v < 0.095)
-    em_s = em_s.where(~typo_dom, em_s.str.replace(r"@.*$", "", regex=True) + "@" + _str(_pick(rng, TYPO_DOMAINS, n)))
+    em_s = em_s.where(
+        ~typo_dom,
+        em_s.str.replace(r"@.*$", "", regex=True) + "@" + _str(_pick(rng, TYPO_DOMAINS, n)),
+    )
     broken = (v >= 0.095) & (v < 0.105)
     half = rng.random(n) < 0.5
     em_s = em_s.where(~(broken & half), em_s.str.replace("@", "@@", regex=False))
@@ -398,10 +526,16 @@ def generate(
     r_email = np.where(pd.isna(r_email), None, r_email)
 
     w = rng.random(n)
-    phone = _phone_formats(rng, _str(phone_digits.to_numpy(dtype=object)[person]), r_ru).to_numpy(dtype=object)
+    phone = _phone_formats(rng, _str(phone_digits.to_numpy(dtype=object)[person]), r_ru).to_numpy(
+        dtype=object
+    )
     phone = np.where(w < 0.12, None, phone)
     bad_phone = (w >= 0.12) & (w < 0.135)
-    phone = np.where(bad_phone, _pick(rng, ["12345", "+7 000 000-00-00", "8 (800)", "тел. нет", "0000000"], n), phone)
+    phone = np.where(
+        bad_phone,
+        _pick(rng, ["12345", "+7 000 000-00-00", "8 (800)", "тел. нет", "0000000"], n),
+        phone,
+    )
 
     # names: case, swapped slots, the full name in one field, fakes
     x = rng.random(n)
@@ -414,12 +548,16 @@ def generate(
     fs = fs.where(~up, fs.str.upper()).where(~low, fs.str.lower())
     ls = ls.where(~up, ls.str.upper()).where(~low, ls.str.lower())
     ms = ms.where(~(up | low), ms.str.lower())
-    f2 = fs.where(~swap, ls).where(~full_in_first, ls + " " + fs + np.where(ms.isna(), "", " " + ms.fillna("")))
+    f2 = fs.where(~swap, ls).where(
+        ~full_in_first, ls + " " + fs + np.where(ms.isna(), "", " " + ms.fillna(""))
+    )
     l2 = ls.where(~swap, fs).where(~full_in_first, None)
     m2 = ms.where(~full_in_first, None)
     f2 = f2.where(~fake, _str(_pick(rng, FAKE_NAMES, n)))
 
-    created_at = _ts(start, np.sort(rng.random(n)) * span * 0.9)[np.argsort(np.argsort(rng.random(n)))]
+    created_at = _ts(start, np.sort(rng.random(n)) * span * 0.9)[
+        np.argsort(np.argsort(rng.random(n)))
+    ]
     r_birth = birth_date[person]
     r_birth = np.where(is_dup & (rng.random(n) < 0.4), None, r_birth)
     r_company = company_of[person]
@@ -440,7 +578,14 @@ def generate(
     target = orders_per_customer * n
     base = buyer * (1 + lam * active_years)
     scale = max(target - buyer.sum(), 0) / max((buyer * lam * active_years).sum(), 1e-9)
-    extra = rng.poisson(buyer * lam * active_years * scale / MONTH_WEIGHT.mean() * (MONTH_WEIGHT.mean() / (MONTH_WEIGHT / MONTH_WEIGHT.max()).mean()))
+    extra = rng.poisson(
+        buyer
+        * lam
+        * active_years
+        * scale
+        / MONTH_WEIGHT.mean()
+        * (MONTH_WEIGHT.mean() / (MONTH_WEIGHT / MONTH_WEIGHT.max()).mean())
+    )
     del base
     counts = buyer.astype(np.int64) + extra
     o_person = np.repeat(np.arange(P), counts)
@@ -450,7 +595,9 @@ def generate(
     t = first_buy[o_person] + rng.random(len(o_person)) * (end - first_buy)[o_person]
     t = np.where(is_first, first_buy[o_person], t)
     ts = _ts(start, t)
-    keep = is_first | (rng.random(len(o_person)) < MONTH_WEIGHT[ts.month.to_numpy() - 1] / MONTH_WEIGHT.max())
+    keep = is_first | (
+        rng.random(len(o_person)) < MONTH_WEIGHT[ts.month.to_numpy() - 1] / MONTH_WEIGHT.max()
+    )
     o_person, t, ts = o_person[keep], t[keep], ts[keep]
     o_order = np.argsort(t, kind="stable")
     o_person, ts = o_person[o_order], ts[o_order]
@@ -469,7 +616,9 @@ def generate(
     spend = rng.lognormal(np.log(2500), 0.7, P)
     fav = rng.integers(0, len(CATEGORIES), P)
     amount = np.round(spend[o_person] * rng.lognormal(0, 0.45, n_orders), 2)
-    cat_idx = np.where(rng.random(n_orders) < 0.6, fav[o_person], rng.integers(0, len(CATEGORIES), n_orders))
+    cat_idx = np.where(
+        rng.random(n_orders) < 0.6, fav[o_person], rng.integers(0, len(CATEGORIES), n_orders)
+    )
     st = rng.random(n_orders)
     orders = pd.DataFrame(
         {
@@ -479,8 +628,13 @@ def generate(
             "ordered_at": ts,
             "amount": amount,
             "currency": pd.Series(["RUB"], dtype="str").repeat(n_orders).reset_index(drop=True),
-            "status": pd.Categorical.from_codes(np.select([st < 0.93, st < 0.97], [0, 1], 2), ["paid", "cancelled", "returned"]).astype(str),
-            "channel": pd.Categorical.from_codes(rng.choice(4, n_orders, p=[0.45, 0.35, 0.15, 0.05]), ["store", "online", "app", "phone"]).astype(str),
+            "status": pd.Categorical.from_codes(
+                np.select([st < 0.93, st < 0.97], [0, 1], 2), ["paid", "cancelled", "returned"]
+            ).astype(str),
+            "channel": pd.Categorical.from_codes(
+                rng.choice(4, n_orders, p=[0.45, 0.35, 0.15, 0.05]),
+                ["store", "online", "app", "phone"],
+            ).astype(str),
             "category": pd.Categorical.from_codes(cat_idx, CATEGORIES.tolist()).astype(str),
         }
     )
@@ -490,7 +644,9 @@ def generate(
     n_ord_person = np.bincount(o_person, minlength=P)
     last_t = np.full(P, -np.inf)
     np.maximum.at(last_t, o_person, (ts.asi8 - pd.Timestamp(start).value // 1000) / 1e6)
-    stage = np.where(n_ord_person >= 2, "repeat_customer", np.where(n_ord_person == 1, "customer", "lead"))
+    stage = np.where(
+        n_ord_person >= 2, "repeat_customer", np.where(n_ord_person == 1, "customer", "lead")
+    )
     churned = (n_ord_person > 0) & (span - last_t > 365 * 86400)
     stage = np.where(churned, "churned", stage)
     stage = np.where((n_ord_person == 0) & (rng.random(P) < 0.3), "subscriber", stage)
@@ -520,8 +676,19 @@ def generate(
             "created_at": created_at,
         }
     )
-    customers_df["company_id"] = customers_df["company_id"].where(customers_df["company_id"] > 0, pd.NA)
-    for col in ("first_name", "last_name", "middle_name", "job_title", "city", "address", "gender", "owner"):
+    customers_df["company_id"] = customers_df["company_id"].where(
+        customers_df["company_id"] > 0, pd.NA
+    )
+    for col in (
+        "first_name",
+        "last_name",
+        "middle_name",
+        "job_title",
+        "city",
+        "address",
+        "gender",
+        "owner",
+    ):
         customers_df[col] = _str(customers_df[col].to_numpy(dtype=object))
 
     # ---- contact points ------------------------------------------------------------------
@@ -529,8 +696,16 @@ def generate(
     has_phone = pd.notna(phone)
     cp = pd.concat(
         [
-            pd.DataFrame({"customer_id": customer_id[has_email], "kind": "email", "value": r_email[has_email]}),
-            pd.DataFrame({"customer_id": customer_id[has_phone], "kind": "phone", "value": phone[has_phone]}),
+            pd.DataFrame(
+                {
+                    "customer_id": customer_id[has_email],
+                    "kind": "email",
+                    "value": r_email[has_email],
+                }
+            ),
+            pd.DataFrame(
+                {"customer_id": customer_id[has_phone], "kind": "phone", "value": phone[has_phone]}
+            ),
         ],
         ignore_index=True,
     )
@@ -544,15 +719,26 @@ def generate(
     cons = []
     for channel, p_grant in (("email", 0.65), ("sms", 0.45)):
         g = rng.random(n) < 0.85  # recorded at all
-        cons.append(pd.DataFrame({"customer_id": customer_id[g], "channel": channel,
-                                  "granted": rng.random(g.sum()) < p_grant,
-                                  "source": _pick(rng, ["site_form", "checkout", "call_centre", "import"], g.sum()),
-                                  "recorded_at": created_at[g]}))
+        cons.append(
+            pd.DataFrame(
+                {
+                    "customer_id": customer_id[g],
+                    "channel": channel,
+                    "granted": rng.random(g.sum()) < p_grant,
+                    "source": _pick(
+                        rng, ["site_form", "checkout", "call_centre", "import"], g.sum()
+                    ),
+                    "recorded_at": created_at[g],
+                }
+            )
+        )
     consents = pd.concat(cons, ignore_index=True)
     withdraw = consents[consents.granted & (rng.random(len(consents)) < 0.04)].copy()
     withdraw["granted"] = False
     withdraw["source"] = "unsubscribe"
-    withdraw["recorded_at"] = withdraw["recorded_at"] + pd.to_timedelta(rng.integers(1, 400, len(withdraw)), unit="D")
+    withdraw["recorded_at"] = withdraw["recorded_at"] + pd.to_timedelta(
+        rng.integers(1, 400, len(withdraw)), unit="D"
+    )
     withdraw = withdraw[withdraw["recorded_at"] < pd.Timestamp(as_of)]
     consents = pd.concat([consents, withdraw], ignore_index=True)
     consents.insert(0, "consent_id", np.arange(1, len(consents) + 1))
@@ -567,7 +753,13 @@ def generate(
     relations = pd.concat(
         [
             pd.DataFrame({"customer_id": ca, "related_customer_id": cb, "kind": "spouse"}),
-            pd.DataFrame({"customer_id": ref_to[okref], "related_customer_id": ref_from[okref], "kind": "referred_by"}),
+            pd.DataFrame(
+                {
+                    "customer_id": ref_to[okref],
+                    "related_customer_id": ref_from[okref],
+                    "kind": "referred_by",
+                }
+            ),
         ],
         ignore_index=True,
     ).drop_duplicates(["customer_id", "related_customer_id", "kind"])
@@ -601,10 +793,18 @@ def generate(
     )
     # buyers' leads convert more often: a lead whose person has orders tends to be converted
     l_created = created_at[l_cust - 1] + pd.to_timedelta(rng.integers(0, 200, n_leads), unit="D")
-    l_created = l_created.where(l_created < pd.Timestamp(as_of), pd.Timestamp(as_of) - pd.Timedelta(days=1))
-    reason = np.where(status == "disqualified",
-                      np.where(paid_ads & (rng.random(n_leads) < 0.4), "click_fraud", _pick(rng, DISQUALIFY_REASONS, n_leads)),
-                      None)
+    l_created = l_created.where(
+        l_created < pd.Timestamp(as_of), pd.Timestamp(as_of) - pd.Timedelta(days=1)
+    )
+    reason = np.where(
+        status == "disqualified",
+        np.where(
+            paid_ads & (rng.random(n_leads) < 0.4),
+            "click_fraud",
+            _pick(rng, DISQUALIFY_REASONS, n_leads),
+        ),
+        None,
+    )
     qualified = np.isin(status, ["verified", "converted"])
     leads = pd.DataFrame(
         {
@@ -616,13 +816,23 @@ def generate(
             "channel": LEAD_CHANNELS[l_chan_i],
             "status": status,
             "disqualify_reason": reason,
-            "budget": np.where(qualified & (rng.random(n_leads) < 0.6), np.round(rng.lognormal(np.log(50000), 1.0, n_leads), -2), np.nan),
+            "budget": np.where(
+                qualified & (rng.random(n_leads) < 0.6),
+                np.round(rng.lognormal(np.log(50000), 1.0, n_leads), -2),
+                np.nan,
+            ),
             "authority": np.where(rng.random(n_leads) < 0.5, rng.random(n_leads) < 0.5, None),
             "need": _pick(rng, ["product_info", "price_request", "demo", "support", None], n_leads),
-            "timing_days": pd.array(np.where(rng.random(n_leads) < 0.5, rng.integers(1, 180, n_leads), -1)).astype("Int64"),
+            "timing_days": pd.array(
+                np.where(rng.random(n_leads) < 0.5, rng.integers(1, 180, n_leads), -1)
+            ).astype("Int64"),
             "created_at": l_created,
-            "qualified_at": pd.Series(l_created + pd.to_timedelta(rng.integers(1, 72, n_leads), unit="h")).where(qualified, pd.NaT),
-            "converted_at": pd.Series(l_created + pd.to_timedelta(rng.integers(24, 400, n_leads), unit="h")).where(status == "converted", pd.NaT),
+            "qualified_at": pd.Series(
+                l_created + pd.to_timedelta(rng.integers(1, 72, n_leads), unit="h")
+            ).where(qualified, pd.NaT),
+            "converted_at": pd.Series(
+                l_created + pd.to_timedelta(rng.integers(24, 400, n_leads), unit="h")
+            ).where(status == "converted", pd.NaT),
         }
     )
     leads["timing_days"] = leads["timing_days"].where(leads["timing_days"] > 0, pd.NA)
@@ -633,12 +843,25 @@ def generate(
     # ---- pipelines and deals ----------------------------------------------------------------
     pipelines = pd.DataFrame({"pipeline_id": [1, 2], "name": ["first_sale", "repeat_sale"]})
     stage_rows = []
-    for pid, names in ((1, ["interest", "qualified", "proposal", "negotiation", "invoice", "won", "lost"]),
-                       (2, ["reminder", "offer", "invoice", "won", "lost"])):
+    for pid, names in (
+        (1, ["interest", "qualified", "proposal", "negotiation", "invoice", "won", "lost"]),
+        (2, ["reminder", "offer", "invoice", "won", "lost"]),
+    ):
         for pos, name in enumerate(names):
-            stage_rows.append({"pipeline_id": pid, "name": name, "position": pos,
-                               "probability": 1.0 if name == "won" else 0.0 if name == "lost" else round((pos + 1) / len(names), 2),
-                               "is_won": name == "won", "is_lost": name == "lost"})
+            stage_rows.append(
+                {
+                    "pipeline_id": pid,
+                    "name": name,
+                    "position": pos,
+                    "probability": 1.0
+                    if name == "won"
+                    else 0.0
+                    if name == "lost"
+                    else round((pos + 1) / len(names), 2),
+                    "is_won": name == "won",
+                    "is_lost": name == "lost",
+                }
+            )
     stages = pd.DataFrame(stage_rows)
     stages.insert(0, "stage_id", np.arange(1, len(stages) + 1))
     conv = leads[leads.status == "converted"]
@@ -649,7 +872,11 @@ def generate(
     stage_lookup = stages.set_index(["pipeline_id", "name"])["stage_id"]
     won_stage = np.where(d_pipe == 1, stage_lookup[(1, "won")], stage_lookup[(2, "won")])
     lost_stage = np.where(d_pipe == 1, stage_lookup[(1, "lost")], stage_lookup[(2, "lost")])
-    open_stage = np.where(d_pipe == 1, stage_lookup[(1, "interest")] + rng.integers(0, 5, n_deals), stage_lookup[(2, "reminder")] + rng.integers(0, 3, n_deals))
+    open_stage = np.where(
+        d_pipe == 1,
+        stage_lookup[(1, "interest")] + rng.integers(0, 5, n_deals),
+        stage_lookup[(2, "reminder")] + rng.integers(0, 3, n_deals),
+    )
     d_created = conv["converted_at"].reset_index(drop=True)
     closed = d_created + pd.to_timedelta(rng.integers(1, 60, n_deals), unit="D")
     closed = closed.where(closed < pd.Timestamp(as_of), pd.Timestamp(as_of) - pd.Timedelta(hours=1))
@@ -661,7 +888,9 @@ def generate(
             "company_id": conv["company_id"].array,
             "lead_id": conv["lead_id"].to_numpy(),
             "pipeline_id": d_pipe,
-            "stage_id": np.select([d_status == "won", d_status == "lost"], [won_stage, lost_stage], open_stage),
+            "stage_id": np.select(
+                [d_status == "won", d_status == "lost"], [won_stage, lost_stage], open_stage
+            ),
             "amount": np.round(rng.lognormal(np.log(30000), 0.9, n_deals), 2),
             "currency": "RUB",
             "status": d_status,
@@ -719,16 +948,28 @@ def generate(
         l_cat = cat_idx[lo - 1]
         l_prod = l_cat + 1 + len(CATEGORIES) * rng.integers(0, n_prod // len(CATEGORIES), len(lo))
         qty = rng.integers(1, 4, len(lo))
-        order_lines_df = pd.DataFrame({"order_line_id": np.arange(1, len(lo) + 1), "order_id": lo, "product_id": l_prod,
-                                       "quantity": qty, "unit_price": np.round(l_amount / qty, 2), "amount": l_amount})
+        order_lines_df = pd.DataFrame(
+            {
+                "order_line_id": np.arange(1, len(lo) + 1),
+                "order_id": lo,
+                "product_id": l_prod,
+                "quantity": qty,
+                "unit_price": np.round(l_amount / qty, 2),
+                "amount": l_amount,
+            }
+        )
     else:
-        order_lines_df = pd.DataFrame(columns=["order_line_id", "order_id", "product_id", "quantity", "unit_price", "amount"])
+        order_lines_df = pd.DataFrame(
+            columns=["order_line_id", "order_id", "product_id", "quantity", "unit_price", "amount"]
+        )
 
     # ---- activities ----------------------------------------------------------------------------
     say("activities and events")
     n_act = int(n_leads * 1.5)
     a_lead = rng.integers(0, n_leads, n_act)
-    a_time = leads["created_at"].iloc[a_lead].reset_index(drop=True) + pd.to_timedelta(rng.integers(0, 30 * 24, n_act), unit="h")
+    a_time = leads["created_at"].iloc[a_lead].reset_index(drop=True) + pd.to_timedelta(
+        rng.integers(0, 30 * 24, n_act), unit="h"
+    )
     a_time = a_time.clip(upper=pd.Timestamp(as_of))
     activities = pd.DataFrame(
         {
@@ -736,7 +977,9 @@ def generate(
             "external_id": _ids("A", n_act, 9),
             "customer_id": leads["customer_id"].to_numpy()[a_lead],
             "kind": _pick(rng, ["call", "call", "email", "meeting", "task"], n_act),
-            "subject": _pick(rng, ["Первичный звонок", "Презентация", "Follow-up", "Отправить КП", "Demo"], n_act),
+            "subject": _pick(
+                rng, ["Первичный звонок", "Презентация", "Follow-up", "Отправить КП", "Demo"], n_act
+            ),
             "owner": _pick(rng, ["anna.k", "igor.p", "maria.s", "oleg.v", "kate.w"], n_act),
             "outcome": _pick(rng, ["reached", "no_answer", "callback", "done"], n_act),
             "occurred_at": a_time,
@@ -749,11 +992,21 @@ def generate(
     # ---- marketing events: sent -> delivered/bounced -> opened -> clicked; unsubscribes ----------
     mailable = np.flatnonzero(has_email)
     n_sent = int(len(mailable) * events_per_customer)
-    s_cust = customer_id[mailable[rng.integers(0, max(len(mailable), 1), n_sent)]] if len(mailable) else np.empty(0, int)
+    s_cust = (
+        customer_id[mailable[rng.integers(0, max(len(mailable), 1), n_sent)]]
+        if len(mailable)
+        else np.empty(0, int)
+    )
     s_time = _ts(start, span * (1 - rng.random(n_sent) ** 2 * 0.33 - 0.001))  # mostly the last year
     camp = "CMP-" + _str(s_time.strftime("%Y%m")).to_numpy(dtype=object)
     email_of = pd.Series(r_email, index=customer_id)
-    bad = email_of.isna() | ~email_of.fillna("").str.contains(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", case=False, regex=True) | email_of.fillna("").str.contains("gmial|mail.ry|yandex.ry|yandx|hotmial|outlok|gmail.co$", regex=True)
+    bad = (
+        email_of.isna()
+        | ~email_of.fillna("").str.contains(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", case=False, regex=True)
+        | email_of.fillna("").str.contains(
+            "gmial|mail.ry|yandex.ry|yandx|hotmial|outlok|gmail.co$", regex=True
+        )
+    )
     bounced = bad.to_numpy()[s_cust - 1] | (rng.random(n_sent) < 0.02)
     opened = ~bounced & (rng.random(n_sent) < 0.25)
     clicked = opened & (rng.random(n_sent) < 0.15)
@@ -766,8 +1019,17 @@ def generate(
         ("clicked", clicked, 3600 * 6),
         ("unsubscribed", unsub, 3600 * 7),
     ]
-    ev = [pd.DataFrame({"customer_id": s_cust[m], "campaign_id": camp[m], "kind": kind,
-                        "occurred_at": s_time[m] + pd.to_timedelta(lag, unit="s")}) for kind, m, lag in parts]
+    ev = [
+        pd.DataFrame(
+            {
+                "customer_id": s_cust[m],
+                "campaign_id": camp[m],
+                "kind": kind,
+                "occurred_at": s_time[m] + pd.to_timedelta(lag, unit="s"),
+            }
+        )
+        for kind, m, lag in parts
+    ]
     events = pd.concat(ev, ignore_index=True)
     events["channel"] = "email"
     events["detail"] = np.where(events["kind"] == "bounced", "hard", None)
@@ -777,14 +1039,34 @@ def generate(
     for col in ("campaign_id", "kind", "channel", "detail"):
         events[col] = _str(events[col].to_numpy(dtype=object))
 
-    truth = pd.DataFrame({"customer_id": customer_id, "person_id": person + 1, "household_id": household[person] + 1, "is_duplicate_record": is_dup})
+    truth = pd.DataFrame(
+        {
+            "customer_id": customer_id,
+            "person_id": person + 1,
+            "household_id": household[person] + 1,
+            "is_duplicate_record": is_dup,
+        }
+    )
 
     frames = {
-        "companies": companies, "customers": customers_df, "contact_points": cp, "consents": consents,
-        "relations": relations, "tag_definitions": tag_defs, "customer_tags": customer_tags, "leads": leads,
-        "pipelines": pipelines, "pipeline_stages": stages, "deals": deals, "products": products,
-        "orders": orders, "order_lines": order_lines_df, "invoices": invoices, "payments": payments,
-        "activities": activities, "marketing_events": events,
+        "companies": companies,
+        "customers": customers_df,
+        "contact_points": cp,
+        "consents": consents,
+        "relations": relations,
+        "tag_definitions": tag_defs,
+        "customer_tags": customer_tags,
+        "leads": leads,
+        "pipelines": pipelines,
+        "pipeline_stages": stages,
+        "deals": deals,
+        "products": products,
+        "orders": orders,
+        "order_lines": order_lines_df,
+        "invoices": invoices,
+        "payments": payments,
+        "activities": activities,
+        "marketing_events": events,
     }
     return SampleData(frames=frames, truth=truth, as_of=as_of, seed=seed)
 
@@ -842,13 +1124,23 @@ def import_contacts(data: SampleData, share: float = 0.02) -> pd.DataFrame:
 def read(src_dir: str | Path) -> SampleData:
     """Read back what :func:`write` wrote."""
     src = Path(src_dir)
-    frames = {name: pd.read_parquet(src / f"{name}.parquet") for name in LOAD_ORDER if (src / f"{name}.parquet").exists()}
+    frames = {
+        name: pd.read_parquet(src / f"{name}.parquet")
+        for name in LOAD_ORDER
+        if (src / f"{name}.parquet").exists()
+    }
     truth = pd.read_parquet(src / "truth.parquet")
-    stamps = frames["orders"]["ordered_at"] if len(frames.get("orders", [])) else pd.Series([DEFAULT_AS_OF])
+    stamps = (
+        frames["orders"]["ordered_at"]
+        if len(frames.get("orders", []))
+        else pd.Series([DEFAULT_AS_OF])
+    )
     return SampleData(frames=frames, truth=truth, as_of=stamps.max().to_pydatetime(), seed=-1)
 
 
-def load(url: str, data: SampleData, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+def load(
+    url: str, data: SampleData, progress: Callable[[str, int], None] | None = None
+) -> dict[str, int]:
     """Append every table to the database at ``url`` (set-wise, through Arrow), parents first.
 
     Meant for an empty database: generated ids are kept, so loading twice is refused by

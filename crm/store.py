@@ -34,7 +34,15 @@ from crm.db import sqlite_path
 from crm.errors import StoreError
 from crm.models.base import UTCDateTime
 
-__all__ = ["WriteResult", "connect", "execute", "read_arrow", "read_frame", "transaction", "write_frame"]
+__all__ = [
+    "WriteResult",
+    "connect",
+    "execute",
+    "read_arrow",
+    "read_frame",
+    "transaction",
+    "write_frame",
+]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -83,9 +91,11 @@ def connect(url: str) -> Iterator[Any]:
             path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite_driver.connect(_adbc_uri(url), autocommit=True)
         with conn.cursor() as cur:
-            # WAL lets readers go on during a bulk write; NORMAL sync is durable with WAL;
-            # the busy timeout waits out another writer instead of failing at once.
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+            # No WAL: this driver links its own copy of SQLite, and two copies in one process
+            # must not share a WAL index (the closing one would checkpoint and drop it under
+            # the other). With the rollback journal, the rule is simply that an ADBC write and
+            # an SQLAlchemy transaction never overlap in one process (sqlite.org/howtocorrupt.html).
+            for pragma in ("busy_timeout=30000", "foreign_keys=ON"):
                 cur.execute(f"PRAGMA {pragma}")
                 cur.fetchall()
     else:
@@ -169,7 +179,9 @@ def _restore_types(tbl: pa.Table, kinds: dict[str, str]) -> pa.Table:
         new = None
         if kind == "timestamp" and pa.types.is_integer(col.type):
             new = col.cast(pa.int64()).cast(pa.timestamp("us", tz="UTC"))  # see UTCDateTime
-        elif kind == "timestamp" and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        elif kind == "timestamp" and (
+            pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+        ):
             text = pc.replace_substring(col, "T", " ")
             new = pc.assume_timezone(pc.cast(text, pa.timestamp("us"), safe=False), "UTC")
         elif kind == "timestamp" and pa.types.is_null(col.type):
@@ -180,7 +192,9 @@ def _restore_types(tbl: pa.Table, kinds: dict[str, str]) -> pa.Table:
             new = pc.not_equal(col, 0)
         elif kind == "bool" and pa.types.is_null(col.type):
             new = pa.nulls(len(col), pa.bool_())
-        elif (kind == "float" and (pa.types.is_integer(col.type) or pa.types.is_null(col.type))) or (kind == "float" and pa.types.is_decimal(col.type)):
+        elif (
+            kind == "float" and (pa.types.is_integer(col.type) or pa.types.is_null(col.type))
+        ) or (kind == "float" and pa.types.is_decimal(col.type)):
             new = pc.cast(col, pa.float64())
         elif pa.types.is_timestamp(col.type) and col.type.tz is not None and col.type.tz != "UTC":
             new = col.cast(pa.timestamp(col.type.unit, tz="UTC"))
@@ -271,7 +285,9 @@ def _compact_ints(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _to_arrow(frame: pd.DataFrame | pa.Table, kinds: dict[str, str], dialect: str) -> pa.Table:
-    tbl = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    tbl = (
+        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    )
     for i, name in enumerate(tbl.column_names):
         col = tbl.column(i)
         kind = kinds.get(name)
@@ -328,10 +344,18 @@ def write_frame(
     model = _model_table(table)
     kinds = _column_kinds(model)
     if model is not None:
-        unknown = [c for c in (frame.column_names if isinstance(frame, pa.Table) else frame.columns) if c not in model.c]
+        unknown = [
+            c
+            for c in (frame.column_names if isinstance(frame, pa.Table) else frame.columns)
+            if c not in model.c
+        ]
         if unknown:
             raise StoreError(f"table {table!r} has no column(s) {unknown}")
     data = _to_arrow(frame, kinds, dialect)
+    data, defaulted = _fill_defaults(data, model)
+    if mode == "upsert" and update is None:
+        # a column the frame did not carry is only defaulted for new rows, never overwritten
+        update = [name for name in data.column_names if name not in defaulted]
     n = data.num_rows
     if mode == "upsert" and not key:
         raise StoreError("upsert needs key= (the columns of a unique constraint)")
@@ -348,7 +372,27 @@ def write_frame(
         return _upsert(cur, dialect, table, data, list(key or ()), update)
 
 
-def _upsert(cur: Any, dialect: str, table: str, data: pa.Table, key: list[str], update: Sequence[str] | None) -> WriteResult:
+def _fill_defaults(data: pa.Table, model: Table | None) -> tuple[pa.Table, list[str]]:
+    """Add the model's scalar Python-side defaults for columns the frame does not carry."""
+    if model is None:
+        return data, []
+    added = []
+    for col in model.columns:
+        default = col.default
+        if (
+            col.name in data.column_names
+            or default is None
+            or not getattr(default, "is_scalar", False)
+        ):
+            continue
+        data = data.append_column(col.name, pa.array([default.arg] * data.num_rows))
+        added.append(col.name)
+    return data, added
+
+
+def _upsert(
+    cur: Any, dialect: str, table: str, data: pa.Table, key: list[str], update: Sequence[str] | None
+) -> WriteResult:
     if data.num_rows == 0:
         return WriteResult(inserted=0)
     stage = f"stage_{table}_{uuid.uuid4().hex[:8]}"
@@ -357,8 +401,12 @@ def _upsert(cur: Any, dialect: str, table: str, data: pa.Table, key: list[str], 
     upd = [c for c in (update if update is not None else cols) if c not in key and c in cols]
     t, s = _quote(table), _quote(stage)
     on = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in key)
-    differs = " OR ".join(_distinct(dialect, f"t.{_quote(c)}", f"s.{_quote(c)}") for c in upd) or "FALSE"
-    cur.execute(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {differs} THEN 1 ELSE 0 END), 0) FROM {s} s JOIN {t} t ON {on}")
+    differs = (
+        " OR ".join(_distinct(dialect, f"t.{_quote(c)}", f"s.{_quote(c)}") for c in upd) or "FALSE"
+    )
+    cur.execute(
+        f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {differs} THEN 1 ELSE 0 END), 0) FROM {s} s JOIN {t} t ON {on}"
+    )
     existing, changed = (int(v) for v in cur.fetchone())
     col_list = ", ".join(_quote(c) for c in cols)
     conflict = ", ".join(_quote(k) for k in key)
@@ -375,7 +423,9 @@ def _upsert(cur: Any, dialect: str, table: str, data: pa.Table, key: list[str], 
         f"ON CONFLICT ({conflict}) {action}"
     )
     cur.execute(f"DROP TABLE {s}")
-    return WriteResult(inserted=data.num_rows - existing, updated=changed, unchanged=existing - changed)
+    return WriteResult(
+        inserted=data.num_rows - existing, updated=changed, unchanged=existing - changed
+    )
 
 
 def _distinct(dialect: str, a: str, b: str) -> str:

@@ -28,9 +28,26 @@ from crm import columns as c
 from crm.models.base import ID, Base
 
 __all__ = [
-    "Activity", "Company", "Consent", "ContactPoint", "Customer", "CustomerTag", "Deal",
-    "ImportBatch", "Invoice", "Lead", "MarketingEvent", "Order", "OrderLine", "Payment",
-    "Pipeline", "PipelineStage", "Product", "Quarantine", "Relation", "TagDefinition",
+    "Activity",
+    "Company",
+    "Consent",
+    "ContactPoint",
+    "Customer",
+    "CustomerTag",
+    "Deal",
+    "ImportBatch",
+    "Invoice",
+    "Lead",
+    "MarketingEvent",
+    "Order",
+    "OrderLine",
+    "Payment",
+    "Pipeline",
+    "PipelineStage",
+    "Product",
+    "Quarantine",
+    "Relation",
+    "TagDefinition",
 ]
 
 
@@ -48,7 +65,9 @@ class Company(Base):
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
     industry: Mapped[str | None] = mapped_column(String(64))
-    size_band: Mapped[str | None] = mapped_column(String(16))  # 1-10, 11-50, 51-200, 201-1000, 1000+
+    size_band: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # 1-10, 11-50, 51-200, 201-1000, 1000+
     employees: Mapped[int | None]
     domain: Mapped[str | None] = mapped_column(String(255))
     city: Mapped[str | None] = mapped_column(String(128))
@@ -100,6 +119,7 @@ class ContactPoint(Base):
     __tablename__ = "contact_points"
     __table_args__ = (
         CheckConstraint(_in("kind", ("email", "phone")), name="kind"),
+        UniqueConstraint("customer_id", "kind", "value"),
         Index("ix_contact_points_kind_normalized", "kind", "normalized"),
     )
 
@@ -192,7 +212,9 @@ class Lead(Base):
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.company_id"))
-    source: Mapped[str] = mapped_column(String(32))  # site_form, email, messenger, call, social, offline
+    source: Mapped[str] = mapped_column(
+        String(32)
+    )  # site_form, email, messenger, call, social, offline
     channel: Mapped[str | None] = mapped_column(String(32))  # ad platform / campaign channel
     status: Mapped[str] = mapped_column(String(16), default="new")
     disqualify_reason: Mapped[str | None] = mapped_column(String(32))

@@ -160,7 +160,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
     sa.CheckConstraint("kind IN ('email', 'phone')", name=op.f('ck_contact_points_kind')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.customer_id'], name=op.f('fk_contact_points_customer_id_customers')),
-    sa.PrimaryKeyConstraint('contact_point_id', name=op.f('pk_contact_points'))
+    sa.PrimaryKeyConstraint('contact_point_id', name=op.f('pk_contact_points')),
+    sa.UniqueConstraint('customer_id', 'kind', 'value', name=op.f('uq_contact_points_customer_id_kind_value'))
     )
     with op.batch_alter_table('contact_points', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contact_points_customer_id'), ['customer_id'], unique=False)

@@ -1,0 +1,777 @@
+"""Import CRM exports (CSV, Excel, Parquet) of contacts, companies, leads, deals, orders and events.
+
+Every row is validated, column by column and vectorised: a bad row goes to the
+``quarantine`` table with its file, line, the field at fault and the reason; the good
+rows land, upserted on their natural key (``external_id``), so importing the same file
+twice leaves the same state. Hygiene (:mod:`crm.hygiene`, when present) normalises
+contact data before it lands, and rows that match a person already in the base are
+attached to that person instead of creating a duplicate (D9).
+
+The pure part (:func:`read_table`, :func:`validate`) takes and returns frames; only
+:func:`import_file` touches the database.
+
+Example
+-------
+>>> summary = import_file(url, "contacts", "export.csv", mapping={"Фамилия": "last_name"}, as_of=now)
+>>> summary.inserted, summary.updated, summary.quarantined, summary.reasons
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crm import columns as c
+from crm.errors import ImportFileError, MappingError
+
+__all__ = [
+    "ENTITIES",
+    "FieldSpec",
+    "ImportSummary",
+    "Validated",
+    "import_file",
+    "read_table",
+    "resolve_mapping",
+    "validate",
+]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One importable field: its type, whether it is required, allowed values."""
+
+    kind: str = "str"  # str, int, float, date, datetime, bool, enum, email, phone, ref
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    ref: str | None = None  # for kind="ref": the table whose external_id it names
+    max_len: int | None = None
+    positive: bool = False
+
+
+_CUSTOMER_REF = FieldSpec("ref", required=True, ref="customers")
+
+#: What each entity accepts. ``external_id`` is the natural key of every entity.
+ENTITIES: dict[str, dict[str, FieldSpec]] = {
+    "contacts": {
+        "external_id": FieldSpec(required=True, max_len=64),
+        "first_name": FieldSpec(max_len=128),
+        "last_name": FieldSpec(max_len=128),
+        "middle_name": FieldSpec(max_len=128),
+        "gender": FieldSpec("enum", choices=("f", "m")),
+        "birth_date": FieldSpec("date"),
+        "job_title": FieldSpec(max_len=255),
+        "city": FieldSpec(max_len=128),
+        "postcode": FieldSpec(max_len=16),
+        "address": FieldSpec(max_len=255),
+        "timezone": FieldSpec(max_len=64),
+        "language": FieldSpec("enum", choices=("ru", "en")),
+        "source": FieldSpec(max_len=32),
+        "lifecycle_stage": FieldSpec("enum", choices=c.LIFECYCLE_STAGES),
+        "owner": FieldSpec(max_len=64),
+        "company": FieldSpec("ref", ref="companies"),
+        "email": FieldSpec("email"),
+        "phone": FieldSpec("phone"),
+        "email_consent": FieldSpec("bool"),
+        "sms_consent": FieldSpec("bool"),
+    },
+    "companies": {
+        "external_id": FieldSpec(required=True, max_len=64),
+        "name": FieldSpec(required=True, max_len=255),
+        "industry": FieldSpec(max_len=64),
+        "size_band": FieldSpec(max_len=16),
+        "employees": FieldSpec("int"),
+        "domain": FieldSpec(max_len=255),
+        "city": FieldSpec(max_len=128),
+    },
+    "leads": {
+        "external_id": FieldSpec(required=True, max_len=64),
+        "customer": FieldSpec("ref", ref="customers"),
+        "company": FieldSpec("ref", ref="companies"),
+        "source": FieldSpec(required=True, max_len=32),
+        "channel": FieldSpec(max_len=32),
+        "status": FieldSpec("enum", required=True, choices=c.LEAD_STATUSES),
+        "disqualify_reason": FieldSpec(max_len=32),
+        "budget": FieldSpec("float"),
+        "authority": FieldSpec("bool"),
+        "need": FieldSpec(max_len=128),
+        "timing_days": FieldSpec("int"),
+        "created_at": FieldSpec("datetime", required=True),
+        "qualified_at": FieldSpec("datetime"),
+        "converted_at": FieldSpec("datetime"),
+    },
+    "deals": {
+        "external_id": FieldSpec(required=True, max_len=64),
+        "customer": FieldSpec("ref", ref="customers"),
+        "company": FieldSpec("ref", ref="companies"),
+        "amount": FieldSpec("float"),
+        "currency": FieldSpec(max_len=3),
+        "status": FieldSpec("enum", required=True, choices=c.DEAL_STATUSES),
+        "won_reason": FieldSpec(max_len=64),
+        "lost_reason": FieldSpec(max_len=64),
+        "created_at": FieldSpec("datetime", required=True),
+        "closed_at": FieldSpec("datetime"),
+    },
+    "orders": {
+        "external_id": FieldSpec(required=True, max_len=64),
+        "customer": _CUSTOMER_REF,
+        "ordered_at": FieldSpec("datetime", required=True),
+        "amount": FieldSpec("float", required=True, positive=True),
+        "currency": FieldSpec(max_len=3),
+        "status": FieldSpec("enum", choices=c.ORDER_STATUSES),
+        "channel": FieldSpec(max_len=16),
+        "category": FieldSpec(max_len=64),
+    },
+    "events": {
+        "external_id": FieldSpec(required=True, max_len=64),
+        "customer": _CUSTOMER_REF,
+        "campaign_id": FieldSpec(max_len=64),
+        "channel": FieldSpec("enum", required=True, choices=("email", "sms")),
+        "kind": FieldSpec("enum", required=True, choices=c.EVENT_KINDS),
+        "detail": FieldSpec(max_len=255),
+        "occurred_at": FieldSpec("datetime", required=True),
+    },
+}
+
+_TABLE = {
+    "contacts": "customers",
+    "companies": "companies",
+    "leads": "leads",
+    "deals": "deals",
+    "orders": "orders",
+    "events": "marketing_events",
+}
+
+#: Header synonyms (lower-cased) recognised without an explicit mapping, Russian and English.
+SYNONYMS: dict[str, str] = {
+    "id": "external_id",
+    "external id": "external_id",
+    "код": "external_id",
+    "ид": "external_id",
+    "фамилия": "last_name",
+    "surname": "last_name",
+    "last name": "last_name",
+    "имя": "first_name",
+    "first name": "first_name",
+    "given name": "first_name",
+    "отчество": "middle_name",
+    "patronymic": "middle_name",
+    "middle name": "middle_name",
+    "e-mail": "email",
+    "email": "email",
+    "почта": "email",
+    "эл. почта": "email",
+    "телефон": "phone",
+    "phone": "phone",
+    "мобильный": "phone",
+    "mobile": "phone",
+    "тел.": "phone",
+    "дата рождения": "birth_date",
+    "birthday": "birth_date",
+    "date of birth": "birth_date",
+    "др": "birth_date",
+    "город": "city",
+    "city": "city",
+    "стадия": "lifecycle_stage",
+    "stage": "lifecycle_stage",
+    "источник": "source",
+    "source": "source",
+    "пол": "gender",
+    "gender": "gender",
+    "должность": "job_title",
+    "job title": "job_title",
+    "title": "job_title",
+    "компания": "company",
+    "company": "company",
+    "ответственный": "owner",
+    "owner": "owner",
+    "адрес": "address",
+    "индекс": "postcode",
+    "язык": "language",
+    "клиент": "customer",
+    "customer": "customer",
+    "сумма": "amount",
+    "amount": "amount",
+    "дата заказа": "ordered_at",
+    "order date": "ordered_at",
+    "статус": "status",
+    "status": "status",
+    "валюта": "currency",
+    "категория": "category",
+}
+_TRUE = {"1", "true", "yes", "y", "да", "д", "+", "t"}
+_FALSE = {"0", "false", "no", "n", "нет", "н", "-", "f"}
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d.%m.%y")
+
+
+@dataclass
+class Validated:
+    """The outcome of :func:`validate`: typed good rows, and bad rows with their reasons."""
+
+    good: pd.DataFrame  # typed values, one column per field, plus ``line``
+    bad: pd.DataFrame  # line, field, reason, raw (JSON)
+
+
+@dataclass
+class ImportSummary:
+    """What an import did, for people: counts and the reasons rows were quarantined."""
+
+    entity: str
+    source_file: str
+    batch_id: int
+    total: int
+    inserted: int
+    updated: int
+    unchanged: int
+    quarantined: int
+    matched_existing: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- reading
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV (UTF-8 or Windows-1251, ``,`` or ``;``), Excel or Parquet file as text.
+
+    Returns a frame of strings (empty cells are missing) with a ``line`` column giving
+    each row's line in the source (the header is line 1).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ImportFileError(str(p), "no such file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt", ".tsv"):
+            frame = _read_csv(p)
+        elif suffix in (".xlsx", ".xlsm", ".xls"):
+            frame = pd.read_excel(p, dtype=str)
+        elif suffix == ".parquet":
+            frame = pd.read_parquet(p).astype("str").where(lambda f: f.notna(), None)
+        else:
+            raise ImportFileError(
+                str(p), f"unsupported file type {suffix!r}: use CSV, Excel or Parquet"
+            )
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise ImportFileError(str(p), f"cannot be read: {exc}") from exc
+    if frame.columns.empty:
+        raise ImportFileError(str(p), "no header row")
+    frame.columns = [str(col).strip() for col in frame.columns]
+    frame = frame.replace(r"^\s*$", None, regex=True)
+    frame.insert(0, "line", np.arange(2, len(frame) + 2))
+    return frame
+
+
+def _read_csv(p: Path) -> pd.DataFrame:
+    head = p.read_bytes()[:65536]
+    encoding = "utf-8-sig"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        encoding = "cp1251"
+    text = head.decode(encoding, errors="ignore")
+    first = text.splitlines()[0] if text else ""
+    sep = max([",", ";", "\t"], key=first.count)
+    return pd.read_csv(
+        p, dtype=str, sep=sep, encoding=encoding, keep_default_na=False, na_values=[""]
+    )
+
+
+def resolve_mapping(
+    columns: list[str], entity: str, mapping: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Map file columns to fields: the explicit ``mapping`` first, then known header synonyms.
+
+    Raises
+    ------
+    MappingError
+        When the mapping names a column the file lacks or a field the entity lacks.
+    """
+    fields = ENTITIES[entity]
+    mapping = dict(mapping or {})
+    resolved: dict[str, str] = {}
+    for source, target in mapping.items():
+        if source not in columns:
+            raise MappingError(
+                source, f"the file has no column {source!r} (it has: {', '.join(columns)})"
+            )
+        if target not in fields:
+            raise MappingError(
+                target, f"{entity} have no field {target!r} (fields: {', '.join(fields)})"
+            )
+        resolved[source] = target
+    taken = set(resolved.values())
+    for col in columns:
+        if col in resolved or col == "line":
+            continue
+        target = col if col in fields else SYNONYMS.get(col.lower())
+        if target and target in fields and target not in taken:
+            resolved[col] = target
+            taken.add(target)
+    return resolved
+
+
+# --------------------------------------------------------------------------- validation
+def validate(raw: pd.DataFrame, entity: str, mapping: Mapping[str, str] | None = None) -> Validated:
+    """Type and check every row of ``raw`` (from :func:`read_table`) for ``entity``.
+
+    Each field is parsed for the whole column at once; a row with any failing field is
+    set aside with the first failure as its reason. Duplicate natural keys within the file
+    keep their first row; later ones are set aside, naming the line they repeat.
+    """
+    if entity not in ENTITIES:
+        raise MappingError(entity, f"unknown entity; choose one of {', '.join(ENTITIES)}")
+    fields = ENTITIES[entity]
+    cols = [col for col in raw.columns if col != "line"]
+    mapped = resolve_mapping(cols, entity, mapping)
+    frame = raw.rename(columns=mapped)
+    missing_required = [f for f, spec in fields.items() if spec.required and f not in frame.columns]
+    if missing_required:
+        raise MappingError(
+            missing_required[0],
+            f"required field has no column; map one with --map COLUMN={missing_required[0]}",
+        )
+
+    n = len(frame)
+    reason = pd.Series(None, index=frame.index, dtype="object")
+    bad_field = pd.Series(None, index=frame.index, dtype="object")
+    good = pd.DataFrame({"line": frame["line"].to_numpy()}, index=frame.index)
+
+    def fail(mask: pd.Series, name: str, message: pd.Series | str) -> None:
+        new = mask & reason.isna()
+        if new.any():
+            msg = message[new] if isinstance(message, pd.Series) else message
+            reason.loc[new] = msg
+            bad_field.loc[new] = name
+
+    for name, spec in fields.items():
+        if name not in frame.columns:
+            continue
+        text = frame[name].astype("str").where(frame[name].notna(), None).str.strip()
+        present = text.notna()
+        if spec.required:
+            fail(~present, name, f"{name} is required")
+        value, invalid = _parse(text, spec)
+        shown = text.fillna("").str.slice(0, 60)
+        if spec.kind == "enum":
+            fail(
+                invalid & present,
+                name,
+                name + " " + _quoted(shown) + f" is not one of {', '.join(spec.choices)}",
+            )
+        elif spec.kind in ("date", "datetime"):
+            fail(invalid & present, name, name + " " + _quoted(shown) + " is not a valid date")
+        elif spec.kind in ("int", "float"):
+            fail(invalid & present, name, name + " " + _quoted(shown) + " is not a number")
+        elif spec.kind == "bool":
+            fail(invalid & present, name, name + " " + _quoted(shown) + " is not yes/no")
+        elif spec.kind == "email":
+            fail(invalid & present, name, name + " " + _quoted(shown) + " is not an email address")
+        elif spec.kind == "phone":
+            fail(
+                invalid & present,
+                name,
+                name + " " + _quoted(shown) + " has too few digits for a phone number",
+            )
+        if spec.max_len:
+            fail(
+                present & (text.str.len() > spec.max_len),
+                name,
+                f"{name} is longer than {spec.max_len} characters",
+            )
+        if spec.positive:
+            fail(present & ~invalid & (value <= 0), name, f"{name} must be positive")
+        good[name] = value
+
+    if entity == "contacts":
+        has_email = good["email"].notna() if "email" in good else pd.Series(False, index=good.index)
+        has_phone = good["phone"].notna() if "phone" in good else pd.Series(False, index=good.index)
+        fail(
+            ~has_email & ~has_phone & reason.isna(),
+            "email",
+            "no email and no phone: the contact cannot be reached",
+        )
+    if entity == "leads" and "disqualify_reason" in good:
+        fail(
+            (good["status"] == "disqualified") & good["disqualify_reason"].isna(),
+            "disqualify_reason",
+            "a disqualified lead needs a disqualify_reason (spam, non_target, competitor, click_fraud…)",
+        )
+
+    key = good["external_id"]
+    first_line = good.groupby(key, sort=False)["line"].transform("min")
+    dup = key.notna() & key.duplicated(keep="first") & reason.isna()
+    fail(dup, "external_id", "external_id repeats line " + first_line.astype("Int64").astype(str))
+
+    is_bad = reason.notna()
+    raw_json = (
+        raw.loc[is_bad]
+        .drop(columns="line")
+        .apply(
+            lambda row: json.dumps(
+                {k: v for k, v in row.items() if pd.notna(v)}, ensure_ascii=False
+            ),
+            axis=1,
+        )
+        if is_bad.any()
+        else pd.Series(dtype="str")
+    )
+    bad = pd.DataFrame(
+        {
+            "line": raw.loc[is_bad, "line"].to_numpy(),
+            "field": bad_field[is_bad].to_numpy(),
+            "reason": reason[is_bad].to_numpy(),
+            "raw": raw_json.to_numpy() if len(raw_json) else np.array([], dtype=object),
+        }
+    )
+    del n
+    return Validated(good=good.loc[~is_bad].reset_index(drop=True), bad=bad)
+
+
+def _quoted(text: pd.Series) -> pd.Series:
+    return "'" + text + "'"
+
+
+def _parse(text: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series]:
+    """Parse a text column by ``spec.kind``; returns (values, invalid mask where text was present)."""
+    present = text.notna()
+    kind = spec.kind
+    if kind in ("str", "ref"):
+        return text, pd.Series(False, index=text.index)
+    if kind == "enum":
+        low = text.str.lower()
+        return low, present & ~low.isin(spec.choices)
+    if kind in ("int", "float"):
+        cleaned = text.str.replace(r"[\s\u00a0]", "", regex=True).str.replace(",", ".", regex=False)
+        num = pd.to_numeric(cleaned, errors="coerce")
+        invalid = present & num.isna()
+        if kind == "int":
+            invalid |= present & num.notna() & (num % 1 != 0)
+            return num.where(~invalid).astype("Int64"), invalid
+        return num.astype("float64"), invalid
+    if kind == "bool":
+        low = text.str.lower()
+        val = pd.Series(pd.NA, index=text.index, dtype="boolean")
+        val[low.isin(_TRUE)] = True
+        val[low.isin(_FALSE)] = False
+        return val, present & val.isna()
+    if kind == "date":
+        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
+        for fmt in _DATE_FORMATS:
+            todo = parsed.isna() & present
+            if not todo.any():
+                break
+            parsed[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        invalid = present & parsed.isna()
+        return parsed.dt.date.where(parsed.notna(), None), invalid
+    if kind == "datetime":
+        parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+        todo = parsed.isna() & present
+        if todo.any():
+            parsed[todo] = pd.to_datetime(
+                text[todo], errors="coerce", dayfirst=True, utc=True, format="mixed"
+            )
+        return parsed.astype("datetime64[us, UTC]"), present & parsed.isna()
+    if kind == "email":
+        ok = text.str.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]{2,}", na=False)
+        return text, present & ~ok
+    if kind == "phone":
+        digits = text.str.replace(r"\D", "", regex=True)
+        return text, present & (digits.str.len() < 7)
+    raise ValueError(f"unknown field kind {kind!r}")
+
+
+# --------------------------------------------------------------------------- database
+def import_file(
+    url: str,
+    entity: str,
+    path: str | Path,
+    *,
+    as_of: dt.datetime,
+    mapping: Mapping[str, str] | None = None,
+    default_region: str = "RU",
+) -> ImportSummary:
+    """Validate ``path`` and land its good rows; quarantine the bad ones with reasons.
+
+    Idempotent: rows are upserted on ``external_id`` (an unchanged row counts as
+    unchanged, not updated), quarantine rows are keyed by (file checksum, line), and
+    contact points and consents are only added when new. One batch row records the run.
+    """
+    from sqlalchemy import update
+
+    from crm import store
+    from crm.db import make_engine, session_scope
+    from crm.models import ImportBatch
+
+    p = Path(path)
+    raw = read_table(p)
+    checked = validate(raw, entity, mapping)
+    sha = hashlib.sha256(p.read_bytes()).hexdigest()
+
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            batch = ImportBatch(
+                entity=entity,
+                source_file=str(p),
+                file_sha256=sha,
+                rows_total=len(raw),
+                started_at=as_of,
+            )
+            session.add(batch)
+            session.flush()
+            batch_id = batch.batch_id
+
+        good = checked.good
+        matched = 0
+        good, bad_refs = _resolve_refs(url, entity, good)
+        bad = pd.concat([checked.bad, bad_refs], ignore_index=True)
+        good = good[~good["line"].isin(bad_refs["line"])] if len(bad_refs) else good
+
+        if entity == "contacts":
+            result, matched = _land_contacts(url, good, as_of=as_of, default_region=default_region)
+        else:
+            result = store.write_frame(
+                url,
+                _table_frame(entity, good, as_of),
+                _TABLE[entity],
+                mode="upsert",
+                key=["external_id"],
+            )
+
+        if len(bad):
+            quarantine = bad.assign(
+                batch_id=batch_id,
+                entity=entity,
+                source_file=str(p),
+                source_file_sha256=sha,
+                created_at=as_of,
+            )
+            store.write_frame(
+                url,
+                quarantine,
+                "quarantine",
+                mode="upsert",
+                key=["source_file_sha256", "line"],
+                update=["batch_id", "field", "reason", "raw"],
+            )
+
+        with session_scope(engine) as session:
+            session.execute(
+                update(ImportBatch)
+                .where(ImportBatch.batch_id == batch_id)
+                .values(
+                    rows_inserted=result.inserted,
+                    rows_updated=result.updated,
+                    rows_unchanged=result.unchanged,
+                    rows_quarantined=len(bad),
+                    status="done",
+                    finished_at=as_of,
+                )
+            )
+    finally:
+        engine.dispose()
+    reasons = (
+        bad["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts().to_dict()
+        if len(bad)
+        else {}
+    )
+    return ImportSummary(
+        entity=entity,
+        source_file=str(p),
+        batch_id=batch_id,
+        total=len(raw),
+        inserted=result.inserted,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        quarantined=len(bad),
+        matched_existing=matched,
+        reasons=reasons,
+    )
+
+
+def _resolve_refs(url: str, entity: str, good: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Turn ``customer``/``company`` external ids into ids; unknown ones are bad rows."""
+    from crm import store
+
+    bad_parts = []
+    good = good.copy()
+    for name, spec in ENTITIES[entity].items():
+        if spec.kind != "ref" or name not in good:
+            continue
+        id_col = "customer_id" if spec.ref == "customers" else "company_id"
+        wanted = good[name].dropna().unique().tolist()
+        known = pd.DataFrame(columns=["external_id", id_col])
+        if wanted:
+            known = store.read_frame(url, spec.ref or "", columns=["external_id", id_col])
+        lookup = known.set_index("external_id")[id_col]
+        ids = good[name].map(lookup)
+        unknown = good[name].notna() & ids.isna()
+        if unknown.any():
+            bad_parts.append(
+                pd.DataFrame(
+                    {
+                        "line": good.loc[unknown, "line"].to_numpy(),
+                        "field": name,
+                        "reason": (
+                            name
+                            + " '"
+                            + good.loc[unknown, name]
+                            + "' is not in the base; import "
+                            + (spec.ref or "")
+                            + " first"
+                        ).to_numpy(),
+                        "raw": good.loc[unknown]
+                        .drop(columns="line")
+                        .apply(
+                            lambda r: json.dumps(
+                                {k: str(v) for k, v in r.items() if pd.notna(v)}, ensure_ascii=False
+                            ),
+                            axis=1,
+                        )
+                        .to_numpy(),
+                    }
+                )
+            )
+        good[id_col] = ids.astype("Int64")
+    bad = (
+        pd.concat(bad_parts, ignore_index=True)
+        if bad_parts
+        else pd.DataFrame(columns=["line", "field", "reason", "raw"])
+    )
+    return good, bad
+
+
+def _table_frame(entity: str, good: pd.DataFrame, as_of: dt.datetime) -> pd.DataFrame:
+    drop = [name for name, spec in ENTITIES[entity].items() if spec.kind == "ref"] + ["line"]
+    frame = good.drop(columns=[col for col in drop if col in good])
+    if entity in ("companies",) and "created_at" not in frame:
+        frame["created_at"] = as_of
+    if entity == "orders":
+        frame["currency"] = frame.get("currency", pd.Series(index=frame.index, dtype="str")).fillna(
+            "RUB"
+        )
+        frame["status"] = frame.get("status", pd.Series(index=frame.index, dtype="str")).fillna(
+            "paid"
+        )
+    if entity == "deals":
+        frame["currency"] = frame.get("currency", pd.Series(index=frame.index, dtype="str")).fillna(
+            "RUB"
+        )
+    return frame
+
+
+def _land_contacts(
+    url: str, good: pd.DataFrame, *, as_of: dt.datetime, default_region: str
+) -> tuple[object, int]:
+    """Upsert customers, then add their new contact points and consents."""
+    from crm import store
+
+    matched = 0
+    people = good.drop(
+        columns=[
+            col
+            for col in ("line", "email", "phone", "email_consent", "sms_consent", "company")
+            if col in good
+        ]
+    )
+    people = people.assign(updated_at=as_of)
+    if "lifecycle_stage" in people:
+        people["lifecycle_stage"] = people["lifecycle_stage"].fillna("lead")
+    existing = store.read_frame(url, "customers", columns=["external_id"])
+    new = ~people["external_id"].isin(existing["external_id"])
+    people.loc[new, "created_at"] = as_of
+    update_cols = [
+        col for col in people.columns if col not in ("external_id", "created_at", "updated_at")
+    ]
+    # created_at only for new rows: existing rows keep theirs (upsert updates update_cols only)
+    people["created_at"] = people["created_at"].fillna(as_of) if "created_at" in people else as_of
+    result = store.write_frame(
+        url, people, "customers", mode="upsert", key=["external_id"], update=update_cols
+    )
+
+    ids = store.read_frame(url, "customers", columns=["external_id", "customer_id"]).set_index(
+        "external_id"
+    )["customer_id"]
+    good = good.assign(customer_id=good["external_id"].map(ids))
+    points = []
+    for kind in ("email", "phone"):
+        if kind in good:
+            sel = good[good[kind].notna()]
+            points.append(
+                pd.DataFrame(
+                    {
+                        "customer_id": sel["customer_id"].to_numpy(),
+                        "kind": kind,
+                        "value": sel[kind].to_numpy(),
+                    }
+                )
+            )
+    if points:
+        cp = pd.concat(points, ignore_index=True)
+        cp = _normalise_points(cp, default_region)
+        cp = cp.assign(is_primary=True, created_at=as_of)
+        store.write_frame(
+            url,
+            cp,
+            "contact_points",
+            mode="upsert",
+            key=["customer_id", "kind", "value"],
+            update=[],
+        )
+    consents = []
+    for col, channel in (("email_consent", "email"), ("sms_consent", "sms")):
+        if col in good:
+            sel = good[good[col].notna()]
+            consents.append(
+                pd.DataFrame(
+                    {
+                        "customer_id": sel["customer_id"].to_numpy(),
+                        "channel": channel,
+                        "granted": sel[col].astype(bool).to_numpy(),
+                        "source": "import",
+                        "recorded_at": as_of,
+                    }
+                )
+            )
+    if consents:
+        frame = pd.concat(consents, ignore_index=True)
+        latest = store.read_frame(
+            url, "SELECT customer_id, channel, granted, recorded_at FROM consents"
+        )
+        if len(latest):
+            latest = latest.sort_values("recorded_at").drop_duplicates(
+                ["customer_id", "channel"], keep="last"
+            )
+            merged = frame.merge(
+                latest[["customer_id", "channel", "granted"]],
+                on=["customer_id", "channel"],
+                how="left",
+                suffixes=("", "_was"),
+            )
+            frame = frame[
+                (
+                    merged["granted_was"].isna() | (merged["granted_was"] != merged["granted"])
+                ).to_numpy()
+            ]
+        if len(frame):
+            store.write_frame(url, frame, "consents")
+    return result, matched
+
+
+def _normalise_points(cp: pd.DataFrame, default_region: str) -> pd.DataFrame:
+    """Add normalised values with hygiene's normalisers when they are installed."""
+    try:
+        from crm.hygiene import normalise_contact_points  # type: ignore[attr-defined]
+    except ImportError:
+        low = cp["value"].str.strip()
+        return cp.assign(
+            normalized=np.where(
+                cp["kind"] == "email", low.str.lower(), low.str.replace(r"[^\d+]", "", regex=True)
+            )
+        )
+    return normalise_contact_points(cp, default_region=default_region)
