@@ -30,6 +30,7 @@ import pandas as pd
 
 from crm import columns as c
 from crm.errors import ImportFileError, MappingError
+from crm.store import WriteResult
 
 __all__ = [
     "ENTITIES",
@@ -308,10 +309,10 @@ def resolve_mapping(
     for col in columns:
         if col in resolved or col == "line":
             continue
-        target = col if col in fields else SYNONYMS.get(col.lower())
-        if target and target in fields and target not in taken:
-            resolved[col] = target
-            taken.add(target)
+        guess = col if col in fields else SYNONYMS.get(col.lower())
+        if guess and guess in fields and guess not in taken:
+            resolved[col] = guess
+            taken.add(guess)
     return resolved
 
 
@@ -575,11 +576,10 @@ def import_file(
             )
     finally:
         engine.dispose()
-    reasons = (
-        bad["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts().to_dict()
-        if len(bad)
-        else {}
-    )
+    reasons: dict[str, int] = {}
+    if len(bad):
+        counted = bad["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts()
+        reasons = {str(k): int(v) for k, v in counted.items()}
     return ImportSummary(
         entity=entity,
         source_file=str(p),
@@ -667,7 +667,7 @@ def _table_frame(entity: str, good: pd.DataFrame, as_of: dt.datetime) -> pd.Data
 
 def _land_contacts(
     url: str, good: pd.DataFrame, *, as_of: dt.datetime, default_region: str
-) -> tuple[object, int]:
+) -> tuple[WriteResult, int]:
     """Upsert customers, then add their new contact points and consents."""
     from crm import store
 
@@ -766,7 +766,7 @@ def _land_contacts(
 def _normalise_points(cp: pd.DataFrame, default_region: str) -> pd.DataFrame:
     """Add normalised values with hygiene's normalisers when they are installed."""
     try:
-        from crm.hygiene import normalise_contact_points  # type: ignore[attr-defined]
+        from crm.hygiene import normalise_contact_points  # type: ignore[attr-defined,import-not-found,unused-ignore]
     except ImportError:
         low = cp["value"].str.strip()
         return cp.assign(

@@ -26,6 +26,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,8 @@ LOAD_ORDER = (
     "activities",
     "marketing_events",
 )
+
+_NULL: Any = None  # a missing value in np.where (typed Any for numpy's overloads)
 
 DEFAULT_AS_OF = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
@@ -284,7 +287,7 @@ def generate(
     span = (as_of - start).total_seconds()
 
     n = int(customers)
-    n_dup = int(round(n * duplicate_rate / (1 + duplicate_rate))) if n > 20 else 0
+    n_dup = round(n * duplicate_rate / (1 + duplicate_rate)) if n > 20 else 0
     P = n - n_dup
     say("people")
 
@@ -305,10 +308,10 @@ def generate(
     patr_m = np.array([N.RU_PATRONYMIC[f][0] for f in fathers], dtype=object)[fidx]
     patr_f = np.array([N.RU_PATRONYMIC[f][1] for f in fathers], dtype=object)[fidx]
     has_patr = is_ru & (rng.random(P) < 0.7)
-    patronymic = np.where(has_patr, np.where(female, patr_f, patr_m), None)
+    patronymic = np.where(has_patr, np.where(female, patr_f, patr_m), _NULL)
     birth_known = rng.random(P) < 0.85
     birth = pd.to_datetime("1950-01-01") + pd.to_timedelta(rng.integers(0, 56 * 365, P), unit="D")
-    birth_date = np.where(birth_known, birth.date, None)
+    birth_date = np.where(birth_known, birth.date, _NULL)
 
     ru_city_names = np.array([c[0] for c in N.RU_CITIES], dtype=object)
     ru_city_p = np.array([c[1] for c in N.RU_CITIES])
@@ -407,7 +410,7 @@ def generate(
     )
     b2b = rng.random(P) < 0.25
     company_of = np.where(b2b, rng.integers(1, C + 1, P), 0)
-    job_title = np.where(b2b, _pick(rng, N.JOB_TITLES_MESSY, P), None)
+    job_title = np.where(b2b, _pick(rng, N.JOB_TITLES_MESSY, P), _NULL)
     work_email = (
         _str(lat_first).str[0]
         + "."
@@ -499,7 +502,7 @@ def generate(
 
     r_email = email.to_numpy(dtype=object)[person].astype(object)
     u = rng.random(n)
-    r_email = np.where(is_dup & (u < 0.3), None, r_email)
+    r_email = np.where(is_dup & (u < 0.3), _NULL, r_email)
     other_mail = (
         _str(_translit(r_first))
         + _str(rng.integers(1, 999, n).astype(str))
@@ -509,7 +512,7 @@ def generate(
     r_email = np.where(is_dup & (u >= 0.3) & (u < 0.45), other_mail.to_numpy(dtype=object), r_email)
     # dirt on everyone: missing, typo'd domain, broken syntax, upper case
     v = rng.random(n)
-    r_email = np.where(v < 0.08, None, r_email)
+    r_email = np.where(v < 0.08, _NULL, r_email)
     em_s = _str(r_email)
     typo_dom = (v >= 0.08) & (v < 0.095)
     em_s = em_s.where(
@@ -523,13 +526,13 @@ def generate(
     upper = (v >= 0.105) & (v < 0.125)
     em_s = em_s.where(~upper, em_s.str.upper())
     r_email = em_s.to_numpy(dtype=object)
-    r_email = np.where(pd.isna(r_email), None, r_email)
+    r_email = np.where(pd.isna(r_email), _NULL, r_email)
 
     w = rng.random(n)
     phone = _phone_formats(rng, _str(phone_digits.to_numpy(dtype=object)[person]), r_ru).to_numpy(
         dtype=object
     )
-    phone = np.where(w < 0.12, None, phone)
+    phone = np.where(w < 0.12, _NULL, phone)
     bad_phone = (w >= 0.12) & (w < 0.135)
     phone = np.where(
         bad_phone,
@@ -559,7 +562,7 @@ def generate(
         np.argsort(np.argsort(rng.random(n)))
     ]
     r_birth = birth_date[person]
-    r_birth = np.where(is_dup & (rng.random(n) < 0.4), None, r_birth)
+    r_birth = np.where(is_dup & (rng.random(n) < 0.4), _NULL, r_birth)
     r_company = company_of[person]
     r_city = city[person].astype(object)
     variants = {k: np.array(vv, dtype=object) for k, vv in N.CITY_VARIANTS.items()}
@@ -635,7 +638,9 @@ def generate(
                 rng.choice(4, n_orders, p=[0.45, 0.35, 0.15, 0.05]),
                 ["store", "online", "app", "phone"],
             ).astype(str),
-            "category": pd.Categorical.from_codes(cat_idx, CATEGORIES.tolist()).astype(str),
+            "category": pd.Categorical.from_codes(cat_idx, pd.Index(CATEGORIES.tolist())).astype(
+                str
+            ),
         }
     )
 
@@ -660,12 +665,12 @@ def generate(
             "first_name": f2,
             "last_name": l2,
             "middle_name": m2,
-            "gender": np.where(rng.random(n) < 0.75, np.where(r_female, "f", "m"), None),
+            "gender": np.where(rng.random(n) < 0.75, np.where(r_female, "f", "m"), _NULL),
             "birth_date": r_birth,
             "job_title": job_title[person],
             "city": r_city,
             "postcode": postcode[person],
-            "address": np.where(rng.random(n) < 0.9, address[person], None),
+            "address": np.where(rng.random(n) < 0.9, address[person], _NULL),
             "timezone": timezone[person],
             "language": np.where(r_ru, "ru", "en"),
             "source": _pick(rng, LEAD_SOURCES, n),
@@ -821,7 +826,7 @@ def generate(
                 np.round(rng.lognormal(np.log(50000), 1.0, n_leads), -2),
                 np.nan,
             ),
-            "authority": np.where(rng.random(n_leads) < 0.5, rng.random(n_leads) < 0.5, None),
+            "authority": np.where(rng.random(n_leads) < 0.5, rng.random(n_leads) < 0.5, _NULL),
             "need": _pick(rng, ["product_info", "price_request", "demo", "support", None], n_leads),
             "timing_days": pd.array(
                 np.where(rng.random(n_leads) < 0.5, rng.integers(1, 180, n_leads), -1)
@@ -894,8 +899,8 @@ def generate(
             "amount": np.round(rng.lognormal(np.log(30000), 0.9, n_deals), 2),
             "currency": "RUB",
             "status": d_status,
-            "won_reason": np.where(d_status == "won", _pick(rng, WON_REASONS, n_deals), None),
-            "lost_reason": np.where(d_status == "lost", _pick(rng, LOST_REASONS, n_deals), None),
+            "won_reason": np.where(d_status == "won", _pick(rng, WON_REASONS, n_deals), _NULL),
+            "lost_reason": np.where(d_status == "lost", _pick(rng, LOST_REASONS, n_deals), _NULL),
             "created_at": d_created,
             "closed_at": closed.where(d_status != "open", pd.NaT),
         }
@@ -1032,7 +1037,7 @@ def generate(
     ]
     events = pd.concat(ev, ignore_index=True)
     events["channel"] = "email"
-    events["detail"] = np.where(events["kind"] == "bounced", "hard", None)
+    events["detail"] = np.where(events["kind"] == "bounced", "hard", _NULL)
     events = events.sort_values("occurred_at", kind="stable").reset_index(drop=True)
     events.insert(0, "event_id", np.arange(1, len(events) + 1))
     events.insert(1, "external_id", _ids("E", len(events), 10))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from sqlalchemy import DateTime, func, select
 
@@ -27,7 +29,7 @@ def table_status(url: str) -> pd.DataFrame:
                 ts = [c for c in table.columns if isinstance(c.type, DateTime)]
                 preferred = ("occurred_at", "ordered_at", "recorded_at", "created_at")
                 ts.sort(key=lambda c: preferred.index(c.name) if c.name in preferred else 99)
-                cols = [func.count()]
+                cols: list[Any] = [func.count()]
                 if ts:
                     cols.append(func.max(ts[0]))
                 result = conn.execute(select(*cols).select_from(table)).one()

@@ -385,7 +385,7 @@ def _fill_defaults(data: pa.Table, model: Table | None) -> tuple[pa.Table, list[
             or not getattr(default, "is_scalar", False)
         ):
             continue
-        data = data.append_column(col.name, pa.array([default.arg] * data.num_rows))
+        data = data.append_column(col.name, pa.array([default.arg] * data.num_rows))  # type: ignore[attr-defined]
         added.append(col.name)
     return data, added
 

@@ -26,7 +26,9 @@ def load_sample(url: str, data: gen.SampleData) -> dict[str, int]:
 
 
 @flow(name="load-sample")
-def load_sample_flow(customers: int = 10_000, seed: int = 42, out: str = "var/sample", url: str | None = None) -> dict[str, int]:
+def load_sample_flow(
+    customers: int = 10_000, seed: int = 42, out: str = "var/sample", url: str | None = None
+) -> dict[str, int]:
     """Generate ``customers`` records with ``seed`` (files under ``out``) and load them.
 
     Meant for an empty database: loading twice is refused by the primary keys.

@@ -32,7 +32,9 @@ def _postgres_template() -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     base = make_url(POSTGRES_URL)
-    admin = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    admin = base.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
     name = f"crm_tpl_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -47,7 +49,9 @@ def _postgres_db(template: str) -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     base = make_url(POSTGRES_URL)
-    admin = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    admin = base.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
     name = f"crm_t_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')

@@ -11,7 +11,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PURE = ("segments", "campaigns", "loyalty")
-FORBIDDEN_IN_PURE = ("prefect", "fastapi", "flows", "api", "sqlalchemy", "crm.store", "crm.db", "crm.settings")
+FORBIDDEN_IN_PURE = (
+    "prefect",
+    "fastapi",
+    "flows",
+    "api",
+    "sqlalchemy",
+    "crm.store",
+    "crm.db",
+    "crm.settings",
+)
 
 
 def _imports(path: Path) -> set[str]:
@@ -41,7 +50,15 @@ def test_crm_core_does_not_import_other_rooms() -> None:
         if "migrations" in path.parts:
             continue
         for name in _imports(path):
-            if name.split(".")[0] in ("segments", "campaigns", "loyalty", "flows", "api", "prefect", "fastapi"):
+            if name.split(".")[0] in (
+                "segments",
+                "campaigns",
+                "loyalty",
+                "flows",
+                "api",
+                "prefect",
+                "fastapi",
+            ):
                 offenders.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not offenders, "\n".join(offenders)
 

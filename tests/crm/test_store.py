@@ -43,13 +43,19 @@ def test_upsert_counts_and_is_idempotent(db_url: str) -> None:
     again = store.write_frame(db_url, changed, "customers", mode="upsert", key=["external_id"])
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
     got = store.read_frame(db_url, "customers", columns=["external_id", "first_name"])
-    assert dict(zip(got.external_id, got.first_name, strict=True)) == {"C1": "Иван", "C2": "Janet", "C3": "Пётр"}
+    assert dict(zip(got.external_id, got.first_name, strict=True)) == {
+        "C1": "Иван",
+        "C2": "Janet",
+        "C3": "Пётр",
+    }
 
 
 def test_query_with_params(db_url: str) -> None:
     store.write_frame(db_url, _customers(), "customers")
     got = store.read_frame(
-        db_url, "SELECT external_id, created_at AS seen_at FROM customers WHERE first_name = ?", params=["Jane"]
+        db_url,
+        "SELECT external_id, created_at AS seen_at FROM customers WHERE first_name = ?",
+        params=["Jane"],
     )
     assert list(got.external_id) == ["C2"]
     assert got.loc[0, "seen_at"] == NOW
