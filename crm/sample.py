@@ -1152,7 +1152,14 @@ def load(
     the primary keys rather than duplicating anything.
     """
     from crm import store
+    from crm.errors import CRMError
 
+    present = store.read_frame(url, "SELECT COUNT(*) AS n FROM customers")["n"].iloc[0]
+    if present:
+        raise CRMError(
+            f"the database already holds {present:,} customers; sample data loads into an empty "
+            "database (point CRM_DATABASE_URL at a new file, e.g. sqlite:///var/sample.db)"
+        )
     counts: dict[str, int] = {}
     for name in LOAD_ORDER:
         frame = data.frames.get(name)
