@@ -18,12 +18,16 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
-demo: setup  ## generate 10k customers, load them, run the main job and print a summary
-	$(BIN)/crm db upgrade
-	$(BIN)/crm sample --customers $(DEMO_CUSTOMERS) --seed 42 --out var/sample --load
-	$(BIN)/crm import contacts var/sample/import_contacts.csv
-	$(BIN)/python -m flows.demo
-	$(BIN)/crm status
+DEMO_DB := var/demo.db
+DEMO_ENV := CRM_DATABASE_URL=sqlite:///$(DEMO_DB) PREFECT_HOME=$(CURDIR)/var/prefect
+
+demo: setup  ## a fresh SQLite demo database: 10k generated customers, an import, the nightly job, a summary
+	rm -f $(DEMO_DB)
+	$(DEMO_ENV) $(BIN)/crm db upgrade
+	$(DEMO_ENV) $(BIN)/crm sample --customers $(DEMO_CUSTOMERS) --seed 42 --out var/sample --load
+	$(DEMO_ENV) $(BIN)/crm import contacts var/sample/import_contacts.csv
+	$(DEMO_ENV) $(BIN)/crm nightly
+	$(DEMO_ENV) $(BIN)/crm status
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Start or stop a throwaway PostgreSQL server for the tests, on a local port, data under var/pg.
+# Start or stop a throwaway PostgreSQL server for the tests, on a local port, data under /tmp.
 #   .ci/pg.sh start   -> prints the URL to use as CRM_TEST_POSTGRES_URL
 #   .ci/pg.sh stop
 # Installs Debian's postgresql package when no server binaries are found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${CRM_PG_PORT:-55432}"
-DATA="$PWD/var/pg"
+# outside the checkout: when run as root the server runs as 'postgres', which may not be able to
+# enter the checkout's parents (a clone under /root, say)
+DATA="${CRM_PG_DATA:-${TMPDIR:-/tmp}/crm-pg-$PORT}"
 
 find_bin() {
   for d in /usr/lib/postgresql/*/bin /usr/local/pgsql/bin; do
