@@ -208,7 +208,8 @@ SYNONYMS: dict[str, str] = {
 }
 _TRUE = {"1", "true", "yes", "y", "да", "д", "+", "t"}
 _FALSE = {"0", "false", "no", "n", "нет", "н", "-", "f"}
-_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d.%m.%y")
+# the last one is how pandas writes an Excel date cell read as text
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d.%m.%y", "%Y-%m-%d %H:%M:%S")
 
 
 @dataclass
