@@ -198,6 +198,11 @@ def _restore_types(tbl: pa.Table, kinds: dict[str, str]) -> pa.Table:
             new = pc.cast(col, pa.float64())
         elif pa.types.is_timestamp(col.type) and col.type.tz is not None and col.type.tz != "UTC":
             new = col.cast(pa.timestamp(col.type.unit, tz="UTC"))
+        elif isinstance(col.type, pa.OpaqueType) and col.type.type_name == "numeric":
+            # PostgreSQL NUMERIC arrives as opaque text; frames carry it as float64 like SQLite's
+            new = pa.chunked_array(
+                [chunk.storage for chunk in col.chunks], col.type.storage_type
+            ).cast(pa.float64())
         if new is not None:
             tbl = tbl.set_column(i, name, new)
     return tbl
@@ -352,6 +357,8 @@ def write_frame(
         if unknown:
             raise StoreError(f"table {table!r} has no column(s) {unknown}")
     data = _to_arrow(frame, kinds, dialect)
+    if dialect == "postgresql":
+        data = _pg_decimals(data, model)
     data, defaulted = _fill_defaults(data, model)
     if mode == "upsert" and update is None:
         # a column the frame did not carry is only defaulted for new rows, never overwritten
@@ -368,8 +375,50 @@ def write_frame(
         if mode in ("append", "replace_all"):
             if n:
                 cur.adbc_ingest(table, data, mode="append")
-            return WriteResult(inserted=n)
-        return _upsert(cur, dialect, table, data, list(key or ()), update)
+            result = WriteResult(inserted=n)
+        else:
+            result = _upsert(cur, dialect, table, data, list(key or ()), update)
+        if dialect == "postgresql" and n:
+            _pg_sync_sequence(cur, table, model, data.column_names)
+        return result
+
+
+def _pg_sync_sequence(cur: Any, table: str, model: Table | None, columns: list[str]) -> None:
+    """Move a serial id's sequence past the largest id after rows were written with explicit ids.
+
+    PostgreSQL only advances the sequence when it hands out an id itself; without this,
+    the next insert that leaves the id to the database (an import after a sample load)
+    would collide with the loaded rows.
+    """
+    pk = list(model.primary_key.columns) if model is not None else []
+    if len(pk) != 1 or pk[0].name not in columns:
+        return
+    name = _quote(pk[0].name)
+    cur.execute(f"SELECT pg_get_serial_sequence('{_quote(table)}', '{pk[0].name}')")
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        return
+    cur.execute(
+        f"SELECT setval('{row[0]}', COALESCE(MAX({name}), 0) + 1, false) FROM {_quote(table)}"
+    )
+    cur.fetchall()
+
+
+def _pg_decimals(data: pa.Table, model: Table | None) -> pa.Table:
+    """Send NUMERIC columns as decimals: PostgreSQL's COPY writer cannot turn a double into numeric."""
+    if model is None:
+        return data
+    for col in model.columns:
+        t = col.type
+        if not isinstance(t, Numeric) or isinstance(t, Float) or col.name not in data.column_names:
+            continue
+        i = data.column_names.index(col.name)
+        values = data.column(i)
+        if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+            scale = t.scale or 0
+            target = pa.decimal128(t.precision or 38, scale)
+            data = data.set_column(i, col.name, pc.round(values, scale).cast(target))
+    return data
 
 
 def _fill_defaults(data: pa.Table, model: Table | None) -> tuple[pa.Table, list[str]]:
