@@ -1,1 +1,59 @@
-"""loyalty."""
+"""Loyalty (L1-L4, S5): the points ledger, earning and burning rules, tiers, expiry, referrals,
+the prize catalogue and promo codes - pure functions on pandas frames.
+
+The ledger (:mod:`loyalty.ledger`) is the source of truth; balances are derived from it.
+Rules come from an operator's YAML file (:func:`load_rules`). Nothing here touches a
+database or the clock: flows and the gateway pass frames and ``as_of`` in.
+"""
+
+from loyalty.bonuses import activity_entries, birthday_entries, referral_entries, welcome_entries
+from loyalty.catalogue import check_promo_code, promo_bonus_entry, redemption_entry
+from loyalty.earn import OrderQuote, calculate_order, max_burn_points, purchase_entries
+from loyalty.kpi import customer_kpis
+from loyalty.ledger import (
+    LEDGER_COLUMNS,
+    append,
+    balances,
+    empty_ledger,
+    expiry_entries,
+    expiry_schedule,
+    make_entries,
+    reversal_entries,
+    statement,
+    validate_ledger,
+)
+from loyalty.rules import Rules, load_rules, parse_rules
+from loyalty.tiers import current_tiers, empty_tier_history, tier_at, tier_basis, tier_changes
+
+__all__ = [
+    "LEDGER_COLUMNS",
+    "OrderQuote",
+    "Rules",
+    "activity_entries",
+    "append",
+    "balances",
+    "birthday_entries",
+    "calculate_order",
+    "check_promo_code",
+    "current_tiers",
+    "customer_kpis",
+    "empty_ledger",
+    "empty_tier_history",
+    "expiry_entries",
+    "expiry_schedule",
+    "load_rules",
+    "make_entries",
+    "max_burn_points",
+    "parse_rules",
+    "promo_bonus_entry",
+    "purchase_entries",
+    "redemption_entry",
+    "referral_entries",
+    "reversal_entries",
+    "statement",
+    "tier_at",
+    "tier_basis",
+    "tier_changes",
+    "validate_ledger",
+    "welcome_entries",
+]

@@ -1,0 +1,143 @@
+"""Exceptions of the ``loyalty`` package.
+
+Every exception raised on purpose by ``loyalty`` derives from :class:`LoyaltyError`, so a
+caller (a flow, the CLI, the gateway) can catch the family with one ``except``. Each
+specific class carries what is at fault (the rules field and line, the customer, the prize,
+the promo code) and its message says how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "InsufficientPointsError",
+    "InvalidLedgerError",
+    "LoyaltyError",
+    "MissingColumnsError",
+    "OutOfStockError",
+    "PromoCodeError",
+    "RulesError",
+]
+
+
+class LoyaltyError(Exception):
+    """Base class of every error raised by the ``loyalty`` package."""
+
+
+class RulesError(LoyaltyError, ValueError):
+    """The operator's rules file is invalid.
+
+    Attributes
+    ----------
+    field : str
+        Dotted path of the field at fault (``"purchase_rules.1.percent"``).
+    line : int or None
+        1-based line of that field in the YAML file, when known.
+    source : str
+        The file name (or ``"<rules>"`` for text).
+    """
+
+    def __init__(self, field: str, message: str, line: int | None = None, source: str = "<rules>"):
+        self.field = field
+        self.line = line
+        self.source = source
+        where = f"{source}, line {line}" if line is not None else source
+        super().__init__(f"{where}: {field}: {message}")
+
+
+class MissingColumnsError(LoyaltyError, KeyError):
+    """A frame lacks columns a function needs.
+
+    Attributes
+    ----------
+    columns : tuple of str
+        The missing column names.
+    frame : str
+        What the frame is (``"orders"``, ``"ledger"``), for the message.
+    """
+
+    def __init__(self, columns: Iterable[str], frame: str = "frame") -> None:
+        self.columns = tuple(columns)
+        self.frame = frame
+        super().__init__(
+            f"{frame} is missing column(s) {', '.join(map(repr, self.columns))}; "
+            "select them when reading the table"
+        )
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the whole message
+        return str(self.args[0])
+
+
+class InvalidLedgerError(LoyaltyError, ValueError):
+    """Ledger entries break a ledger rule (duplicate idempotency key, wrong sign for the kind).
+
+    Attributes
+    ----------
+    field : str
+        The column at fault.
+    keys : tuple of str
+        Idempotency keys of (up to ten of) the offending entries.
+    """
+
+    def __init__(self, field: str, keys: Iterable[str], problem: str) -> None:
+        self.field = field
+        self.keys = tuple(keys)[:10]
+        super().__init__(f"ledger {field}: {problem}; entries {', '.join(self.keys)}")
+
+
+class InsufficientPointsError(LoyaltyError, ValueError):
+    """A customer tried to spend more points than are available.
+
+    Attributes
+    ----------
+    customer_id : int
+    needed, available : int
+        Points asked for and points the customer can spend now.
+    """
+
+    def __init__(self, customer_id: int, needed: int, available: int) -> None:
+        self.customer_id = customer_id
+        self.needed = needed
+        self.available = available
+        super().__init__(
+            f"customer {customer_id} needs {needed} points but has {available} available "
+            "(pending points become available after the hold period)"
+        )
+
+
+class OutOfStockError(LoyaltyError, ValueError):
+    """A prize has less stock than the redemption asks for.
+
+    Attributes
+    ----------
+    prize_id : int
+    requested, stock : int
+    """
+
+    def __init__(self, prize_id: int, requested: int, stock: int) -> None:
+        self.prize_id = prize_id
+        self.requested = requested
+        self.stock = stock
+        super().__init__(
+            f"prize {prize_id}: {requested} requested but only {stock} left in stock; "
+            "restock it or offer another prize"
+        )
+
+
+class PromoCodeError(LoyaltyError, ValueError):
+    """A promo code cannot be used (unknown, not yet valid, expired, used up).
+
+    Attributes
+    ----------
+    code : str
+        The promo code.
+    reason : str
+        A short code: ``unknown``, ``not_started``, ``expired``, ``used_up``,
+        ``customer_limit``, ``inactive``.
+    """
+
+    def __init__(self, code: str, reason: str, message: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"promo code {code!r}: {message}")
