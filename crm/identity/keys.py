@@ -1,0 +1,510 @@
+"""Comparison keys for person records: names, gender, birth date, phone, email, address.
+
+Everything here is vectorised pandas string work, or a Python function applied once per
+*distinct* value (a million records hold far fewer distinct names). The result of
+:func:`prepare` is a :class:`Keys` object: one integer code array per field (``-1`` where
+the value is missing or unusable) plus the distinct normalised strings behind the codes, so
+comparisons can work on pairs of small integers and call the string metrics once per
+distinct pair of values.
+
+The normalisation is deliberately the *comparison* flavour: case folded, ``ё`` written
+``е``, Cyrillic transliterated, punctuation and house-number words dropped. It is not
+what a customer card should show (that is :mod:`crm.hygiene`'s business).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crm.identity.errors import RoleError
+
+__all__ = [
+    "ROLE_KINDS",
+    "Keys",
+    "birth_dates",
+    "email_keys",
+    "gender_keys",
+    "name_keys",
+    "phone_keys",
+    "prepare",
+    "transliterate",
+]
+
+#: The kinds of column a person-record frame may have (``roles`` maps column -> kind).
+ROLE_KINDS = (
+    "first_name",
+    "last_name",
+    "middle_name",
+    "full_name",
+    "gender",
+    "birth_date",
+    "address",
+    "city",
+    "postcode",
+    "phone",
+    "email",
+    "external_id",
+)
+#: Kinds that may be given by several columns (a second phone, a work email…).
+MULTI_KINDS = ("phone", "email", "address")
+
+_TRANSLIT = {
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "д": "d",
+    "е": "e",
+    "ё": "e",
+    "ж": "zh",
+    "з": "z",
+    "и": "i",
+    "й": "y",
+    "к": "k",
+    "л": "l",
+    "м": "m",
+    "н": "n",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "у": "u",
+    "ф": "f",
+    "х": "kh",
+    "ц": "ts",
+    "ч": "ch",
+    "ш": "sh",
+    "щ": "shch",
+    "ъ": "",
+    "ы": "y",
+    "ь": "",
+    "э": "e",
+    "ю": "yu",
+    "я": "ya",
+    "і": "i",
+    "ї": "yi",
+    "є": "ye",
+    "ґ": "g",
+}
+_TRANSLIT_TABLE = str.maketrans(_TRANSLIT)
+
+#: Placeholders people type into name fields; they say nothing about the person.
+FAKE_NAMES = frozenset(
+    {"test", "тест", "asdf", "qwerty", "ххх", "xxx", "aaa", "ааа", "нет", "no", "none", "null"}
+)
+#: Local parts of shared, role-based mailboxes: they identify a company desk, not a person.
+ROLE_LOCALS = frozenset(
+    {
+        "info",
+        "sales",
+        "office",
+        "hello",
+        "noreply",
+        "no-reply",
+        "admin",
+        "support",
+        "contact",
+        "contacts",
+        "mail",
+        "team",
+        "hr",
+        "marketing",
+        "billing",
+        "manager",
+        "reception",
+        "zakaz",
+        "order",
+        "orders",
+        "buh",
+        "secretary",
+        "post",
+    }
+)
+_ADDRESS_STOP = (
+    r"\b(?:ул|улица|д|дом|кв|квартира|корп|корпус|стр|строение|пр|пр-т|просп|проспект|пер|"
+    r"переулок|ш|шоссе|б-р|бульвар|наб|набережная|пл|площадь|г|город|flat|apt|apartment|"
+    r"unit|suite|street|st|road|rd|avenue|ave|lane|ln)\b"
+)
+_PATRONYMIC_F = r"(?:овна|евна|ична|инична)$"
+_PATRONYMIC_M = r"(?:ович|евич|ич)$"
+_SURNAME_F = r"(?:ова|ева|ёва|ина|ына|ская|цкая)$"
+_SURNAME_M = r"(?:ов|ев|ёв|ин|ын|ский|цкий)$"
+_NONE: Any = None  # a missing value in np.where (Any for numpy's overloads)
+_REPEATED_DIGITS = "|".join(f"{i}{{6}}" for i in range(10))  # 000000… is a placeholder
+_GENDER_WORDS = {
+    "f": "f",
+    "ж": "f",
+    "жен": "f",
+    "женский": "f",
+    "female": "f",
+    "woman": "f",
+    "w": "f",
+    "m": "m",
+    "м": "m",
+    "муж": "m",
+    "мужской": "m",
+    "male": "m",
+    "man": "m",
+}
+
+
+def transliterate(values: pd.Series) -> pd.Series:
+    """Latin spelling of lower-case Cyrillic text (Russian and Ukrainian letters; others kept).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Lower-case strings (missing values stay missing).
+
+    Returns
+    -------
+    pandas.Series
+        The same index, transliterated once per distinct value.
+
+    Examples
+    --------
+    >>> transliterate(pd.Series(["пётр", "щукина"])).tolist()
+    ['petr', 'shchukina']
+    """
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    out = np.array([u.translate(_TRANSLIT_TABLE) for u in uniq.astype(str)], dtype=object)
+    res = np.full(len(values), None, dtype=object)
+    ok = codes >= 0
+    res[ok] = out[codes[ok]]
+    return pd.Series(res, index=values.index, dtype="str")
+
+
+def _clean_name(values: pd.Series) -> pd.Series:
+    """Lower case, ё→е, letters and spaces only (hyphens join), fakes and blanks missing."""
+    s = values.astype("str").str.lower().str.replace("ё", "е", regex=False)
+    s = s.str.replace("-", "", regex=False).str.replace(r"[^\w\s]|[\d_]", " ", regex=True)
+    s = s.str.replace(r"\s+", " ", regex=True).str.strip()
+    return s.where(~(s.isin(FAKE_NAMES) | (s.str.len() < 2)))
+
+
+def name_keys(
+    first: pd.Series | None,
+    last: pd.Series | None,
+    middle: pd.Series | None = None,
+    full: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Split, fold and sort out name parts; keep the Cyrillic form for gender hints.
+
+    A full name in one field (``"Иванов Иван Петрович"`` in the first-name slot with no
+    surname, or a ``full_name`` column) is split: three tokens with a patronymic last are
+    read surname-first, otherwise first-name-first; two Cyrillic tokens are read
+    surname-first (the Russian official order), two Latin ones first-name-first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``first``, ``last``, ``middle`` (transliterated keys) and ``last_native``,
+        ``middle_native`` (folded, not transliterated) on the input index.
+    """
+    base = next(s for s in (first, last, middle, full) if s is not None)
+    idx = base.index
+    empty = pd.Series(np.full(len(idx), None, dtype=object), index=idx, dtype="str")
+    f = _clean_name(first) if first is not None else empty.copy()
+    la = _clean_name(last) if last is not None else empty.copy()
+    mi = _clean_name(middle) if middle is not None else empty.copy()
+    full_c = _clean_name(full) if full is not None else empty.copy()
+    # the full name sits in the first-name slot when the surname slot is empty
+    packed = la.isna() & f.str.contains(" ", regex=False).fillna(False)
+    src = full_c.where(~packed, f)
+    use = src.notna() & (packed | (f.isna() & la.isna()))
+    if use.any():
+        tok = src[use].str.split(" ", n=3, expand=True).reindex(columns=range(4))
+        t1, t2, t3 = tok[0], tok[1], tok[2]
+        cyr = t1.str.contains(r"[а-я]", regex=True).fillna(False)
+        patr3 = t3.str.contains(_PATRONYMIC_F + "|" + _PATRONYMIC_M, regex=True).fillna(False)
+        three = t3.notna()
+        p_first = np.where(three & ~patr3, t1, np.where(three | cyr, t2, t1))
+        p_last = np.where(three & ~patr3, t3, np.where(three | cyr, t1, t2))
+        p_mid = np.where(three & patr3, t3, np.where(three, t2, _NONE))
+        f = f.copy()
+        la = la.copy()
+        mi = mi.copy()
+        f[use] = p_first
+        la[use] = p_last
+        mi[use] = pd.Series(p_mid, index=f[use].index).where(mi[use].isna(), mi[use])
+    return pd.DataFrame(
+        {
+            "first": transliterate(f),
+            "last": transliterate(la),
+            "middle": transliterate(mi),
+            "last_native": la,
+            "middle_native": mi,
+        },
+        index=idx,
+    )
+
+
+def gender_keys(
+    explicit: pd.Series | None, last_native: pd.Series, middle_native: pd.Series
+) -> pd.Series:
+    """``f``/``m``/missing: the gender column if given, else the patronymic, else the surname form.
+
+    Russian patronymics (``-овна``/``-ович``) and surnames (``-ова``/``-ов``,
+    ``-ская``/``-ский``) carry grammatical gender; spouses share an address and a surname
+    root but not a gender, which is what keeps them from being merged.
+    """
+    idx = last_native.index
+    out = pd.Series(np.full(len(idx), None, dtype=object), index=idx, dtype="str")
+    sur_f = last_native.str.contains(_SURNAME_F, regex=True).fillna(False)
+    sur_m = last_native.str.contains(_SURNAME_M, regex=True).fillna(False) & ~sur_f
+    out = out.mask(sur_f, "f").mask(sur_m, "m")
+    pat_f = middle_native.str.contains(_PATRONYMIC_F, regex=True).fillna(False)
+    pat_m = middle_native.str.contains(_PATRONYMIC_M, regex=True).fillna(False) & ~pat_f
+    out = out.mask(pat_f, "f").mask(pat_m, "m")
+    if explicit is not None:
+        g = explicit.astype("str").str.strip().str.lower().map(_GENDER_WORDS)
+        out = out.where(g.isna(), g)
+    return out
+
+
+def phone_keys(values: pd.Series, default_region: str = "RU") -> pd.Series:
+    """Phone numbers as ``+`` and digits (E.164 shape), or missing when unusable.
+
+    National forms are completed for ``default_region`` (``RU``: ``8 916…`` and
+    ``916…`` become ``+7916…``); ``+44 (0)7…`` and ``07…`` become ``+447…``. Numbers with
+    fewer than 10 digits, more than 15, or a run of one repeated digit are dropped.
+    """
+    s = values.astype("str").str.replace("(0)", "", regex=False)
+    plus = s.str.strip().str.startswith("+").fillna(False)
+    d = s.str.replace(r"\D", "", regex=True)
+    n = d.str.len()
+    region = default_region.upper()
+    if region in ("RU", "KZ"):
+        d = d.mask(~plus & (n == 11) & d.str.startswith("8"), "7" + d.str[1:])
+        d = d.mask(~plus & (n == 10) & d.str.startswith("9"), "7" + d)
+    elif region in ("GB", "UK"):
+        d = d.mask(~plus & (n == 11) & d.str.startswith("0"), "44" + d.str[1:])
+    d = d.mask(
+        ~plus & (n == 11) & d.str.startswith("07") & (region not in ("GB", "UK")), "44" + d.str[1:]
+    )
+    n = d.str.len()
+    national = d.str[-9:]
+    junk = national.str.contains(_REPEATED_DIGITS, regex=True, na=False)
+    ok = (n >= 10) & (n <= 15) & ~junk
+    return ("+" + d).where(ok)
+
+
+def email_keys(values: pd.Series) -> pd.DataFrame:
+    """Normalised email and its local part; role mailboxes and broken addresses are missing.
+
+    ``" at "`` and ``"@@"`` are repaired, case is folded, a ``+tag`` is dropped from the
+    local part. Returns columns ``email`` and ``local`` (local part, only when at least
+    4 characters so ``ivan@`` on two domains is not taken as the same person).
+    """
+    s = values.astype("str").str.strip().str.lower()
+    s = s.str.replace(" at ", "@", regex=False).str.replace(r"@+", "@", regex=True)
+    s = s.str.replace(r"\s+", "", regex=True)
+    ok = s.str.fullmatch(r"[^@]+@[^@]+\.[a-z]{2,}", na=False)
+    local = s.str.extract(r"^([^@+]+)", expand=False)
+    domain = s.str.extract(r"@(.+)$", expand=False)
+    role = local.isin(ROLE_LOCALS)
+    email = (local + "@" + domain).where(ok & ~role)
+    return pd.DataFrame(
+        {"email": email, "local": local.where(ok & ~role & (local.str.len() >= 4))},
+        index=values.index,
+    )
+
+
+def _address_keys(values: pd.Series) -> pd.Series:
+    s = values.astype("str").str.lower().str.replace("ё", "е", regex=False)
+    s = s.str.replace(r"[^\w\s]", " ", regex=True)
+    s = s.str.replace(_ADDRESS_STOP, " ", regex=True)
+    s = s.str.replace(r"\s+", " ", regex=True).str.strip()
+    s = transliterate(s)
+    return s.where(s.str.len() >= 3)
+
+
+def _postcode_keys(values: pd.Series) -> pd.Series:
+    s = values.astype("str").str.upper().str.replace(r"[^0-9A-Z]", "", regex=True)
+    return s.where(s.str.len() >= 2)
+
+
+def birth_dates(values: pd.Series) -> np.ndarray:
+    """Dates as ``datetime64[D]`` (``NaT`` where missing or not a date).
+
+    Accepts dates, datetimes and strings (``1990-01-31``, ``31.01.1990``, ``19900131``,
+    ``31/01/1990``); text is parsed once per distinct value.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        v = values
+        if getattr(v.dt, "tz", None) is not None:
+            v = v.dt.tz_localize(None)
+        return v.to_numpy(dtype="datetime64[D]")
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    if len(uniq) == 0:
+        return np.full(len(values), np.datetime64("NaT"), dtype="datetime64[D]")
+    if all(not isinstance(u, str) for u in uniq[:50]):
+        parsed = pd.to_datetime(pd.Series(uniq, dtype=object), errors="coerce")
+    else:
+        text = pd.Series(uniq).astype("str").str.strip()
+        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+        for fmt, pat in (
+            ("%Y-%m-%d", r"\d{4}-\d{2}-\d{2}.*"),
+            ("%d.%m.%Y", r"\d{1,2}\.\d{1,2}\.\d{4}"),
+            ("%Y%m%d", r"\d{8}"),
+            ("%d/%m/%Y", r"\d{1,2}/\d{1,2}/\d{4}"),
+        ):
+            m = text.str.fullmatch(pat, na=False) & parsed.isna()
+            if m.any():
+                parsed[m] = pd.to_datetime(text[m].str[:10], format=fmt, errors="coerce")
+    arr = parsed.to_numpy(dtype="datetime64[D]")
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[D]")
+    ok = codes >= 0
+    out[ok] = arr[codes[ok]]
+    # a placeholder year (1900, the future) says nothing
+    year = out.astype("datetime64[Y]").astype(float) + 1970
+    out[(year < 1901) | (year > 2100)] = np.datetime64("NaT")
+    return out
+
+
+@dataclass
+class Field:
+    """One compared field: integer codes per record (``-1`` missing) and the distinct values."""
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, series: pd.Series) -> Field:
+        codes, uniq = pd.factorize(series, use_na_sentinel=True)
+        return cls(codes.astype(np.int64), np.asarray(uniq, dtype=object))
+
+    def strings(self) -> np.ndarray:
+        """The value per record (``None`` where missing)."""
+        out = np.full(len(self.codes), None, dtype=object)
+        ok = self.codes >= 0
+        out[ok] = self.values[self.codes[ok]]
+        return out
+
+
+@dataclass
+class Keys:
+    """Comparison keys of a frame of person records (see :func:`prepare`)."""
+
+    n: int
+    first: Field
+    last: Field
+    middle: Field
+    gender: Field
+    birth: np.ndarray
+    phones: list[Field] = field(default_factory=list)
+    emails: list[Field] = field(default_factory=list)
+    locals_: list[Field] = field(default_factory=list)
+    addresses: list[Field] = field(default_factory=list)
+    postcode: Field | None = None
+    city: Field | None = None
+    external_id: Field | None = None
+
+    @property
+    def has(self) -> dict[str, bool]:
+        """Which fields the frame actually carries (a field never given is not compared)."""
+        return {
+            "first_name": bool((self.first.codes >= 0).any()),
+            "last_name": bool((self.last.codes >= 0).any()),
+            "middle_name": bool((self.middle.codes >= 0).any()),
+            "gender": bool((self.gender.codes >= 0).any()),
+            "birth_date": bool((~np.isnat(self.birth)).any()),
+            "phone": any((f.codes >= 0).any() for f in self.phones),
+            "email": any((f.codes >= 0).any() for f in self.emails),
+            "address": any((f.codes >= 0).any() for f in self.addresses),
+            "postcode": self.postcode is not None and bool((self.postcode.codes >= 0).any()),
+            "external_id": self.external_id is not None
+            and bool((self.external_id.codes >= 0).any()),
+        }
+
+
+def _columns(frame: pd.DataFrame, roles: Mapping[str, str]) -> dict[str, list[str]]:
+    by_kind: dict[str, list[str]] = {}
+    for column, kind in roles.items():
+        if kind not in ROLE_KINDS:
+            raise RoleError(column, f"unknown kind {kind!r}; use one of {', '.join(ROLE_KINDS)}")
+        if column not in frame.columns:
+            raise RoleError(column, "not a column of the frame")
+        by_kind.setdefault(kind, []).append(column)
+    for kind, cols in by_kind.items():
+        if len(cols) > 1 and kind not in MULTI_KINDS:
+            raise RoleError(cols[1], f"only one column may be {kind!r} (several: {cols})")
+    if not by_kind:
+        raise RoleError("-", "roles is empty: say which column holds which kind of value")
+    return by_kind
+
+
+def prepare(
+    frame: pd.DataFrame,
+    roles: Mapping[str, str] | Sequence[tuple[str, str]],
+    default_region: str = "RU",
+) -> Keys:
+    """Normalise the columns named in ``roles`` into comparison :class:`Keys`.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Person records, one per row, in any layout.
+    roles : mapping of column name -> kind
+        Kinds from :data:`ROLE_KINDS`; ``phone``, ``email`` and ``address`` may be given
+        by several columns.
+    default_region : str
+        Region for phone numbers written without a country code.
+    """
+    by_kind = _columns(frame, dict(roles))
+
+    def one(kind: str) -> pd.Series | None:
+        cols = by_kind.get(kind)
+        return frame[cols[0]] if cols else None
+
+    names = name_keys(one("first_name"), one("last_name"), one("middle_name"), one("full_name"))
+    gender = gender_keys(one("gender"), names["last_native"], names["middle_native"])
+    birth = (
+        birth_dates(frame[by_kind["birth_date"][0]])
+        if "birth_date" in by_kind
+        else np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[D]")
+    )
+    phones = [Field.of(phone_keys(frame[c], default_region)) for c in by_kind.get("phone", [])]
+    emails, locals_ = [], []
+    for c in by_kind.get("email", []):
+        ek = email_keys(frame[c])
+        emails.append(Field.of(ek["email"]))
+        locals_.append(Field.of(ek["local"]))
+    postcode = _postcode_keys(one("postcode")) if "postcode" in by_kind else None  # type: ignore[arg-type]
+    addresses = []
+    for c in by_kind.get("address", []):
+        a = _address_keys(frame[c])
+        addresses.append(Field.of(a))
+    ext = one("external_id")
+    ext_key = None
+    if ext is not None:
+        e = ext.astype("str").str.strip().str.upper().str.replace(r"[\s\-]", "", regex=True)
+        ext_key = Field.of(e.where(e.str.len() > 0))
+    city = one("city")
+    # one vocabulary for all name parts, so a swapped first/last pair compares by code
+    n = len(frame)
+    joint = pd.concat([names["first"], names["last"], names["middle"]], ignore_index=True)
+    codes, uniq = pd.factorize(joint, use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    vocab = np.asarray(uniq, dtype=object)
+    return Keys(
+        n=n,
+        first=Field(codes[:n], vocab),
+        last=Field(codes[n : 2 * n], vocab),
+        middle=Field(codes[2 * n :], vocab),
+        gender=Field.of(gender),
+        birth=birth,
+        phones=phones,
+        emails=emails,
+        locals_=locals_,
+        addresses=addresses,
+        postcode=Field.of(postcode) if postcode is not None else None,
+        city=Field.of(city.astype("str").str.lower().str.strip()) if city is not None else None,
+        external_id=ext_key,
+    )

@@ -1,0 +1,511 @@
+"""Find duplicate people and households in any frame of person records (D6, D9).
+
+The pipeline: normalise the columns named in ``roles`` (:mod:`crm.identity.keys`) ->
+candidate pairs from blocking keys (:func:`crm.identity.compare.candidate_pairs`, never
+all pairs) -> comparison levels per field -> Fellegi–Sunter weights (``u`` measured on
+random pairs, ``m`` and the prior learned by EM, :class:`~crm.identity.model.FellegiSunter`)
+-> a probability per pair -> pairs at or above ``threshold`` are joined into clusters
+(connected components) with a confidence.
+
+Some disagreements say "two people" whatever else agrees: a different gender, a different
+first name, a different birth date, a different patronymic. Such a pair is never a match;
+when it shares a phone, an email or an address it is a *household* (spouses, a parent and a
+child, companions) and is reported as a link, never merged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from crm.identity.compare import FIELDS, Comparison, candidate_pairs, compare
+from crm.identity.errors import IdentityError, RoleError
+from crm.identity.keys import Keys, prepare
+from crm.identity.model import FellegiSunter
+
+__all__ = [
+    "DEFAULT_DIFFERENT_IF",
+    "DuplicateResult",
+    "estimate_u",
+    "find_duplicates",
+    "match_to_existing",
+    "pair_quality",
+]
+
+#: Fields whose disagreement means "two different people" (pairs are never merged).
+DEFAULT_DIFFERENT_IF = ("gender", "first_name", "birth_date", "middle_name")
+_EXACT_FIELDS = ("phone", "email", "address", "postcode", "external_id")
+
+
+@dataclass
+class DuplicateResult:
+    """What :func:`find_duplicates` found.
+
+    Attributes
+    ----------
+    pairs : pandas.DataFrame
+        Scored pairs worth a look (matches, near misses, households): ``id_a``, ``id_b``,
+        ``score`` (probability of one person), ``weight`` (evidence in bits), ``is_match``,
+        ``different_people`` (a disagreement that rules a merge out), ``household``, then a
+        level per compared field (``lvl_<field>``) and name similarities (``sim_<field>``).
+    clusters : pandas.DataFrame
+        One row per record: ``record_id``, ``cluster_id`` (the id of the cluster's first
+        record in frame order), ``cluster_size``, ``confidence`` (weakest match in the
+        cluster; for a record alone, one minus its best candidate's score).
+    households : pandas.DataFrame
+        ``id_a``, ``id_b``, ``shared`` (``phone``, ``email``, ``address``, comma-joined):
+        different people sharing contact data, records of one cluster excluded.
+    model : FellegiSunter
+        The fitted model (``model.weights_table()`` shows the weights).
+    stats : dict
+        Record and pair counts, pairs per blocking rule, seconds per step.
+    """
+
+    pairs: pd.DataFrame
+    clusters: pd.DataFrame
+    households: pd.DataFrame
+    model: FellegiSunter
+    stats: dict[str, object] = field(default_factory=dict)
+
+
+def estimate_u(keys: Keys, sample: int = 200_000, seed: int = 0) -> dict[str, np.ndarray]:
+    """Level probabilities among *non-matching* pairs, measured on random record pairs.
+
+    Exact agreement on identifying fields (phone, email, address, postcode, external id) is
+    so rare among random pairs that a sample would see none; for those the chance that two
+    random records share a value is computed from the value frequencies instead
+    (``sum(p_v ** 2)``).
+    """
+    n = keys.n
+    if n < 2:
+        return {f: np.full(k, 1.0 / k) for f, k in FIELDS.items()}
+    rng = np.random.default_rng(seed)
+    k = int(min(sample, n * (n - 1) // 2))
+    a = rng.integers(0, n, k)
+    b = rng.integers(0, n - 1, k)
+    b = b + (b >= a)
+    levels = compare(keys, a, b).levels
+    u: dict[str, np.ndarray] = {}
+    floor = 0.5 / max(k, 1)
+    for f in levels.columns:
+        lev = levels[f].to_numpy()
+        ok = lev >= 0
+        counts = np.bincount(lev[ok], minlength=FIELDS[f]).astype(float)
+        probs = counts / max(counts.sum(), 1.0)
+        if f in _EXACT_FIELDS:
+            exact = _collision_probability(keys, f)
+            rest = probs[:-1] / max(probs[:-1].sum(), 1e-12) * (1 - exact)
+            probs = np.concatenate([rest, [exact]])
+        probs = np.maximum(probs, floor)
+        u[f] = probs / probs.sum()
+    return u
+
+
+def _collision_probability(keys: Keys, f: str) -> float:
+    fields = {
+        "phone": keys.phones,
+        "email": keys.emails,
+        "address": keys.addresses,
+        "postcode": [keys.postcode] if keys.postcode is not None else [],
+        "external_id": [keys.external_id] if keys.external_id is not None else [],
+    }[f]
+    codes = np.concatenate([x.codes for x in fields if x is not None]) if fields else np.empty(0)
+    codes = codes[codes >= 0].astype(np.int64)
+    if len(codes) < 2:
+        return 1e-6
+    p = np.bincount(codes) / len(codes)
+    return float(max((p**2).sum(), 1e-9))
+
+
+def _score(
+    keys: Keys,
+    comp: Comparison,
+    model: FellegiSunter | str,
+    different_if: Iterable[str],
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, FellegiSunter]:
+    levels = comp.levels
+    different = np.zeros(len(levels), dtype=bool)
+    for f in different_if:
+        if f in levels:
+            different |= levels[f].to_numpy() == 0
+    if isinstance(model, str):
+        if model not in ("em", "fixed"):
+            raise IdentityError(f"model must be 'em', 'fixed' or a FellegiSunter, not {model!r}")
+        u = estimate_u(keys, seed=seed)
+        train = levels[~different]
+        m = _seed_m(train) if model == "em" else {}
+        learn_u = model == "em" and len(train) >= _MIN_TRAIN
+        fs = FellegiSunter(u=u, m=m, fit_m=False, fit_u=learn_u).fit(
+            train if len(train) else levels
+        )
+    else:
+        fs = model if hasattr(model, "m_") else model.fit(levels[~different])
+    weight = fs.match_weight(levels) + _tf_adjustment(keys, comp)
+    logit2 = weight + np.log2(fs.prior_ / (1 - fs.prior_))
+    score = 1.0 / (1.0 + np.exp2(np.clip(-logit2, -1000, 1000)))
+    return score, weight, different, fs
+
+
+def _tf_adjustment(keys: Keys, comp: Comparison) -> np.ndarray:
+    """Term-frequency adjustment of exact agreements: a shared rare value says more.
+
+    Adds ``log2(sum(p**2) / p_v)`` bits where two records share value ``v`` of a name or
+    postcode (``p_v`` its share among the records): ``Коновалова`` in postcode ``381580``
+    is stronger evidence than ``Smith`` in ``SW1A``.
+    """
+    out = np.zeros(len(comp.a))
+    sources = {"first_name": keys.first.codes, "last_name": keys.last.codes}
+    if keys.postcode is not None:
+        sources["postcode"] = keys.postcode.codes
+    for f, v in comp.agreed.items():
+        codes = sources[f]
+        codes = codes[codes >= 0]
+        if len(codes) < 2 or not (v >= 0).any():
+            continue
+        p = np.bincount(codes) / len(codes)
+        avg = float((p**2).sum())
+        hit = v >= 0
+        out[hit] += np.log2(avg / p[v[hit]])
+    return out
+
+
+_STRONG = ("phone", "email", "birth_date", "address", "external_id")
+_MIN_TRAIN = 300
+
+
+def _seed_m(train: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``m`` per field, measured on pairs that other fields make near-certain matches.
+
+    EM over all candidate pairs can settle on the wrong mixture ("same first name" against
+    "different first name"), so ``m`` is not learned that way. For each field, the seed
+    pairs agree exactly on at least three *other* strong identifiers (phone, email, birth
+    date, address, external id, and the full name counted as one); the field's level
+    shares among them are its ``m``. Too few seeds (a small frame) leave the defaults.
+    """
+    strong = {f: train[f].to_numpy() == FIELDS[f] - 1 for f in _STRONG if f in train}
+    if "first_name" in train and "last_name" in train:
+        strong["names"] = (train["first_name"].to_numpy() == 3) & (
+            train["last_name"].to_numpy() == 3
+        )
+    m: dict[str, np.ndarray] = {}
+    for f in train.columns:
+        others = [
+            v
+            for k, v in strong.items()
+            if k != f and not (k == "names" and f in ("first_name", "last_name"))
+        ]
+        if len(others) < 3:
+            continue
+        seed = np.sum(others, axis=0) >= 3
+        lev = train[f].to_numpy()[seed]
+        lev = lev[lev >= 0]
+        if len(lev) < _MIN_TRAIN // 3:
+            continue
+        counts = np.bincount(lev, minlength=FIELDS[f]) + 0.5
+        m[f] = counts / counts.sum()
+    return m
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+def _record_ids(frame: pd.DataFrame, id_col: str | None) -> np.ndarray:
+    if id_col is None:
+        return frame.index.to_numpy()
+    if id_col not in frame.columns:
+        raise RoleError(id_col, "id_col is not a column of the frame")
+    ids = frame[id_col]
+    if ids.isna().any() or ids.duplicated().any():
+        raise RoleError(id_col, "record ids must be present and unique")
+    return ids.to_numpy()
+
+
+def find_duplicates(
+    frame: pd.DataFrame,
+    roles: Mapping[str, str],
+    threshold: float = 0.5,
+    *,
+    id_col: str | None = None,
+    model: FellegiSunter | str = "em",
+    different_if: Iterable[str] = DEFAULT_DIFFERENT_IF,
+    cannot_link: pd.DataFrame | None = None,
+    default_region: str = "RU",
+    max_block: int = 40,
+    window: int = 15,
+    keep_pairs_above: float = 0.1,
+    seed: int = 0,
+) -> DuplicateResult:
+    """Find records of the same person, and households, in a frame of person records.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One person record per row, any column names.
+    roles : mapping of column -> kind
+        Which column holds what: ``first_name``, ``last_name``, ``middle_name``,
+        ``full_name``, ``gender``, ``birth_date``, ``address``, ``city``, ``postcode``,
+        ``phone``, ``email``, ``external_id`` (a person-level id such as a passport or loyalty
+        card number). ``phone``, ``email`` and ``address`` may name several columns.
+    threshold : float
+        Pairs whose match probability reaches it are merged into clusters.
+    id_col : str, optional
+        Column with unique record ids (default: the frame's index).
+    model : {"em", "fixed"} or FellegiSunter
+        ``"em"`` learns the weights from the data (no labels needed); ``"fixed"`` uses the
+        default ``m`` with ``u`` measured on the data; or pass a fitted model.
+    different_if : fields
+        A disagreement on any of these rules a merge out (see :data:`DEFAULT_DIFFERENT_IF`).
+    cannot_link : pandas.DataFrame, optional
+        ``id_a``, ``id_b`` pairs that must not be matched (merges a person undid).
+    default_region : str
+        Region for phone numbers written without a country code.
+    max_block, window : int
+        Blocking: groups up to ``max_block`` are compared all-pairs, bigger ones by a sliding
+        window of ``window`` neighbours in name order.
+    keep_pairs_above : float
+        Non-matching pairs with at least this score are kept in ``pairs`` for review.
+    seed : int
+        Seed of the random pairs that measure ``u``.
+
+    Returns
+    -------
+    DuplicateResult
+
+    Examples
+    --------
+    >>> roles = {"Фамилия": "last_name", "Имя": "first_name", "Телефон": "phone",
+    ...          "E-mail": "email", "Дата рождения": "birth_date", "Индекс": "postcode"}
+    >>> result = find_duplicates(export, roles, threshold=0.9)
+    >>> result.clusters.query("cluster_size > 1")
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise IdentityError(f"threshold must be in (0, 1], not {threshold}")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ids = _record_ids(frame, id_col)
+    keys = prepare(frame, roles, default_region=default_region)
+    timings["prepare"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    pairs, per_rule = candidate_pairs(keys, max_block=max_block, window=window)
+    timings["blocking"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    comp = compare(keys, pairs[:, 0], pairs[:, 1])
+    timings["compare"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    score, weight, different, fs = _score(keys, comp, model, different_if, seed)
+    timings["model"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    a, b = comp.a, comp.b
+    is_match = (score >= threshold) & ~different
+    if cannot_link is not None and len(cannot_link) and len(a):
+        pos = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
+        ca = pos.reindex(cannot_link["id_a"].to_numpy()).to_numpy()
+        cb = pos.reindex(cannot_link["id_b"].to_numpy()).to_numpy()
+        okc = ~(np.isnan(ca) | np.isnan(cb))
+        lo = np.minimum(ca[okc], cb[okc]).astype(np.int64)
+        hi = np.maximum(ca[okc], cb[okc]).astype(np.int64)
+        banned = np.isin(a * keys.n + b, lo * keys.n + hi)
+        is_match &= ~banned
+    labels = _components(keys.n, a[is_match], b[is_match])
+    # cluster id: the id of the cluster's first record in frame order
+    first_pos = pd.Series(np.arange(keys.n)).groupby(labels).transform("min").to_numpy()
+    size = np.bincount(labels)[labels]
+    conf = np.ones(keys.n)
+    weakest = np.full(labels.max() + 1 if keys.n else 0, np.inf)
+    np.minimum.at(weakest, labels[a[is_match]], score[is_match])
+    best_other = np.zeros(keys.n)
+    np.maximum.at(best_other, a[~is_match], score[~is_match])
+    np.maximum.at(best_other, b[~is_match], score[~is_match])
+    conf = np.where(size > 1, weakest[labels], 1.0 - best_other)
+    clusters = pd.DataFrame(
+        {
+            "record_id": ids,
+            "cluster_id": ids[first_pos],
+            "cluster_size": size,
+            "confidence": conf,
+        }
+    )
+
+    lv = comp.levels
+    shared_parts = []
+    for f in ("phone", "email", "address"):
+        if f in lv:
+            hit = lv[f].to_numpy() == 2
+            if f == "address" and "postcode" in lv:
+                hit &= lv["postcode"].to_numpy() != 0
+            shared_parts.append((f, hit))
+    shares = np.zeros(len(a), dtype=bool)
+    for _, hit in shared_parts:
+        shares |= hit
+    household = shares & ~is_match & (labels[a] != labels[b]) & (different | (score < threshold))
+    shared = np.full(len(a), "", dtype=object)
+    for f, hit in shared_parts:
+        shared = np.where(hit & household, np.where(shared == "", f, shared + "," + f), shared)
+    households = pd.DataFrame(
+        {"id_a": ids[a[household]], "id_b": ids[b[household]], "shared": shared[household]}
+    )
+
+    keep = is_match | household | (score >= keep_pairs_above)
+    out = pd.DataFrame(
+        {
+            "id_a": ids[a[keep]],
+            "id_b": ids[b[keep]],
+            "score": score[keep],
+            "weight": weight[keep],
+            "is_match": is_match[keep],
+            "different_people": different[keep],
+            "household": household[keep],
+        }
+    )
+    for f in lv.columns:
+        out[f"lvl_{f}"] = lv[f].to_numpy()[keep]
+    for f in comp.similarity.columns:
+        out[f"sim_{f}"] = comp.similarity[f].to_numpy()[keep]
+    timings["cluster"] = time.perf_counter() - t
+    stats: dict[str, object] = {
+        "records": keys.n,
+        "candidate_pairs": len(a),
+        "pairs_per_rule": per_rule,
+        "matched_pairs": int(is_match.sum()),
+        "clusters": int((np.bincount(labels) > 1).sum()),
+        "records_in_clusters": int((size > 1).sum()),
+        "household_pairs": int(household.sum()),
+        "seconds": timings,
+    }
+    return DuplicateResult(
+        pairs=out.reset_index(drop=True),
+        clusters=clusters,
+        households=households,
+        model=fs,
+        stats=stats,
+    )
+
+
+def match_to_existing(
+    new_rows: pd.DataFrame,
+    existing: pd.DataFrame,
+    roles: Mapping[str, str],
+    *,
+    id_col: str = "customer_id",
+    threshold: float = 0.5,
+    model: FellegiSunter | str = "em",
+    different_if: Iterable[str] = DEFAULT_DIFFERENT_IF,
+    default_region: str = "RU",
+    max_block: int = 40,
+    window: int = 15,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Match incoming rows to people already in the base (the D9 import hook).
+
+    Both frames carry the columns named in ``roles`` (the same names); ``existing`` also
+    carries ``id_col``. Only pairs of one new row and one existing person are compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``new_row_index`` (the index label of the new row), ``existing_customer_id`` (the
+        matching ``id_col`` value) and ``score``: one row per new row that matches someone,
+        the best match only. A row not listed is a new person.
+
+    Examples
+    --------
+    >>> hits = match_to_existing(rows, customers, roles)
+    >>> rows.loc[hits.new_row_index, "customer_id"] = hits.existing_customer_id.to_numpy()
+    """
+    cols = list(roles)
+    missing = [c for c in cols if c not in new_rows.columns or c not in existing.columns]
+    if missing:
+        raise RoleError(missing[0], "must be a column of both new_rows and existing")
+    if id_col not in existing.columns:
+        raise RoleError(id_col, "id_col is not a column of existing")
+    empty = pd.DataFrame(
+        {
+            "new_row_index": pd.Series([], dtype=object),
+            "existing_customer_id": pd.Series([], dtype=existing[id_col].dtype),
+            "score": pd.Series([], dtype=float),
+        }
+    )
+    if new_rows.empty or existing.empty:
+        return empty
+    both = pd.concat([existing[cols], new_rows[cols]], ignore_index=True)
+    n_old = len(existing)
+    keys = prepare(both, roles, default_region=default_region)
+    pairs, _ = candidate_pairs(keys, max_block=max_block, window=window)
+    cross = (pairs[:, 0] < n_old) & (pairs[:, 1] >= n_old)
+    pairs = pairs[cross]
+    if not len(pairs):
+        return empty
+    comp = compare(keys, pairs[:, 0], pairs[:, 1])
+    score, _, different, _ = _score(keys, comp, model, different_if, seed)
+    ok = (score >= threshold) & ~different
+    hits = pd.DataFrame(
+        {"old": comp.a[ok], "new": comp.b[ok] - n_old, "score": score[ok]}
+    ).sort_values(["new", "score", "old"], ascending=[True, False, True])
+    hits = hits.drop_duplicates("new")
+    return pd.DataFrame(
+        {
+            "new_row_index": new_rows.index.to_numpy()[hits["new"].to_numpy()],
+            "existing_customer_id": existing[id_col].to_numpy()[hits["old"].to_numpy()],
+            "score": hits["score"].to_numpy(),
+        }
+    ).reset_index(drop=True)
+
+
+def pair_quality(predicted: pd.Series, truth: pd.Series) -> dict[str, float]:
+    """Pairwise precision, recall and F1 of a clustering against the true entities.
+
+    Parameters
+    ----------
+    predicted : pandas.Series
+        Cluster label per record.
+    truth : pandas.Series
+        True entity (person) per record, aligned with ``predicted``.
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``f1`` and the pair counts ``true_pairs``,
+        ``predicted_pairs``, ``correct_pairs``.
+
+    Examples
+    --------
+    >>> pair_quality(pd.Series([1, 1, 2]), pd.Series([7, 7, 7]))["recall"]
+    0.3333333333333333
+    """
+    if len(predicted) != len(truth):
+        raise IdentityError("predicted and truth must have one label per record each")
+    p = pd.Series(pd.factorize(predicted)[0])
+    t = pd.Series(pd.factorize(truth)[0])
+
+    def pairs(counts: np.ndarray) -> int:
+        c = counts.astype(np.int64)
+        return int((c * (c - 1) // 2).sum())
+
+    pred = pairs(p.value_counts().to_numpy())
+    true = pairs(t.value_counts().to_numpy())
+    both = pairs(pd.DataFrame({"p": p, "t": t}).value_counts().to_numpy())
+    precision = both / pred if pred else 1.0
+    recall = both / true if true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "true_pairs": true,
+        "predicted_pairs": pred,
+        "correct_pairs": both,
+    }
