@@ -14,6 +14,9 @@ def _register() -> None:
     # Rooms add their sub-commands here, e.g.
     #   from flows.cli_loyalty import app as loyalty_app
     #   app.add_typer(loyalty_app, name="loyalty")
+    from flows.cli_loyalty import app as loyalty_app
+
+    app.add_typer(loyalty_app, name="loyalty")
     pass
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidLedgerError",
     "LoyaltyError",
     "MissingColumnsError",
+    "NotFoundError",
     "OutOfStockError",
     "PromoCodeError",
     "RulesError",
@@ -141,3 +142,23 @@ class PromoCodeError(LoyaltyError, ValueError):
         self.code = code
         self.reason = reason
         super().__init__(f"promo code {code!r}: {message}")
+
+
+class NotFoundError(LoyaltyError, LookupError):
+    """A prize, promo code or customer the caller named does not exist.
+
+    Attributes
+    ----------
+    field : str
+        What was looked up (``"prize_id"``, ``"code"``, ``"customer_id"``).
+    value : object
+        The value given.
+    """
+
+    def __init__(self, field: str, value: object) -> None:
+        self.field = field
+        self.value = value
+        super().__init__(f"no {field} {value!r}; check the id (crm loyalty prizes lists them)")
+
+    def __str__(self) -> str:  # LookupError/KeyError style quoting is not wanted here
+        return str(self.args[0])

@@ -1,0 +1,293 @@
+"""Flow: the daily loyalty run - earn, bonuses, returns, expiry and tiers - rerun-safe.
+
+Reads orders, customers, referrals, activity events, the ledger and the tier history
+through :mod:`crm.store`, computes the day's entries with the pure functions of
+:mod:`loyalty`, and writes them in one transaction with ``INSERT … ON CONFLICT DO NOTHING``
+on the idempotency key: running the same day twice (after a crash, or by mistake) adds
+nothing. The run looks back ``lookback_days`` so late-arriving orders still earn.
+
+Example
+-------
+>>> run_daily(url, load_rules("loyalty/rules.example.yaml"), as_of=dt.datetime(2026, 11, 24, tzinfo=dt.UTC))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from crm import store
+from crm.settings import get_settings
+from loyalty import (
+    LEDGER_COLUMNS,
+    activity_entries,
+    append,
+    balances,
+    birthday_entries,
+    empty_ledger,
+    empty_tier_history,
+    expiry_entries,
+    load_rules,
+    purchase_entries,
+    referral_entries,
+    reversal_entries,
+    tier_at,
+    tier_basis,
+    tier_changes,
+    welcome_entries,
+)
+from loyalty.rules import Rules
+from loyalty.tiers import TIER_HISTORY_COLUMNS
+
+__all__ = [
+    "DEFAULT_RULES",
+    "DayPlan",
+    "Inputs",
+    "day_end",
+    "load_inputs",
+    "loyalty_daily_flow",
+    "plan_day",
+    "read_ledger",
+    "read_tier_history",
+    "run_daily",
+    "write_plan",
+]
+
+DEFAULT_RULES = "loyalty/rules.example.yaml"
+
+
+@dataclass
+class Inputs:
+    """What the daily run reads."""
+
+    orders: pd.DataFrame
+    customers: pd.DataFrame
+    referrals: pd.DataFrame
+    events: pd.DataFrame
+    ledger: pd.DataFrame
+    tier_history: pd.DataFrame
+
+
+@dataclass
+class DayPlan:
+    """What the daily run writes: new ledger entries and tier changes, with a count per step."""
+
+    entries: pd.DataFrame
+    tier_changes: pd.DataFrame
+    steps: dict[str, int] = field(default_factory=dict)
+
+
+def day_end(day: dt.date, tz: str) -> dt.datetime:
+    """The instant a local calendar day ends (the next local midnight), in UTC."""
+    nxt = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zoneinfo.ZoneInfo(tz))
+    return nxt.astimezone(dt.UTC)
+
+
+def read_ledger(url: str, customer_id: int | None = None) -> pd.DataFrame:
+    """The ledger (or one customer's entries) as a frame with :data:`loyalty.LEDGER_COLUMNS`."""
+    # Optional text columns are read as '' for NULL: the SQLite ADBC driver infers a column's
+    # type from the first rows, and a run of NULLs would make it expect integers.
+    cols = ", ".join(
+        f"COALESCE({c}, '') AS {c}" if c in _OPTIONAL_TEXT else c for c in LEDGER_COLUMNS
+    )
+    sql = f"SELECT {cols} FROM loyalty_ledger"
+    params: list[Any] | None = None
+    if customer_id is not None:
+        sql += " WHERE customer_id = ?"
+        params = [int(customer_id)]
+    frame = store.read_frame(url, sql, params=params)
+    if frame.empty:
+        return empty_ledger()
+    types: dict[str, Any] = {c: "str" for c in LEDGER_COLUMNS if c not in _NON_TEXT}
+    types.update({"customer_id": "int64", "points": "int64"})
+    frame = frame.astype(types)
+    for c in _OPTIONAL_TEXT:
+        frame[c] = frame[c].mask(frame[c] == "")
+    return frame
+
+
+_OPTIONAL_TEXT = ("rule", "operator", "source_id", "ref_key")
+_NON_TEXT = {"customer_id", "points", "occurred_at", "available_at", "expires_at"}
+
+
+def read_tier_history(url: str) -> pd.DataFrame:
+    """The tier history (:data:`loyalty.tiers.TIER_HISTORY_COLUMNS`)."""
+    frame = store.read_frame(url, "loyalty_tier_history", columns=TIER_HISTORY_COLUMNS)
+    return empty_tier_history() if frame.empty else frame
+
+
+def load_inputs(url: str, as_of: dt.datetime) -> Inputs:
+    """Read everything the run needs (orders and events up to ``as_of``)."""
+    orders = store.read_frame(
+        url,
+        "orders",
+        columns=[
+            "order_id",
+            "customer_id",
+            "ordered_at",
+            "amount",
+            "status",
+            "channel",
+            "category",
+        ],
+    )
+    orders = orders[(orders["ordered_at"] <= pd.Timestamp(as_of)).to_numpy()]
+    customers = store.read_frame(
+        url,
+        "customers",
+        columns=["customer_id", "created_at", "birth_date", "is_loyalty_member", "status"],
+    )
+    referrals = store.read_frame(
+        url,
+        "relations",
+        columns=["customer_id", "related_customer_id"],
+        where="kind = 'referred_by'",
+    ).rename(columns={"related_customer_id": "referrer_id"})
+    events = store.read_frame(
+        url, "loyalty_events", columns=["event_id", "customer_id", "kind", "occurred_at"]
+    )
+    return Inputs(
+        orders=orders,
+        customers=customers,
+        referrals=referrals,
+        events=events,
+        ledger=read_ledger(url),
+        tier_history=read_tier_history(url),
+    )
+
+
+def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: int = 3) -> DayPlan:
+    """Compute the day's new entries and tier changes (no database, no clock).
+
+    Steps, each appended to the working ledger so the next sees it: purchase points for
+    paid orders in ``(as_of - lookback_days, as_of]`` with the tier of their day; welcome,
+    birthday, activity and referral bonuses; reversal of returned orders; FIFO expiry; tiers.
+    """
+    at = pd.Timestamp(as_of).tz_convert("UTC")
+    since = at - pd.Timedelta(days=lookback_days)
+    ledger = inputs.ledger
+    start = len(ledger)
+    steps: dict[str, int] = {}
+
+    def add(name: str, entries: pd.DataFrame) -> None:
+        nonlocal ledger
+        before = len(ledger)
+        ledger = append(ledger, entries)
+        steps[name] = len(ledger) - before
+
+    o = inputs.orders
+    recent = o[((o["ordered_at"] > since) & (o["ordered_at"] <= at)).to_numpy()].copy()
+    recent["tier"] = tier_at(recent, inputs.tier_history, rules)
+    add("purchase", purchase_entries(recent, rules))
+    add("welcome", welcome_entries(inputs.customers, rules, since, at))
+    add("birthday", birthday_entries(inputs.customers, rules, since, at))
+    ev = inputs.events
+    add("activity", activity_entries(ev[(ev["occurred_at"] <= at).to_numpy()], rules))
+    add("referral", referral_entries(inputs.referrals, o, rules, at))
+    returned = o.loc[(o["status"] == "returned").to_numpy(), ["order_id"]]
+    add(
+        "return",
+        reversal_entries(ledger, returned, at, validity_days=rules.program.validity_days),
+    )
+    add("expiry", expiry_entries(ledger, at))
+    basis = tier_basis(rules, at, orders=o, ledger=ledger)
+    changes = tier_changes(inputs.tier_history, basis, rules, at)
+    steps["tier_changes"] = len(changes)
+    return DayPlan(ledger.iloc[start:].reset_index(drop=True), changes, steps)
+
+
+def write_plan(url: str, plan: DayPlan, created_at: dt.datetime) -> dict[str, int]:
+    """Write the plan: entries and tier changes insert-only on their keys (a rerun adds nothing)."""
+    entries = plan.entries[LEDGER_COLUMNS].copy()
+    entries["created_at"] = pd.Timestamp(created_at).tz_convert("UTC")
+    ledger = store.write_frame(
+        url, entries, "loyalty_ledger", mode="upsert", key=["idempotency_key"], update=[]
+    )
+    tiers = store.write_frame(
+        url,
+        plan.tier_changes[TIER_HISTORY_COLUMNS],
+        "loyalty_tier_history",
+        mode="upsert",
+        key=["customer_id", "effective_at"],
+        update=[],
+    )
+    return {"entries_written": ledger.inserted, "tier_changes_written": tiers.inserted}
+
+
+def run_daily(url: str, rules: Rules, as_of: dt.datetime, lookback_days: int = 3) -> dict[str, int]:
+    """Load, plan and write one day without Prefect (the CLI's ``crm loyalty run``)."""
+    plan = plan_day(load_inputs(url, as_of), rules, as_of, lookback_days)
+    return {**plan.steps, **write_plan(url, plan, dt.datetime.now(dt.UTC))}
+
+
+@task(name="load loyalty inputs", cache_policy=NO_CACHE)
+def _load(url: str, as_of: dt.datetime) -> Inputs:
+    return load_inputs(url, as_of)
+
+
+@task(name="compute the day's entries", cache_policy=NO_CACHE)
+def _plan(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: int) -> DayPlan:
+    return plan_day(inputs, rules, as_of, lookback_days)
+
+
+@task(name="write ledger and tiers", cache_policy=NO_CACHE)
+def _write(url: str, plan: DayPlan) -> dict[str, int]:
+    return write_plan(url, plan, dt.datetime.now(dt.UTC))
+
+
+@task(name="publish liability", cache_policy=NO_CACHE)
+def _publish(url: str, rules: Rules, as_of: dt.datetime, counts: dict[str, int]) -> None:
+    bal = balances(read_ledger(url), as_of, point_value=rules.program.point_value)
+    totals = bal[["balance", "pending", "available", "expiring", "liability"]].sum()
+    lines = [
+        f"# Loyalty daily run, as of {as_of:%Y-%m-%d %H:%M} UTC",
+        "",
+        "| step | new entries |",
+        "|---|---:|",
+        *(f"| {k} | {v:,} |" for k, v in counts.items()),
+        "",
+        f"Members with points: {len(bal):,}. Points outstanding: {int(totals['balance']):,} "
+        f"(pending {int(totals['pending']):,}, expiring in 30 days {int(totals['expiring']):,}); "
+        f"liability {totals['liability']:,.2f} {rules.program.currency}.",
+    ]
+    create_markdown_artifact(markdown="\n".join(lines), key="loyalty-daily-run")
+    top = bal.sort_values("liability", ascending=False).head(20).reset_index()
+    create_table_artifact(
+        key="loyalty-top-liability",
+        table=[{str(k): v for k, v in r.items()} for r in top.to_dict("records")],
+        description="Customers with the largest points liability",
+    )
+
+
+@flow(name="loyalty-daily")
+def loyalty_daily_flow(
+    run_date: dt.date | None = None,
+    rules_path: str = DEFAULT_RULES,
+    lookback_days: int = 3,
+    url: str | None = None,
+) -> dict[str, int]:
+    """Earn, grant bonuses, reverse returns, expire and re-tier for the local day ``run_date``.
+
+    ``run_date`` defaults to yesterday in the program's time zone; the run covers everything
+    up to the end of that day. Rerunning a day adds nothing.
+    """
+    logger = get_run_logger()
+    rules = load_rules(rules_path)
+    tz = rules.program.timezone
+    day = run_date or (dt.datetime.now(zoneinfo.ZoneInfo(tz)).date() - dt.timedelta(days=1))
+    as_of = day_end(day, tz)
+    url = url or get_settings().resolved_database_url
+    inputs = _load(url, as_of)
+    plan = _plan(inputs, rules, as_of, lookback_days)
+    written = _write(url, plan)
+    counts = {**plan.steps, **written}
+    logger.info("loyalty run for %s: %s", day, counts)
+    _publish(url, rules, as_of, counts)
+    return counts
