@@ -1,60 +1,14 @@
-"""Small hand-built rules and frames for the loyalty tests."""
+"""Fixtures of the loyalty tests."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
+from loyalty_helpers import RULES_YAML
 
 from loyalty import parse_rules
 from loyalty.rules import Rules
-
-RULES_YAML = """
-program:
-  point_value: 1.0
-  hold_days: 14
-  validity_days: 365
-  timezone: Europe/Moscow
-purchase_rules:
-  - {id: base, percent: 3}
-  - {id: kids_extra, categories: [kids], percent: 2, cap_per_order: 50}
-  - {id: app_order, channels: [app], points: 50, min_amount: 1000}
-tiers:
-  basis: spend
-  window_days: 365
-  min_stay_days: 90
-  levels:
-    - {code: base, threshold: 0}
-    - {code: silver, threshold: 30000, multiplier: 1.5}
-promotions:
-  - {id: black_friday, start: 2026-11-27, end: 2026-11-30, multiplier: 2.0}
-bonuses: {welcome: 200, birthday: 500}
-activity:
-  review: {points: 50}
-  app_install: {points: 100, once: true}
-referral: {referrer_points: 500, friend_points: 300, min_order_amount: 1000}
-burn: {max_share: 0.3, min_order_amount: 500, min_points: 100}
-"""
 
 
 @pytest.fixture
 def rules() -> Rules:
     return parse_rules(RULES_YAML)
-
-
-def ts(text: str) -> pd.Timestamp:
-    """A UTC instant from 'YYYY-MM-DD[ HH:MM]'."""
-    return pd.Timestamp(text, tz="UTC")
-
-
-def orders(rows: list[tuple]) -> pd.DataFrame:
-    """Orders from (order_id, customer_id, 'ordered_at', amount[, status, category, channel])."""
-    full = [(*r, "paid", "", "store")[:7] if len(r) == 4 else r for r in rows]
-    frame = pd.DataFrame(
-        full,
-        columns=["order_id", "customer_id", "ordered_at", "amount", "status", "category", "channel"],
-    )
-    frame["ordered_at"] = pd.to_datetime(frame["ordered_at"], utc=True).astype(
-        "datetime64[us, UTC]"
-    )
-    frame["amount"] = frame["amount"].astype(float)
-    return frame

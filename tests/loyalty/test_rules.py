@@ -67,9 +67,7 @@ def test_unknown_time_zone_and_tier_order() -> None:
 
 
 def test_promotion_must_name_known_tiers_and_dates_in_order() -> None:
-    err = _error(
-        "promotions:\n  - {id: p, start: 2026-01-02, end: 2026-01-01}\n"
-    )
+    err = _error("promotions:\n  - {id: p, start: 2026-01-02, end: 2026-01-01}\n")
     assert err.field == "promotions.0" and err.line == 2
     err = _error("promotions:\n  - {id: p, start: 2026-01-01, end: 2026-01-02, tiers: [vip]}\n")
     assert "unknown tier(s) ['vip']" in str(err)
