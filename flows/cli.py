@@ -17,6 +17,8 @@ def _register() -> None:
     from flows.cli_loyalty import app as loyalty_app
 
     app.add_typer(loyalty_app, name="loyalty")
+    import crm.cli_identity  # noqa: F401  (registers `crm dedup` on the app)
+
     pass
 
 

@@ -141,10 +141,16 @@ def _score(
         u = estimate_u(keys, seed=seed)
         train = levels[~different]
         m = _seed_m(train) if model == "em" else {}
-        learn_u = model == "em" and len(train) >= _MIN_TRAIN
-        fs = FellegiSunter(u=u, m=m, fit_m=False, fit_u=learn_u).fit(
-            train if len(train) else levels
-        )
+        fitted = [f for f in train.columns if f in m]
+        if model == "em" and len(fitted) >= len(train.columns) // 2 and len(train) >= _MIN_EM:
+            # enough data: u and the prior among the candidate pairs are learned by EM
+            fs = FellegiSunter(u=u, m=m, fit_m=False, fit_u=True).fit(train)
+        else:
+            # set weights: u from random pairs, and the prior of a random pair being a match
+            prior = min(0.5, 2 * _DUPLICATE_SHARE / max(keys.n - 1, 1))
+            fs = FellegiSunter(u=u, m=m, prior=prior, max_iter=0).fit(
+                train if len(train) else levels
+            )
     else:
         fs = model if hasattr(model, "m_") else model.fit(levels[~different])
     weight = fs.match_weight(levels) + _tf_adjustment(keys, comp)
@@ -178,6 +184,9 @@ def _tf_adjustment(keys: Keys, comp: Comparison) -> np.ndarray:
 
 _STRONG = ("phone", "email", "birth_date", "address", "external_id")
 _MIN_TRAIN = 300
+_MIN_EM = 2_000
+#: Assumed share of duplicate records when the data is too small to learn the prior.
+_DUPLICATE_SHARE = 0.05
 
 
 def _seed_m(train: pd.DataFrame) -> dict[str, np.ndarray]:

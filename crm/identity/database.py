@@ -1,0 +1,460 @@
+"""Identity resolution on the CRM database: read people, merge, undo, link households.
+
+Set-wise SQL through :mod:`crm.store` (ADBC, SQLite and PostgreSQL alike): a merge plan
+is staged as a temporary table and each child table is re-pointed by one statement, all
+in one transaction. Every moved row is recorded in ``merge_moves`` with its original
+owner, so :func:`undo_merge` puts exactly those rows back.
+
+Only the ``crm`` core's tables are re-pointed (orders, deals, leads, activities, marketing
+events, consents, contact points, invoices, tags, relations). A contact point or tag the
+survivor already has stays with the closed duplicate (nothing is dropped).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from crm import store
+from crm.identity.errors import IdentityError, MergeNotFoundError, MergeStateError
+from crm.identity.merge import SURVIVOR_RULE, household_links, merge_plan
+from crm.identity.resolve import DuplicateResult, find_duplicates
+
+__all__ = [
+    "PEOPLE_ROLES",
+    "DedupRun",
+    "apply_merges",
+    "cannot_link",
+    "dedup",
+    "link_households",
+    "read_people",
+    "undo_merge",
+]
+
+#: Roles of the columns :func:`read_people` returns.
+PEOPLE_ROLES: dict[str, str] = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "middle_name": "middle_name",
+    "gender": "gender",
+    "birth_date": "birth_date",
+    "address": "address",
+    "postcode": "postcode",
+    "phone_1": "phone",
+    "phone_2": "phone",
+    "email_1": "email",
+    "email_2": "email",
+}
+
+# (table, primary key, customer column) re-pointed by a merge
+_SIMPLE = (
+    ("orders", "order_id"),
+    ("deals", "deal_id"),
+    ("leads", "lead_id"),
+    ("activities", "activity_id"),
+    ("marketing_events", "event_id"),
+    ("consents", "consent_id"),
+    ("invoices", "invoice_id"),
+)
+
+
+def read_people(url: str) -> pd.DataFrame:
+    """Active customers with up to two emails and two phones each (``PEOPLE_ROLES`` columns).
+
+    Contact points are taken primary first, then oldest; the normalised value where there
+    is one.
+    """
+    people = store.read_frame(
+        url,
+        "SELECT customer_id, first_name, last_name, middle_name, gender, birth_date, address, "
+        "postcode, created_at FROM customers WHERE status = 'active'",
+    )
+    points = store.read_frame(
+        url,
+        "SELECT cp.customer_id, cp.kind, COALESCE(cp.normalized, cp.value) AS value, "
+        "cp.is_primary, cp.contact_point_id FROM contact_points cp "
+        "JOIN customers c ON c.customer_id = cp.customer_id WHERE c.status = 'active'",
+    )
+    points = points.sort_values(
+        ["customer_id", "kind", "is_primary", "contact_point_id"],
+        ascending=[True, True, False, True],
+    )
+    points["n"] = points.groupby(["customer_id", "kind"]).cumcount() + 1
+    points = points[points["n"] <= 2]
+    wide = points.pivot_table(
+        index="customer_id", columns=["kind", "n"], values="value", aggfunc="first"
+    )
+    wide.columns = ["_".join(str(part) for part in col) for col in wide.columns]
+    out = people.join(wide, on="customer_id")
+    for col in ("phone_1", "phone_2", "email_1", "email_2"):
+        if col not in out:
+            out[col] = pd.Series(pd.NA, index=out.index, dtype="str")
+    return out.sort_values("customer_id", ignore_index=True)
+
+
+def cannot_link(url: str) -> pd.DataFrame:
+    """Pairs whose merge a person undid: ``id_a``, ``id_b`` (never merged again)."""
+    frame = store.read_frame(
+        url, "SELECT survivor_id AS id_a, merged_id AS id_b FROM merge_log WHERE action = 'undo'"
+    )
+    return frame
+
+
+def _instants(values: pd.Series | Any, n: int, dialect: str) -> pa.Array:
+    ts = pd.Series(pd.to_datetime(values, utc=True)).reindex(range(n)).ffill()
+    arr = pa.array(ts.dt.as_unit("us"), type=pa.timestamp("us", tz="UTC"))
+    return arr.cast(pa.int64()) if dialect == "sqlite" else arr
+
+
+def _dialect(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+def _fetch(cur: Any, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    cur.execute(sql, params) if params else cur.execute(sql)
+    return [tuple(r) for r in cur.fetchall()]
+
+
+def _p(sql: str, dialect: str) -> str:
+    if dialect != "postgresql":
+        return sql
+    parts = sql.split("?")
+    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
+
+
+def apply_merges(url: str, plan: pd.DataFrame, run_id: str, as_of: dt.datetime) -> pd.DataFrame:
+    """Close the duplicates of ``plan`` and re-point their rows to the survivors, atomically.
+
+    Parameters
+    ----------
+    plan : pandas.DataFrame
+        ``survivor_id``, ``merged_id``, ``score``, ``confidence``
+        (:func:`crm.identity.merge.merge_plan`).
+    run_id : str
+        Recorded in the merge log.
+    as_of : datetime
+        The instant recorded for the merges.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``plan`` with the ``merge_id`` each merge got, and ``moved`` (rows re-pointed).
+    """
+    if plan.empty:
+        return plan.assign(merge_id=pd.Series([], dtype="int64"), moved=0)
+    dialect = _dialect(url)
+    stage = f"merge_plan_{uuid.uuid4().hex[:8]}"
+    with store.connect(url) as conn, store.transaction(conn) as cur:
+        start = _fetch(cur, "SELECT COALESCE(MAX(merge_id), 0) FROM merge_log")[0][0]
+        plan = plan.reset_index(drop=True).assign(
+            merge_id=np.arange(int(start) + 1, int(start) + 1 + len(plan), dtype=np.int64)
+        )
+        n = len(plan)
+        log = pa.table(
+            {
+                "merge_id": pa.array(plan["merge_id"], pa.int64()),
+                "action": pa.array(["merge"] * n),
+                "survivor_id": pa.array(plan["survivor_id"], pa.int64()),
+                "merged_id": pa.array(plan["merged_id"], pa.int64()),
+                "rule": pa.array([SURVIVOR_RULE] * n),
+                "score": pa.array(plan["score"], pa.float64()),
+                "confidence": pa.array(plan["confidence"], pa.float64()),
+                "run_id": pa.array([run_id] * n),
+                "recorded_at": _instants([as_of], n, dialect),
+            }
+        )
+        cur.adbc_ingest("merge_log", log, mode="append")
+        cur.adbc_ingest(
+            stage,
+            log.select(["merge_id", "survivor_id", "merged_id"]),
+            mode="create",
+            temporary=True,
+        )
+        _repoint(cur, stage)
+        cur.execute(
+            f"UPDATE customers SET status = 'duplicate', merged_into = "
+            f"(SELECT p.survivor_id FROM {stage} p WHERE p.merged_id = customers.customer_id) "
+            f"WHERE customer_id IN (SELECT merged_id FROM {stage})"
+        )
+        moved = _fetch(
+            cur,
+            f"SELECT m.merge_id, COUNT(*) FROM merge_moves m JOIN {stage} p "
+            "ON p.merge_id = m.merge_id GROUP BY m.merge_id",
+        )
+        cur.execute(f"DROP TABLE {stage}")
+    counts = dict(moved)
+    return plan.assign(moved=plan["merge_id"].map(counts).fillna(0).astype("int64"))
+
+
+def _move(cur: Any, stage: str, name: str, select: str) -> None:
+    cur.execute(
+        f"INSERT INTO merge_moves (merge_id, table_name, row_id, from_customer_id) {select}"
+    )
+
+
+def _repoint(cur: Any, stage: str) -> None:
+    moves = (
+        f"SELECT m.row_id, p.survivor_id FROM merge_moves m JOIN {stage} p "
+        "ON p.merge_id = m.merge_id WHERE m.table_name = '{name}'"
+    )
+    for table, pk in _SIMPLE:
+        _move(
+            cur,
+            stage,
+            table,
+            f"SELECT p.merge_id, '{table}', t.{pk}, t.customer_id FROM {table} t "
+            f"JOIN {stage} p ON t.customer_id = p.merged_id",
+        )
+        sel = moves.format(name=table)
+        cur.execute(
+            f"UPDATE {table} SET customer_id = (SELECT s.survivor_id FROM ({sel}) s "
+            f"WHERE s.row_id = {table}.{pk}) WHERE {pk} IN (SELECT s.row_id FROM ({sel}) s)"
+        )
+    # contact points: unique per (customer, kind, value); one copy moves, others stay behind
+    _move(
+        cur,
+        stage,
+        "contact_points",
+        f"SELECT p.merge_id, 'contact_points', t.contact_point_id, t.customer_id "
+        f"FROM contact_points t JOIN {stage} p ON t.customer_id = p.merged_id "
+        "WHERE NOT EXISTS (SELECT 1 FROM contact_points s WHERE s.customer_id = p.survivor_id "
+        "AND s.kind = t.kind AND s.value = t.value) "
+        "AND t.contact_point_id = (SELECT MIN(t2.contact_point_id) FROM contact_points t2 "
+        f"JOIN {stage} p2 ON t2.customer_id = p2.merged_id WHERE p2.survivor_id = p.survivor_id "
+        "AND t2.kind = t.kind AND t2.value = t.value)",
+    )
+    sel = moves.format(name="contact_points")
+    cur.execute(
+        f"UPDATE contact_points SET customer_id = (SELECT s.survivor_id FROM ({sel}) s "
+        "WHERE s.row_id = contact_points.contact_point_id) "
+        f"WHERE contact_point_id IN (SELECT s.row_id FROM ({sel}) s)"
+    )
+    # tags: the key is (customer_id, tag_id); row_id records the tag
+    _move(
+        cur,
+        stage,
+        "customer_tags",
+        f"SELECT p.merge_id, 'customer_tags', t.tag_id, t.customer_id "
+        f"FROM customer_tags t JOIN {stage} p ON t.customer_id = p.merged_id "
+        "WHERE NOT EXISTS (SELECT 1 FROM customer_tags s WHERE s.customer_id = p.survivor_id "
+        "AND s.tag_id = t.tag_id) AND t.customer_id = (SELECT MIN(t2.customer_id) "
+        f"FROM customer_tags t2 JOIN {stage} p2 ON t2.customer_id = p2.merged_id "
+        "WHERE p2.survivor_id = p.survivor_id AND t2.tag_id = t.tag_id)",
+    )
+    cur.execute(
+        f"UPDATE customer_tags SET customer_id = (SELECT p.survivor_id FROM {stage} p "
+        "WHERE p.merged_id = customer_tags.customer_id) WHERE EXISTS (SELECT 1 FROM merge_moves m "
+        f"JOIN {stage} p ON p.merge_id = m.merge_id WHERE m.table_name = 'customer_tags' "
+        "AND m.row_id = customer_tags.tag_id AND m.from_customer_id = customer_tags.customer_id)"
+    )
+    # relations: both ends; never a self-link, never a second copy of an existing link
+    for col, other in (
+        ("customer_id", "related_customer_id"),
+        ("related_customer_id", "customer_id"),
+    ):
+        name = f"relations.{col}"
+        _move(
+            cur,
+            stage,
+            name,
+            f"SELECT p.merge_id, '{name}', t.relation_id, t.{col} FROM relations t "
+            f"JOIN {stage} p ON t.{col} = p.merged_id WHERE t.{other} <> p.survivor_id "
+            f"AND NOT EXISTS (SELECT 1 FROM relations s WHERE s.{col} = p.survivor_id "
+            f"AND s.{other} = t.{other} AND s.kind = t.kind) "
+            "AND t.relation_id = (SELECT MIN(t2.relation_id) FROM relations t2 "
+            f"JOIN {stage} p2 ON t2.{col} = p2.merged_id WHERE p2.survivor_id = p.survivor_id "
+            f"AND t2.{other} = t.{other} AND t2.kind = t.kind)",
+        )
+        sel = moves.format(name=name)
+        cur.execute(
+            f"UPDATE relations SET {col} = (SELECT s.survivor_id FROM ({sel}) s "
+            f"WHERE s.row_id = relations.relation_id) "
+            f"WHERE relation_id IN (SELECT s.row_id FROM ({sel}) s)"
+        )
+
+
+def undo_merge(url: str, merge_id: int, run_id: str, as_of: dt.datetime) -> int:
+    """Undo one merge: reopen the duplicate and give back every row the merge moved.
+
+    The undo is a new ``merge_log`` entry (the log is append-only), and the pair is never
+    merged again by later runs (:func:`cannot_link`).
+
+    Returns
+    -------
+    int
+        Rows given back.
+
+    Raises
+    ------
+    MergeNotFoundError
+        No merge with that id.
+    MergeStateError
+        The merge was already undone.
+    """
+    dialect = _dialect(url)
+    with store.connect(url) as conn, store.transaction(conn) as cur:
+        rows = _fetch(
+            cur,
+            _p(
+                "SELECT action, survivor_id, merged_id, rule, score, confidence FROM merge_log "
+                "WHERE merge_id = ?",
+                dialect,
+            ),
+            [int(merge_id)],
+        )
+        entry = {r[0]: r for r in rows}
+        if "merge" not in entry:
+            raise MergeNotFoundError(merge_id)
+        if "undo" in entry:
+            raise MergeStateError(merge_id, "already undone")
+        _, survivor, merged, rule, score, confidence = entry["merge"]
+        given = _fetch(
+            cur,
+            _p("SELECT COUNT(*) FROM merge_moves WHERE merge_id = ?", dialect),
+            [int(merge_id)],
+        )[0][0]
+        mid = int(merge_id)
+        for table, pk in (*_SIMPLE, ("contact_points", "contact_point_id")):
+            cur.execute(
+                _p(
+                    f"UPDATE {table} SET customer_id = (SELECT m.from_customer_id FROM "
+                    f"merge_moves m WHERE m.merge_id = ? AND m.table_name = '{table}' "
+                    f"AND m.row_id = {table}.{pk}) WHERE {pk} IN (SELECT row_id FROM merge_moves "
+                    f"WHERE merge_id = ? AND table_name = '{table}')",
+                    dialect,
+                ),
+                [mid, mid],
+            )
+        cur.execute(
+            _p(
+                "UPDATE customer_tags SET customer_id = ? WHERE customer_id = ? AND tag_id IN "
+                "(SELECT row_id FROM merge_moves WHERE merge_id = ? AND table_name = 'customer_tags')",
+                dialect,
+            ),
+            [int(merged), int(survivor), mid],
+        )
+        for col in ("customer_id", "related_customer_id"):
+            name = f"relations.{col}"
+            cur.execute(
+                _p(
+                    f"UPDATE relations SET {col} = ? WHERE relation_id IN (SELECT row_id FROM "
+                    f"merge_moves WHERE merge_id = ? AND table_name = '{name}')",
+                    dialect,
+                ),
+                [int(merged), mid],
+            )
+        cur.execute(
+            _p(
+                "UPDATE customers SET status = 'active', merged_into = NULL "
+                "WHERE customer_id = ? AND status = 'duplicate'",
+                dialect,
+            ),
+            [int(merged)],
+        )
+        log = pa.table(
+            {
+                "merge_id": pa.array([mid], pa.int64()),
+                "action": pa.array(["undo"]),
+                "survivor_id": pa.array([int(survivor)], pa.int64()),
+                "merged_id": pa.array([int(merged)], pa.int64()),
+                "rule": pa.array([rule]),
+                "score": pa.array([score], pa.float64()),
+                "confidence": pa.array([confidence], pa.float64()),
+                "run_id": pa.array([run_id]),
+                "recorded_at": _instants([as_of], 1, dialect),
+            }
+        )
+        cur.adbc_ingest("merge_log", log, mode="append")
+    return int(given)
+
+
+def link_households(url: str, links: pd.DataFrame, as_of: dt.datetime) -> store.WriteResult:
+    """Write household pairs to ``relations`` (kind ``household``); existing links stay as they are."""
+    frame = pd.DataFrame(
+        {
+            "customer_id": links["customer_id"].to_numpy(dtype=np.int64),
+            "related_customer_id": links["related_customer_id"].to_numpy(dtype=np.int64),
+            "kind": "household",
+            "source": "dedup",
+            "created_at": pd.Timestamp(as_of),
+        }
+    )
+    if frame.empty:
+        return store.WriteResult(inserted=0)
+    return store.write_frame(
+        url,
+        frame,
+        "relations",
+        mode="upsert",
+        key=["customer_id", "related_customer_id", "kind"],
+        update=[],
+    )
+
+
+@dataclass
+class DedupRun:
+    """What :func:`dedup` found and did."""
+
+    result: DuplicateResult
+    plan: pd.DataFrame
+    households: pd.DataFrame
+    merged: int = 0
+    moved_rows: int = 0
+    households_added: int = 0
+    dry_run: bool = True
+    stats: dict[str, object] = field(default_factory=dict)
+
+
+def dedup(
+    url: str,
+    as_of: dt.datetime,
+    *,
+    threshold: float = 0.5,
+    dry_run: bool = False,
+    run_id: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> DedupRun:
+    """Find duplicates among active customers, link households, merge (unless ``dry_run``).
+
+    A rerun changes nothing: merged records are no longer active, household links are
+    upserted, and merges a person undid are never redone.
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise IdentityError(f"threshold must be in (0, 1], not {threshold}")
+    run_id = run_id or f"dedup-{uuid.uuid4().hex[:12]}"
+    people = read_people(url)
+    if len(people) < 2:
+        empty = find_duplicates(people.head(0), PEOPLE_ROLES, id_col="customer_id")
+        return DedupRun(empty, merge_plan(empty.clusters, empty.pairs, people), pd.DataFrame())
+    result = find_duplicates(
+        people,
+        PEOPLE_ROLES,
+        threshold=threshold,
+        id_col="customer_id",
+        cannot_link=cannot_link(url),
+        **dict(options or {}),
+    )
+    in_clusters = result.clusters.loc[result.clusters["cluster_size"] > 1, "record_id"]
+    deals = store.read_frame(
+        url,
+        "SELECT customer_id, status, created_at, closed_at FROM deals WHERE status = 'won'",
+    )
+    deals = deals[deals["customer_id"].isin(in_clusters)]
+    plan = merge_plan(result.clusters, result.pairs, people, deals)
+    links = household_links(result.households, plan)
+    run = DedupRun(result=result, plan=plan, households=links, dry_run=dry_run)
+    if dry_run:
+        return run
+    done = apply_merges(url, plan, run_id, as_of)
+    run.plan = done
+    run.merged = len(done)
+    run.moved_rows = int(done["moved"].sum()) if len(done) else 0
+    run.households_added = link_households(url, links, as_of).inserted
+    return run
