@@ -56,7 +56,7 @@ def survivors(
         right_on=c.CUSTOMER_ID,
         how="left",
     )
-    big = pd.Timestamp.max.tz_localize("UTC")
+    big = pd.Timestamp("2999-12-31", tz="UTC").as_unit("us")  # "never" sorts last
     won_at = pd.Series(dtype="datetime64[us, UTC]")
     if deals is not None and len(deals):
         won = deals[deals[c.STATUS] == "won"]

@@ -19,7 +19,7 @@ import pandas as pd
 from crm.identity.compare import FIELDS
 from crm.identity.errors import IdentityError
 
-__all__ = ["DEFAULT_M", "FellegiSunter", "default_m"]
+__all__ = ["DEFAULT_M", "DEFAULT_U", "FellegiSunter", "default_m"]
 
 _FLOOR = 1e-6
 
@@ -37,6 +37,22 @@ DEFAULT_M: dict[str, list[float]] = {
     "address": [0.05, 0.03, 0.92],
     "postcode": [0.02, 0.02, 0.96],
     "external_id": [0.02, 0.03, 0.95],
+}
+
+
+#: Set ``u`` (level shares among random pairs of different people), from the sample
+#: generator's 100k records; used for frames too small to measure it.
+DEFAULT_U: dict[str, list[float]] = {
+    "first_name": [0.985, 0.004, 0.002, 0.009],
+    "last_name": [0.993, 0.003, 0.002, 0.002],
+    "middle_name": [0.97, 0.01, 0.02],
+    "gender": [0.5, 0.5],
+    "birth_date": [0.9955, 0.0044, 0.0001],
+    "phone": [0.99999, 1e-6, 1e-5],
+    "email": [0.99998, 1e-5, 1e-5],
+    "address": [0.9995, 0.0004, 1e-5],
+    "postcode": [0.99, 0.005, 0.005],
+    "external_id": [0.99998, 1e-5, 1e-5],
 }
 
 

@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import connected_components
 from crm.identity.compare import FIELDS, Comparison, candidate_pairs, compare
 from crm.identity.errors import IdentityError, RoleError
 from crm.identity.keys import Keys, prepare
-from crm.identity.model import FellegiSunter
+from crm.identity.model import DEFAULT_U, FellegiSunter
 
 __all__ = [
     "DEFAULT_DIFFERENT_IF",
@@ -77,14 +77,15 @@ class DuplicateResult:
 def estimate_u(keys: Keys, sample: int = 200_000, seed: int = 0) -> dict[str, np.ndarray]:
     """Level probabilities among *non-matching* pairs, measured on random record pairs.
 
-    Exact agreement on identifying fields (phone, email, address, postcode, external id) is
+    A frame of fewer than 1,000 records is too small to measure; it gets the set
+    :data:`~crm.identity.model.DEFAULT_U`. Exact agreement on identifying fields (phone, email, address, postcode, external id) is
     so rare among random pairs that a sample would see none; for those the chance that two
     random records share a value is computed from the value frequencies instead
     (``sum(p_v ** 2)``).
     """
     n = keys.n
-    if n < 2:
-        return {f: np.full(k, 1.0 / k) for f, k in FIELDS.items()}
+    if n < _MIN_MEASURE:
+        return {f: np.asarray(v, dtype=float) / sum(v) for f, v in DEFAULT_U.items()}
     rng = np.random.default_rng(seed)
     k = int(min(sample, n * (n - 1) // 2))
     a = rng.integers(0, n, k)
@@ -185,6 +186,7 @@ def _tf_adjustment(keys: Keys, comp: Comparison) -> np.ndarray:
 _STRONG = ("phone", "email", "birth_date", "address", "external_id")
 _MIN_TRAIN = 300
 _MIN_EM = 2_000
+_MIN_MEASURE = 1_000
 #: Assumed share of duplicate records when the data is too small to learn the prior.
 _DUPLICATE_SHARE = 0.05
 

@@ -1,0 +1,313 @@
+"""crm.identity on small hand-built frames: duplicates, households, survivor rule, import hook."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crm.identity import (
+    FellegiSunter,
+    RoleError,
+    find_duplicates,
+    match_to_existing,
+    pair_quality,
+)
+from crm.identity.keys import email_keys, name_keys, phone_keys
+from crm.identity.merge import household_links, merge_plan, survivors
+
+ROLES = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "middle_name": "middle_name",
+    "gender": "gender",
+    "birth_date": "birth_date",
+    "address": "address",
+    "postcode": "postcode",
+    "phone": "phone",
+    "email": "email",
+}
+
+
+def people(rows: list[dict[str, object]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for col in ROLES:
+        if col not in frame:
+            frame[col] = None
+    frame.insert(0, "customer_id", np.arange(1, len(frame) + 1))
+    return frame
+
+
+def clusters_of(frame: pd.DataFrame, **kwargs: object) -> list[set[int]]:
+    result = find_duplicates(frame, ROLES, id_col="customer_id", **kwargs)  # type: ignore[arg-type]
+    c = result.clusters
+    groups = c[c.cluster_size > 1].groupby("cluster_id")["record_id"].apply(set)
+    return sorted(groups.tolist(), key=min)
+
+
+# a base of distinct people the tests add duplicates and relatives to
+BASE = [
+    dict(
+        first_name="Пётр",
+        last_name="Сёмин",
+        middle_name="Олегович",
+        birth_date="1980-03-14",
+        address="ул. Ленина, д. 5, кв. 12",
+        postcode="630099",
+        phone="+79161234567",
+        email="p.semin@mail.ru",
+    ),
+    dict(
+        first_name="Ольга",
+        last_name="Кузнецова",
+        middle_name="Игоревна",
+        birth_date="1975-07-01",
+        address="Невский пр., д. 20, кв. 3",
+        postcode="191186",
+        phone="+79217654321",
+        email="olga.k@yandex.ru",
+    ),
+    dict(
+        first_name="John",
+        last_name="Smith",
+        birth_date="1990-01-31",
+        address="12 Park Road, flat 4",
+        postcode="SW1A 1AA",
+        phone="+447700900123",
+        email="john.smith@gmail.com",
+    ),
+    dict(
+        first_name="Мария",
+        last_name="Волкова",
+        birth_date="1988-11-23",
+        address="ул. Мира, д. 7, кв. 70",
+        postcode="420111",
+        phone="+79031112233",
+        email="maria.volkova@bk.ru",
+    ),
+]
+
+
+def test_cyrillic_typos_yo_and_phone_formats_are_one_person() -> None:
+    twin = dict(
+        first_name="ПЕТР",  # upper case, ё written е
+        last_name="Семин",
+        middle_name=None,
+        birth_date="14.03.1980",
+        address=None,
+        postcode="630099",
+        phone="8 (916) 123-45-67",
+        email=None,
+    )
+    typo = dict(first_name="Ольга", last_name="Кузнецва", postcode="191186", phone="921 765 4321")
+    frame = people([*BASE, twin, typo])
+    assert clusters_of(frame) == [{1, 5}, {2, 6}]
+
+
+def test_swapped_name_fields_and_full_name_in_one_field() -> None:
+    swapped = dict(
+        first_name="Волкова", last_name="Мария", postcode="420111", email="MARIA.VOLKOVA@BK.RU"
+    )
+    packed = dict(
+        first_name="Сёмин Пётр Олегович", birth_date="1980-03-14", phone="+7 916 123-45-67"
+    )
+    frame = people([*BASE, swapped, packed])
+    assert clusters_of(frame) == [{1, 6}, {4, 5}]
+
+
+def test_spouses_sharing_address_and_phone_are_a_household_not_a_merge() -> None:
+    wife = dict(
+        first_name="Анна",
+        last_name="Сёмина",
+        middle_name="Викторовна",
+        birth_date="1982-05-02",
+        address="ул. Ленина, д. 5, кв. 12",
+        postcode="630099",
+        phone="+79161234567",
+        email="p.semin@mail.ru",
+    )
+    husband_en = dict(
+        first_name="Mary",
+        last_name="Smith",
+        address="12 Park Road, flat 4",
+        postcode="SW1A 1AA",
+        phone="07700 900123",
+    )
+    frame = people([*BASE, wife, husband_en])
+    result = find_duplicates(frame, ROLES, id_col="customer_id")
+    assert (result.clusters.cluster_size == 1).all()
+    links = {(a, b): s for a, b, s in result.households.itertuples(index=False)}
+    assert set(links) == {(1, 5), (3, 6)}
+    assert links[(1, 5)] == "phone,email,address"
+    assert links[(3, 6)] == "phone,address"
+
+
+def test_namesakes_with_different_birth_dates_stay_apart() -> None:
+    namesake = dict(
+        first_name="John", last_name="Smith", birth_date="1961-06-02", postcode="SW1A 1AA"
+    )
+    assert clusters_of(people([*BASE, namesake])) == []
+
+
+def test_any_export_layout_with_its_own_column_names() -> None:
+    export = pd.DataFrame(
+        {
+            "Фамилия": ["Иванов", "ИВАНОВ", "Петрова"],
+            "Имя": ["Иван", "иван", "Анна"],
+            "Телефон": ["+7 903 000-11-22", "89030001122", "+79035556677"],
+            "Дата рождения": ["01.02.1970", None, "03.04.1985"],
+        },
+        index=["a", "b", "c"],
+    )
+    roles = {
+        "Фамилия": "last_name",
+        "Имя": "first_name",
+        "Телефон": "phone",
+        "Дата рождения": "birth_date",
+    }
+    result = find_duplicates(export, roles)
+    assert result.clusters.set_index("record_id")["cluster_id"].to_dict() == {
+        "a": "a",
+        "b": "a",
+        "c": "c",
+    }
+    pair = result.pairs[result.pairs.is_match].iloc[0]
+    assert (pair.id_a, pair.id_b) == ("a", "b")
+    assert pair.lvl_phone == 2 and pair.lvl_first_name == 3
+    assert 0.5 <= pair.score <= 1.0
+
+
+def test_cannot_link_keeps_an_undone_pair_apart() -> None:
+    twin = dict(first_name="Ольга", last_name="Кузнецова", phone="+79217654321", postcode="191186")
+    frame = people([*BASE, twin])
+    assert clusters_of(frame) == [{2, 5}]
+    banned = pd.DataFrame({"id_a": [2], "id_b": [5]})
+    assert clusters_of(frame, cannot_link=banned) == []
+
+
+def test_roles_are_checked() -> None:
+    frame = people(BASE)
+    with pytest.raises(RoleError, match="not a column"):
+        find_duplicates(frame, {"surname": "last_name"})
+    with pytest.raises(RoleError, match="unknown kind"):
+        find_duplicates(frame, {"last_name": "surname"})
+
+
+def test_normalisers_for_comparison() -> None:
+    phones = phone_keys(
+        pd.Series(
+            ["8 (916) 123-45-67", "+7 916 123 45 67", "916 123 4567", "+44 (0)7700 900123", "12345"]
+        )
+    )
+    assert phones.tolist()[:4] == ["+79161234567"] * 3 + ["+447700900123"]
+    assert pd.isna(phones.iloc[4])
+    emails = email_keys(
+        pd.Series(["Ivan.Petrov@@Mail.ru", "ivan.petrov at mail.ru", "info@firm.ru"])
+    )
+    assert emails["email"].tolist()[:2] == ["ivan.petrov@mail.ru"] * 2
+    assert pd.isna(emails["email"].iloc[2])  # a role mailbox is not a person
+    names = name_keys(pd.Series(["Сёмин Пётр Олегович", "ANNA"]), pd.Series([None, "test"]))
+    assert names.loc[0, ["first", "last", "middle"]].tolist() == ["petr", "semin", "olegovich"]
+    assert names.loc[1, "first"] == "anna" and pd.isna(names.loc[1, "last"])
+
+
+def test_pair_quality_counts_pairs() -> None:
+    q = pair_quality(pd.Series([1, 1, 1, 2]), pd.Series(["x", "x", "y", "y"]))
+    # predicted pairs: (0,1) (0,2) (1,2); true pairs: (0,1) (2,3); correct: (0,1)
+    assert (q["predicted_pairs"], q["true_pairs"], q["correct_pairs"]) == (3, 2, 1)
+    assert q["precision"] == pytest.approx(1 / 3)
+    assert q["recall"] == pytest.approx(1 / 2)
+
+
+def test_match_to_existing_points_new_rows_at_known_people() -> None:
+    existing = people(BASE)
+    new = pd.DataFrame(
+        {
+            "first_name": ["Пётр", "Светлана"],
+            "last_name": ["Семин", "Орлова"],
+            "phone": ["8 916 123 45 67", "+79998887766"],
+            "email": [None, "s.orlova@mail.ru"],
+            "postcode": ["630099", "101000"],
+        },
+        index=[10, 11],
+    )
+    roles = {k: v for k, v in ROLES.items() if k in new.columns}
+    hits = match_to_existing(new, existing, roles)
+    assert hits[["new_row_index", "existing_customer_id"]].values.tolist() == [[10, 1]]
+    assert hits["score"].iloc[0] >= 0.5
+
+
+def test_survivor_is_the_record_with_the_older_won_deal() -> None:
+    utc = dt.UTC
+    clusters = pd.DataFrame(
+        {
+            "record_id": [1, 2, 3, 4, 5],
+            "cluster_id": [1, 1, 1, 4, 4],
+            "cluster_size": [3, 3, 3, 2, 2],
+            "confidence": [0.9] * 5,
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4, 5],
+            "created_at": [
+                dt.datetime(2020, 1, 1, tzinfo=utc),  # oldest record, but its deal is newer
+                dt.datetime(2022, 1, 1, tzinfo=utc),
+                dt.datetime(2023, 1, 1, tzinfo=utc),
+                dt.datetime(2024, 5, 1, tzinfo=utc),  # no deals: the older record survives
+                dt.datetime(2021, 5, 1, tzinfo=utc),
+            ],
+        }
+    )
+    deals = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3],
+            "status": ["won", "won", "lost"],
+            "created_at": [dt.datetime(2023, 1, 1, tzinfo=utc)] * 3,
+            "closed_at": [
+                dt.datetime(2023, 6, 1, tzinfo=utc),
+                dt.datetime(2022, 6, 1, tzinfo=utc),
+                dt.datetime(2021, 1, 1, tzinfo=utc),  # lost deals do not count
+            ],
+        }
+    )
+    assert survivors(clusters, customers, deals).to_dict() == {1: 2, 4: 5}
+    pairs = pd.DataFrame(
+        {"id_a": [1, 2, 4], "id_b": [2, 3, 5], "score": [0.8, 0.95, 0.7], "is_match": True}
+    )
+    plan = merge_plan(clusters, pairs, customers, deals)
+    assert plan[["survivor_id", "merged_id"]].values.tolist() == [[2, 1], [2, 3], [5, 4]]
+    assert plan["score"].tolist() == [0.8, 0.95, 0.7]
+    links = household_links(
+        pd.DataFrame({"id_a": [3, 1], "id_b": [9, 9], "shared": ["phone"] * 2}), plan
+    )
+    assert links[["customer_id", "related_customer_id"]].values.tolist() == [[2, 9]]
+
+
+def test_fellegi_sunter_weights_follow_m_and_u() -> None:
+    levels = pd.DataFrame({"phone": [2, 0, -1]})
+    model = FellegiSunter(
+        u={"phone": np.array([0.98, 0.01, 0.01])},
+        m={"phone": np.array([0.1, 0.1, 0.8])},
+        prior=0.5,
+        max_iter=0,
+    ).fit(levels)
+    assert model.match_weight(levels).tolist() == pytest.approx(
+        [np.log2(80), np.log2(0.1 / 0.98), 0]
+    )
+    assert model.predict_proba(levels)[2] == pytest.approx(0.5)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, len(BASE) - 1), min_size=1, max_size=4, unique=True), st.randoms())
+def test_an_exact_copy_always_joins_its_original(picked: list[int], rnd: object) -> None:
+    rows = [BASE[i] for i in picked]
+    frame = people(rows + rows)
+    frame = frame.sample(frac=1.0, random_state=rnd.randint(0, 10**6))  # type: ignore[attr-defined]
+    n = len(rows)
+    expected = [{i + 1, i + 1 + n} for i in range(n)]
+    assert clusters_of(frame) == expected
