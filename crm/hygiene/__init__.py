@@ -9,7 +9,11 @@ Normalisers other rooms call (identity resolution, import):
 - :func:`normalise_emails` / :func:`email_key` — syntax, lower case, typos, role/free/disposable;
 - :func:`normalise_names`, :func:`proper_case`, :func:`name_key`, :func:`split_full_name`;
 - :func:`normalise_contact_points` — the ``contact_points`` columns (normalized, is_valid,
-  invalid_reason, phone_type) for a frame of ``kind``/``value`` rows.
+  invalid_reason, phone_type) for a frame of ``kind``/``value`` rows;
+- :func:`normalise_contacts` — the import's step (D9): names, titles, cities cleaned,
+  email/phone normal forms and issue flags added to a frame of contact rows.
+
+The scheduled pass is :func:`clean_base` (completeness, decay, KPI included).
 """
 
 from __future__ import annotations
@@ -27,13 +31,23 @@ from crm.hygiene.names import (
     split_full_name,
 )
 from crm.hygiene.phones import normalise_phones, phone_key
+from crm.hygiene.picklists import map_cities, map_tags
+from crm.hygiene.pipeline import CONTACT_ADDED_COLUMNS, CleanResult, clean_base, normalise_contacts
+from crm.hygiene.titles import map_job_titles
 
 __all__ = [
+    "CONTACT_ADDED_COLUMNS",
+    "CleanResult",
+    "clean_base",
     "email_key",
     "gender_from_patronymic",
     "is_fake_name",
+    "map_cities",
+    "map_job_titles",
+    "map_tags",
     "name_key",
     "normalise_contact_points",
+    "normalise_contacts",
     "normalise_emails",
     "normalise_names",
     "normalise_phones",
