@@ -369,18 +369,132 @@ def write_frame(
     if mode == "upsert" and any(k not in data.column_names for k in key or ()):
         raise StoreError(f"upsert key {list(key or ())} is not among the frame's columns")
 
-    with connect(url) as conn, transaction(conn) as cur:
-        if mode == "replace_all":
-            cur.execute(f"DELETE FROM {_quote(table)}")
-        if mode in ("append", "replace_all"):
-            if n:
-                cur.adbc_ingest(table, data, mode="append")
-            result = WriteResult(inserted=n)
+    bulk = mode == "append" and n >= BULK_ROWS
+    with connect(url) as conn:
+        # SQLite: foreign keys can only be switched off outside a transaction (see _bulk_append)
+        deferred = _sqlite_defer_foreign_keys(conn, table) if bulk and dialect == "sqlite" else []
+        with transaction(conn) as cur:
+            if mode == "replace_all":
+                cur.execute(f"DELETE FROM {_quote(table)}")
+            if bulk:
+                _bulk_append(cur, dialect, table, data, deferred)
+                result = WriteResult(inserted=n)
+            elif mode in ("append", "replace_all"):
+                if n:
+                    cur.adbc_ingest(table, data, mode="append")
+                result = WriteResult(inserted=n)
+            else:
+                result = _upsert(cur, dialect, table, data, list(key or ()), update)
+            if dialect == "postgresql" and n:
+                _pg_sync_sequence(cur, table, model, data.column_names)
+            return result
+
+
+#: Appends of at least this many rows take the bulk path (:func:`_bulk_append`).
+BULK_ROWS = 100_000
+
+
+def _bulk_append(
+    cur: Any, dialect: str, table: str, data: pa.Table, deferred: list[tuple[str, str, str]]
+) -> None:
+    """Append many rows without paying per-row index and foreign-key costs.
+
+    Row-by-row inserts (ADBC's SQLite driver binds one row at a time; PostgreSQL's COPY
+    still fires one foreign-key trigger per row) pay for every secondary index and foreign
+    key on every row; inserting 10M orders in random customer order into the
+    (customer_id, ordered_at) index alone touches a random page per row. When the table
+    holds fewer rows than are being appended, its non-unique indexes (and, on PostgreSQL,
+    its foreign keys) are dropped, the rows ingested, and the indexes rebuilt by one sort
+    and the foreign keys re-added with one validating join, all inside the caller's
+    transaction, so a failure leaves the table as it was. Unique indexes stay: they
+    enforce keys as rows arrive. On SQLite the foreign keys are checked set-wise instead
+    (``deferred``, see :func:`_sqlite_defer_foreign_keys`).
+    """
+    n = data.num_rows
+    t = _quote(table)
+    cur.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {t} LIMIT {n}) AS s")
+    existing = int(cur.fetchone()[0])
+    restore: list[str] = []
+    if existing < n:
+        if dialect == "sqlite":
+            cur.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                f"'{table}' AND sql IS NOT NULL AND upper(sql) NOT LIKE 'CREATE UNIQUE%'"
+            )
+            drops = [(f"DROP INDEX {_quote(name)}", sql) for name, sql in cur.fetchall()]
         else:
-            result = _upsert(cur, dialect, table, data, list(key or ()), update)
-        if dialect == "postgresql" and n:
-            _pg_sync_sequence(cur, table, model, data.column_names)
-        return result
+            cur.execute(
+                "SELECT 'DROP INDEX ' || i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+                f"FROM pg_index i WHERE i.indrelid = '{t}'::regclass AND NOT i.indisunique "
+                "AND NOT i.indisprimary AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+            )
+            drops = list(cur.fetchall())
+            cur.execute(
+                f"SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint "
+                f"WHERE conrelid = '{t}'::regclass AND contype = 'f'"
+            )
+            drops += [
+                (
+                    f"ALTER TABLE {t} DROP CONSTRAINT {name}",
+                    f"ALTER TABLE {t} ADD CONSTRAINT {name} {ddl}",
+                )
+                for name, ddl in cur.fetchall()
+            ]
+        for drop, create in drops:
+            cur.execute(drop)
+            restore.append(create)
+    cur.adbc_ingest(table, data, mode="append")
+    for create in restore:  # indexes first, then foreign keys (their order in ``drops``)
+        cur.execute(create)
+    for column, parent, parent_column in deferred:
+        _check_foreign_key(cur, table, data, column, parent, parent_column)
+
+
+def _sqlite_defer_foreign_keys(conn: Any, table: str) -> list[tuple[str, str, str]]:
+    """Switch SQLite's per-row foreign-key checks off on ``conn`` when they can be done set-wise.
+
+    Returns the (column, parent table, parent column) to check after the ingest; empty (and
+    checks left on) when the table has none or has a composite foreign key. ``conn`` is
+    private to one :func:`write_frame` call, so the setting ends with it.
+    """
+    with conn.cursor() as cur:
+        cur.execute(f"PRAGMA foreign_key_list({_quote(table)})")
+        rows = cur.fetchall()  # id, seq, table, from, to, on_update, on_delete, match
+        if not rows or any(row[1] > 0 for row in rows):
+            return []
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.fetchall()
+    return [(row[3], row[2], row[4] or "rowid") for row in rows]
+
+
+def _check_foreign_key(
+    cur: Any, table: str, data: pa.Table, column: str, parent: str, parent_column: str
+) -> None:
+    """Refuse the write if some non-null ``column`` value has no row in ``parent``."""
+    if column not in data.column_names:
+        return
+    keys = pc.unique(data.column(column).drop_null())
+    if len(keys) == 0:
+        return
+    stage = f"fk_{table}_{uuid.uuid4().hex[:8]}"
+    cur.adbc_ingest(stage, pa.table({"k": keys}), mode="create", temporary=True)
+    missing = (
+        f"FROM {_quote(stage)} s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {_quote(parent)} p WHERE p.{_quote(parent_column)} = s.k)"
+    )
+    cur.execute(f"SELECT COUNT(*) {missing}")
+    count = int(cur.fetchone()[0])
+    examples: list[Any] = []
+    if count:
+        cur.execute(f"SELECT s.k {missing} ORDER BY s.k LIMIT 5")
+        examples = [row[0] for row in cur.fetchall()]
+    cur.execute(f"DROP TABLE {_quote(stage)}")
+    if count:
+        raise StoreError(
+            f"{table}.{column}: {count} value(s) not found in {parent}.{parent_column} "
+            f"(e.g. {', '.join(map(str, examples))}); write the {parent} rows first"
+        )
 
 
 def _pg_sync_sequence(cur: Any, table: str, model: Table | None, columns: list[str]) -> None:
