@@ -18,6 +18,7 @@ def _register() -> None:
 
     app.add_typer(loyalty_app, name="loyalty")
     import crm.cli_identity  # noqa: F401  (registers `crm dedup` on the app)
+    import crm.cli_hygiene  # noqa: F401  (registers `crm clean` and `crm quality`)
 
     pass
 

@@ -165,8 +165,8 @@ def data_ops_tasks(
 ) -> pd.DataFrame:
     """The "robot" list: what to fix on the cards worth fixing.
 
-    A card is worth fixing when the customer is active and either in a valuable lifecycle
-    stage (opportunity, customer, repeat customer) or active within ``recent_days``.
+    A card is worth fixing when the customer is active or suppressed (not a merged duplicate)
+    and either in a valuable lifecycle stage (opportunity, customer, repeat customer) or active within ``recent_days``.
 
     Parameters
     ----------
@@ -195,7 +195,8 @@ def data_ops_tasks(
         recent = pd.Timestamp(as_of) - pd.Timedelta(days=recent_days)
         act = customers["customer_id"].map(last_activity)
         worth |= (act >= recent).fillna(False).to_numpy(dtype=bool)
-    worth &= (customers["status"] == "active").to_numpy()
+    # suppressed cards count too: an unreachable good customer is exactly the card to fix
+    worth &= customers["status"].isin(("active", "suppressed")).to_numpy()
 
     cp = contact_points
     valid = cp["is_valid"].fillna(False).astype(bool)

@@ -211,10 +211,12 @@ def suppression_candidates(
             )
         )
 
-    since = live["customer_id"].map(activity)
-    stale = live[(since < cut - pd.Timedelta(days=stale_after_days)).fillna(False).to_numpy()]
+    act = pd.to_datetime(activity, utc=True)
+    since = pd.Series(act.reindex(live["customer_id"].to_numpy()).to_numpy(), index=live.index)
+    old = (since < cut - pd.Timedelta(days=stale_after_days)).fillna(False).to_numpy(dtype=bool)
+    stale = live[old]
     if len(stale):
-        at = pd.to_datetime(stale["customer_id"].map(activity), utc=True)
+        at = pd.Series(since[old].to_numpy(), index=stale.index)
         parts.append(
             _frame(
                 {

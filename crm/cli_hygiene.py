@@ -1,0 +1,176 @@
+"""``crm clean`` and ``crm quality``: the hygiene pass and the data-quality report (D5, D7, D8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+from rich.table import Table
+
+from crm.cli import _now, app, console, database_url, friendly_errors
+from crm.settings import get_settings
+
+__all__ = ["clean", "quality"]
+
+
+def _as_of(value: str | None) -> dt.datetime:
+    if not value:
+        return _now()
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * float(x):.1f}%"
+
+
+@app.command("clean")
+@friendly_errors
+def clean(
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Moment of the run, ISO 8601 (default now); a rerun with the same moment changes nothing.",
+    ),
+    stale_days: int = typer.Option(
+        3 * 365, "--stale-days", min=1, help="Days without activity after which a record is stale."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
+    show: int = typer.Option(10, help="How many unmapped titles and cities to list."),
+) -> None:
+    """Normalise and validate the base, suppress what decayed, refresh the data-ops tasks, store the KPI."""
+    from crm.db import migrate
+    from crm.hygiene.database import run_clean
+
+    url = database_url()
+    migrate(url)
+    moment = _as_of(as_of)
+    run = run_clean(
+        url,
+        moment,
+        default_region=get_settings().default_region,
+        stale_after_days=stale_days,
+        dry_run=dry_run,
+    )
+    r, s = run.result, run.result.summary
+    console.print(
+        f"[bold]% clean records[/bold]: {_pct(s['clean_share'])} after the automatic fixes "
+        f"({_pct(s['clean_share_raw'])} as found) — {int(s['records_after']):,} active records"
+        + (
+            " [yellow](dry run: nothing written)[/yellow]"
+            if dry_run
+            else f" — run {run.quality_run_id}"
+        )
+    )
+    table = Table(title="what this run did")
+    table.add_column("step")
+    table.add_column("rows", justify="right")
+    for name, value in r.stats.items():
+        table.add_row(name.replace("_", " "), f"{value:,}")
+    console.print(table)
+    _issues_table(r.breakdown)
+    for title, frame in (
+        ("unmapped job titles", r.unmapped_titles),
+        ("unmapped cities", r.unmapped_cities),
+    ):
+        if len(frame) and show:
+            t = Table(title=f"{title} (add them to the vocabulary; first {show})")
+            for col in frame.columns:
+                t.add_column(str(col))
+            for row in frame.head(show).itertuples(index=False):
+                t.add_row(*(str(v) for v in row))
+            console.print(t)
+
+
+def _issues_table(breakdown) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title="issues (records)")
+    for col, justify in (
+        ("issue", "left"),
+        ("severity", "left"),
+        ("as found", "right"),
+        ("still open", "right"),
+        ("share open", "right"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for row in breakdown.to_dict("records"):
+        if int(row["records_raw"]) or int(row["records"]):
+            table.add_row(
+                str(row["issue"]),
+                str(row["severity"]),
+                f"{int(row['records_raw']):,}",
+                f"{int(row['records']):,}",
+                _pct(row["share"]),
+            )
+    console.print(table)
+
+
+@app.command("quality")
+@friendly_errors
+def quality(
+    history: bool = typer.Option(False, "--history", help="Show the KPI of every stored run."),
+) -> None:
+    """The data-quality report: % clean records of the latest run, its issues, the open data-ops tasks."""
+    from crm import store
+    from crm.db import migrate
+    from crm.hygiene.database import latest_quality, quality_history
+
+    url = database_url()
+    migrate(url)
+    last, issues = latest_quality(url)
+    if last is None:
+        console.print("no hygiene run stored yet: run [bold]crm clean[/bold] first")
+        raise typer.Exit(0)
+    if history:
+        runs = quality_history(url)
+        table = Table(title="% clean records over time")
+        for col in (
+            "run",
+            "as of",
+            "records",
+            "clean as found",
+            "clean after fixes",
+            "completeness",
+            "suppressed",
+            "open tasks",
+        ):
+            table.add_column(col, justify="left" if col == "as of" else "right")
+        for row in runs.to_dict("records"):
+            table.add_row(
+                str(row["quality_run_id"]),
+                f"{row['as_of']:%Y-%m-%d %H:%M}",
+                f"{int(row['records']):,}",
+                _pct(row["clean_share_raw"]),
+                _pct(row["clean_share"]),
+                f"{float(row['mean_completeness']):.2f}",
+                f"{int(row['suppressed']):,}",
+                f"{int(row['tasks_open']):,}",
+            )
+        console.print(table)
+    console.print(
+        f"[bold]% clean records[/bold] at {last['as_of']:%Y-%m-%d %H:%M} UTC: {_pct(last['clean_share'])} "
+        f"after the automatic fixes ({_pct(last['clean_share_raw'])} as found), "
+        f"mean completeness {float(last['mean_completeness']):.2f}"
+    )
+    _issues_table(issues)
+    tasks = store.read_frame(
+        url,
+        "SELECT task, priority, COUNT(*) AS cards FROM data_ops_tasks WHERE status = 'open' GROUP BY task, priority",
+    )
+    supp = store.read_frame(
+        url,
+        "SELECT reason, scope, COUNT(*) AS rows FROM suppressions WHERE lifted_at IS NULL GROUP BY reason, scope",
+    )
+    if len(tasks):
+        t = Table(title="open data-ops tasks")
+        for col in ("task", "priority", "cards"):
+            t.add_column(col, justify="left" if col == "task" else "right")
+        for row in tasks.sort_values(["priority", "task"]).to_dict("records"):
+            t.add_row(str(row["task"]), str(row["priority"]), f"{int(row['cards']):,}")
+        console.print(t)
+    if len(supp):
+        t = Table(title="suppressions in force")
+        for col in ("reason", "scope", "rows"):
+            t.add_column(col, justify="right" if col == "rows" else "left")
+        for row in supp.sort_values("rows", ascending=False).to_dict("records"):
+            t.add_row(str(row["reason"]), str(row["scope"]), f"{int(row['rows']):,}")
+        console.print(t)
