@@ -131,9 +131,11 @@ def apply_clean(
             st = plan.statuses.set_index("customer_id")["status"]
             rows.loc[st.index, "status"] = st
         rows["updated_at"] = pd.Timestamp(as_of)
+        # only what changes plus the NOT NULL columns an INSERT … ON CONFLICT must carry
+        keep = [*cols, "status", "updated_at", "lifecycle_stage", "is_loyalty_member", "created_at"]
         out = store.write_frame(
             url,
-            rows.reset_index(),
+            rows.reset_index()[["customer_id", *keep]],
             "customers",
             mode="upsert",
             key=["customer_id"],
