@@ -43,6 +43,8 @@ FIELDS: dict[str, int] = {
 }
 
 _WORKERS = 2
+#: Share of ``max_block``/``window`` for rules keyed on names alone (big groups of namesakes).
+_NAME_ONLY = {"full_name": 0.3, "postcode_name": 0.75}
 
 
 # --------------------------------------------------------------------------- blocking
@@ -77,11 +79,18 @@ def _combine(*codes: np.ndarray) -> np.ndarray:
 
 
 def _sort_rank(keys: Keys) -> np.ndarray:
-    """Rank of each record by (surname, first name): neighbours in a big block are near in name."""
+    """Rank by (surname, first name, postcode, birth date): neighbours in a big block are alike."""
     last = pd.Series(keys.last.strings(), dtype="str").fillna("")
     first = pd.Series(keys.first.strings(), dtype="str").fillna("")
-    full = last + " " + first
-    return full.rank(method="dense").to_numpy(dtype=np.int64)
+    post = (
+        pd.Series(keys.postcode.strings(), dtype="str").fillna("")
+        if keys.postcode is not None
+        else ""
+    )
+    born = pd.Series(keys.birth).astype("str").fillna("")
+    full = last + " " + first + " " + post + " " + born
+    codes, _ = pd.factorize(full, sort=True)
+    return codes.astype(np.int64)
 
 
 def _pairs_from_key(
@@ -170,7 +179,11 @@ def candidate_pairs(
         # a rule's several columns share one namespace: a record's phone 2 meets another's phone 1
         rec = np.concatenate([p[0] for p in parts])
         key = np.concatenate([p[1] for p in parts])
-        pairs = _pairs_from_key(rec, key, rank, max_block, window)
+        # a name-only key makes big groups of namesakes: fewer pairs each, nearest first
+        small = _NAME_ONLY.get(name, 1.0)
+        pairs = _pairs_from_key(
+            rec, key, rank, max(2, int(max_block * small)), max(1, int(window * small))
+        )
         per_rule[name] = len(pairs)
         found.append(pairs)
     allp = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)

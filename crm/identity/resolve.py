@@ -60,7 +60,8 @@ class DuplicateResult:
         cluster; for a record alone, one minus its best candidate's score).
     households : pandas.DataFrame
         ``id_a``, ``id_b``, ``shared`` (``phone``, ``email``, ``address``, comma-joined):
-        different people sharing contact data, records of one cluster excluded.
+        different people sharing a phone or an address (with the postcode), or an email when
+        their first names differ; records of one cluster excluded.
     model : FellegiSunter
         The fitted model (``model.weights_table()`` shows the weights).
     stats : dict
@@ -367,6 +368,9 @@ def find_duplicates(
             hit = lv[f].to_numpy() == 2
             if f == "address" and "postcode" in lv:
                 hit &= lv["postcode"].to_numpy() != 0
+            if f == "email" and "first_name" in lv:
+                # a mailbox shared by two people of the same name is a namesake clash, not a family
+                hit &= lv["first_name"].to_numpy() == 0
             shared_parts.append((f, hit))
     shares = np.zeros(len(a), dtype=bool)
     for _, hit in shared_parts:
