@@ -232,7 +232,8 @@ def is_fake_name(values: pd.Series) -> pd.Series:
 
 
 def _word_folded(values: pd.Series) -> pd.Series:
-    return to_text(values).map(lambda v: _fold(_fix_script(v)), na_action="ignore").astype("str")
+    text = to_text(values)
+    return map_distinct(text, lambda v: (_fold(_fix_script(v)),), ("w",))["w"].astype("str")
 
 
 def looks_like_given_name(values: pd.Series) -> pd.Series:

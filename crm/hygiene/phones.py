@@ -4,8 +4,11 @@
 ``+79161234567``. Numbers that cannot be a phone number are flagged with the reason; the
 number type (mobile, fixed…) is kept because SMS goes only to mobiles.
 
-Each distinct raw value is parsed once (after a vectorised clean-up of spaces, dashes,
-brackets and dots, which makes many spellings of one number the same string).
+Each distinct raw value is classified once (after a vectorised clean-up of spaces, dashes,
+brackets and dots, which makes many spellings of one number the same string). The plain
+spellings of the default region's valid numbers (``+7…``, ``8…``, ten bare digits) are
+settled without the parser, by phonenumbers' own metadata patterns applied to the whole
+column at once; the rest (foreign numbers, anything invalid) is parsed value by value.
 
 Example
 -------
@@ -19,12 +22,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 from phonenumbers import ValidationResult as VR
+from phonenumbers.phonemetadata import PhoneMetadata
 
-from crm.hygiene._common import map_distinct, to_text
+from crm.hygiene._common import to_text
 
 __all__ = [
     "PHONE_COLUMNS",
@@ -126,7 +131,11 @@ def normalise_phones(values: pd.Series, default_region: str = "RU") -> pd.DataFr
     """
     text = _clean(to_text(values))
     region = default_region.upper()
-    out = map_distinct(text, lambda raw: _parse(raw, region), PHONE_COLUMNS)
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    table = _classify(pd.Series(uniques, dtype="str"), region)
+    table.loc[len(table)] = [None, None, None, None, None]  # where missing values (code -1) point
+    idx = np.where(codes < 0, len(table) - 1, codes)
+    out = table.iloc[idx].set_index(values.index)
     present = text.notna()
     return pd.DataFrame(
         {
@@ -138,6 +147,161 @@ def normalise_phones(values: pd.Series, default_region: str = "RU") -> pd.DataFr
         },
         index=values.index,
     )
+
+
+def _classify(uniques: pd.Series, region: str) -> pd.DataFrame:
+    """Classify distinct cleaned values: the fast path where it is exact, the parser elsewhere."""
+    out = pd.DataFrame(
+        {col: pd.Series([None] * len(uniques), dtype=object) for col in PHONE_COLUMNS}
+    )
+    done = np.zeros(len(uniques), dtype=bool)
+
+    def settle(rows: np.ndarray, reg: str, international_only: bool) -> None:
+        fast = _fast_path(uniques.iloc[rows].reset_index(drop=True), reg, international_only)
+        if fast is None:
+            return
+        nsn, kind, cc = fast
+        hit = kind.notna().to_numpy()
+        at = rows[hit]
+        out.loc[at, "normalized"] = ("+" + cc + nsn[hit]).to_numpy()
+        out.loc[at, "is_valid"] = True
+        out.loc[at, "phone_type"] = kind[hit].to_numpy()
+        out.loc[at, "region"] = reg
+        done[at] = True
+
+    settle(np.arange(len(uniques)), region, False)
+    # "+<cc>…" numbers of other countries: the same rules with that country's main region
+    plus = uniques.str.extract(r"^\+(\d{1,3})")[0]
+    for cc_text in pd.unique(plus[~done & plus.notna().to_numpy()]):
+        cc = next(
+            (
+                int(cc_text[:k])
+                for k in (1, 2, 3)
+                if int(cc_text[:k]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+            ),
+            None,
+        )
+        if cc is None:
+            continue
+        main = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[cc][0]
+        if main == region or main == "001":
+            continue
+        rows = np.flatnonzero(~done & uniques.str.startswith(f"+{cc}").fillna(False).to_numpy())
+        settle(rows, main, True)
+    rest = np.flatnonzero(~done)
+    if len(rest):  # per distinct value the fast path could not settle
+        values = uniques.to_numpy()[rest]
+        parsed = [_parse(v, region) for v in values]
+        for j, col in enumerate(PHONE_COLUMNS):
+            out.loc[rest, col] = pd.Series([p[j] for p in parsed], index=rest, dtype=object)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _fast_rules(region: str) -> dict[str, object] | None:
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.general_desc is None:
+        return None
+    cc = metadata.country_code
+    if cc is None:
+        return None
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
+    simple_prefix = metadata.national_prefix_for_parsing in (None, metadata.national_prefix)
+    if (
+        not regions
+        or regions[0] != region
+        or not simple_prefix
+        or metadata.national_prefix_transform_rule
+    ):
+        return None  # another region may claim the numbers first, or parsing rewrites them
+    descs = [
+        ("premium_rate", metadata.premium_rate),
+        ("toll_free", metadata.toll_free),
+        ("shared_cost", metadata.shared_cost),
+        ("voip", metadata.voip),
+        ("personal", metadata.personal_number),
+        ("pager", metadata.pager),
+        ("uan", metadata.uan),
+        ("voicemail", metadata.voicemail),
+    ]
+    return {
+        "cc": str(cc),
+        "np": metadata.national_prefix or "",
+        "idd": metadata.international_prefix or "",
+        "leading": metadata.leading_digits,
+        "general": metadata.general_desc,
+        "special": [(name, d) for name, d in descs if _usable(d)],
+        "fixed": metadata.fixed_line if _usable(metadata.fixed_line) else None,
+        "mobile": metadata.mobile if _usable(metadata.mobile) else None,
+        "same": bool(metadata.same_mobile_and_fixed_line_pattern),
+    }
+
+
+def _usable(desc: object) -> bool:
+    return desc is not None and bool(getattr(desc, "national_number_pattern", None))
+
+
+def _matches(nsn: pd.Series, desc: object) -> pd.Series:
+    """phonenumbers' ``_is_number_matching_desc``, vectorised: length allowed and pattern matched."""
+    lengths = tuple(getattr(desc, "possible_length", ()) or ())
+    ok = nsn.str.fullmatch(f"(?:{desc.national_number_pattern})").fillna(False).astype(bool)  # type: ignore[attr-defined]
+    if lengths:
+        ok &= nsn.str.len().isin(lengths).fillna(False).astype(bool)
+    return ok
+
+
+def _fast_path(
+    uniques: pd.Series, region: str, international_only: bool = False
+) -> tuple[pd.Series, pd.Series, str] | None:
+    """E.164 and type of the plain spellings of the default region's numbers, without parsing.
+
+    Exactly phonenumbers' own rules for the inputs it takes: ``+<cc><nsn>``,
+    ``<national prefix><nsn>`` and a bare ``<nsn>`` whose length the region allows, where
+    the region is the first of its calling code and either its leading digits match or the
+    number has a type. Everything else (and every invalid number) goes to the parser.
+    """
+    rules = _fast_rules(region)
+    if rules is None or not len(uniques):
+        return None
+    cc, np_, idd = str(rules["cc"]), str(rules["np"]), str(rules["idd"])
+    general = rules["general"]
+    lengths = tuple(general.possible_length or ())  # type: ignore[attr-defined]
+    nsn = uniques.str.extract(rf"^\+{cc}(\d+)$")[0]
+    if np_ and not international_only:
+        national = uniques.str.extract(rf"^{np_}(\d+)$")[0]
+        national = national.where(~uniques.str.match(f"(?:{idd})").fillna(True).astype(bool))
+        nsn = nsn.fillna(national.where(national.str.len().isin(lengths)))
+    bare = uniques.where(
+        uniques.str.fullmatch(r"\d+").fillna(False).astype(bool) & (not international_only)
+    )
+    bare = bare.where(bare.str.len().isin(lengths))
+    bare = bare.where(~bare.str.startswith(cc).fillna(True).astype(bool))
+    if np_:
+        bare = bare.where(~bare.str.startswith(np_).fillna(True).astype(bool))
+    if idd:
+        bare = bare.where(~bare.str.match(f"(?:{idd})").fillna(True).astype(bool))
+    nsn = nsn.fillna(bare).astype("str")
+    if np_:  # phonenumbers may strip a national prefix inside the number: leave those to it
+        nsn = nsn.where(~nsn.str.startswith(np_).fillna(True).astype(bool))
+    kind = pd.Series([None] * len(nsn), dtype=object)
+    undecided = _matches(nsn, general)
+    for name, desc in rules["special"]:  # type: ignore[attr-defined]
+        hit = undecided & _matches(nsn, desc)
+        kind[hit] = name
+        undecided &= ~hit
+    fixed, mobile = rules["fixed"], rules["mobile"]
+    is_fixed = _matches(nsn, fixed) & undecided if fixed is not None else undecided & False
+    is_mobile = _matches(nsn, mobile) & undecided if mobile is not None else undecided & False
+    both = is_fixed & (is_mobile | bool(rules["same"]))
+    kind[both] = "fixed_or_mobile"
+    kind[is_fixed & ~both] = "fixed"
+    if not rules["same"]:
+        kind[is_mobile & ~is_fixed] = "mobile"
+    leading = rules["leading"]
+    if leading is not None:  # the region claims numbers by their leading digits
+        claimed = nsn.str.match(f"(?:{leading})").fillna(False).astype(bool)
+        kind = kind.where(claimed)
+    return nsn, kind.astype(object).where(kind.notna(), None), cc
 
 
 def phone_key(values: pd.Series, default_region: str = "RU") -> pd.Series:

@@ -80,3 +80,29 @@ def test_any_spelling_of_a_russian_mobile_gives_the_same_key(digits: str, prefix
     out = normalise_phones(pd.Series([prefix + digits, spaced]), default_region="RU")
     assert out["normalized"].nunique(dropna=False) == 1
     assert out["normalized"].iloc[0] == "+7" + digits
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["RU", "GB", "US", "DE", "KZ"]),
+    st.sampled_from(["+7", "8", "", "7", "+44", "0", "+1", "1", "+49", "810"]),
+    st.from_regex(r"[0-9]{6,12}", fullmatch=True),
+)
+def test_the_fast_path_agrees_with_the_parser(region: str, prefix: str, digits: str) -> None:
+    from crm.hygiene.phones import _parse
+
+    raw = prefix + digits
+    ours = normalise_phones(pd.Series([raw]), default_region=region).iloc[0]
+    ref = _parse(raw, region)
+    got = tuple(None if pd.isna(v) else v for v in ours.tolist())
+    assert got == ref, (raw, region)
+
+
+def test_plain_russian_numbers_do_not_need_the_parser() -> None:
+    from crm.hygiene.phones import _parse
+
+    _parse.cache_clear()
+    raw = pd.Series(["+7 926 000-11-22", "8 (926) 000-11-23", "9260001124", "8 495 000-11-25"])
+    out = normalise_phones(raw, default_region="RU")
+    assert out["phone_type"].tolist() == ["mobile", "mobile", "mobile", "fixed"]
+    assert _parse.cache_info().misses == 0
