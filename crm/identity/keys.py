@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm.hygiene import name_key
 from crm.identity.errors import RoleError
 
 __all__ = [
@@ -188,6 +189,11 @@ def _clean_name(values: pd.Series) -> pd.Series:
     return s.where(~(s.isin(FAKE_NAMES) | (s.str.len() < 2)))
 
 
+def _hygiene_key(values: pd.Series) -> pd.Series:
+    out = name_key(values.astype("str"))
+    return out.where(~(out.isin(FAKE_NAMES) | (out.str.len() < 2)))
+
+
 def name_keys(
     first: pd.Series | None,
     last: pd.Series | None,
@@ -233,6 +239,9 @@ def name_keys(
         f[use] = p_first
         la[use] = p_last
         mi[use] = pd.Series(p_mid, index=f[use].index).where(mi[use].isna(), mi[use])
+    # hygiene's comparison key fixes look-alike letters of the other script (a Latin "a"
+    # inside a Cyrillic name) and folds case; applied after the split, which needs the spaces
+    f, la, mi = (_hygiene_key(v) for v in (f, la, mi))
     return pd.DataFrame(
         {
             "first": transliterate(f),

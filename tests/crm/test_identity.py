@@ -213,6 +213,9 @@ def test_normalisers_for_comparison() -> None:
     names = name_keys(pd.Series(["Сёмин Пётр Олегович", "ANNA"]), pd.Series([None, "test"]))
     assert names.loc[0, ["first", "last", "middle"]].tolist() == ["petr", "semin", "olegovich"]
     assert names.loc[1, "first"] == "anna" and pd.isna(names.loc[1, "last"])
+    # a Latin "a" typed inside a Cyrillic surname is the same surname
+    mixed = name_keys(pd.Series(["Иван", "Иван"]), pd.Series(["Ивaнов", "Иванов"]))
+    assert mixed["last"].tolist() == ["ivanov", "ivanov"]
 
 
 def test_pair_quality_counts_pairs() -> None:
