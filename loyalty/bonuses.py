@@ -78,7 +78,9 @@ def welcome_entries(customers: pd.DataFrame, rules: Rules, since: Any, as_of: An
 
 
 def birthday_entries(customers: pd.DataFrame, rules: Rules, since: Any, as_of: Any) -> pd.DataFrame:
-    """Birthday points for birthdays whose local date falls in ``(since, as_of]``.
+    """Birthday points for birthdays whose local day starts in ``[since, as_of)``.
+
+    For the daily run (``since`` = local midnight, ``as_of`` = the next one) that is the day.
 
     Dates are those of the program's time zone; someone born on 29 February celebrates on
     28 February in other years. The entry is dated at local midnight of the birthday.
@@ -88,8 +90,8 @@ def birthday_entries(customers: pd.DataFrame, rules: Rules, since: Any, as_of: A
     if points <= 0:
         return empty_ledger()
     tz = rules.program.timezone
-    lo = _ts(since).tz_convert(tz).tz_localize(None).normalize()
-    hi = _ts(as_of).tz_convert(tz).tz_localize(None).normalize()
+    lo = _ts(since).tz_convert(tz).tz_localize(None)
+    hi = _ts(as_of).tz_convert(tz).tz_localize(None)
     c = customers[customers["birth_date"].notna().to_numpy()]
     if "is_loyalty_member" in c:
         c = c[c["is_loyalty_member"].fillna(False).astype(bool).to_numpy()]
@@ -106,7 +108,7 @@ def birthday_entries(customers: pd.DataFrame, rules: Rules, since: Any, as_of: A
         dates = pd.to_datetime(
             pd.DataFrame({"year": year, "month": month, "day": d}), errors="coerce"
         )
-        mask = ((dates > lo) & (dates <= hi)).to_numpy()
+        mask = ((dates >= lo) & (dates < hi)).to_numpy()
         hits.append(pd.DataFrame({"customer_id": ids[mask], "year": year, "date": dates[mask]}))
     h = pd.concat(hits, ignore_index=True)
     if h.empty:

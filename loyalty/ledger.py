@@ -388,7 +388,8 @@ def balances(
     -------
     pandas.DataFrame
         Indexed by ``customer_id``: ``balance`` (sum of entries), ``pending`` (in hold),
-        ``available`` (spendable), ``expiring`` (points that expire within the horizon,
+        ``available`` (spendable: balance less pending and less points already past their
+        validity whose expiry is not booked yet), ``expiring`` (points that expire within the horizon,
         including lots due but not yet booked), ``earned``, ``burned``, ``expired`` and
         ``liability`` (``balance × point_value``).
     """
@@ -415,6 +416,11 @@ def balances(
     sched = sched[~sched["lot_key"].isin(booked)]
     out["expiring"] = (
         sched.groupby("customer_id")["remaining"].sum().reindex(out.index, fill_value=0)
+    ).astype("int64")
+    # points past their validity are not spendable even before the expiry run books them
+    overdue = sched[(sched["expires_at"] <= at).to_numpy()]
+    out["available"] -= (
+        overdue.groupby("customer_id")["remaining"].sum().reindex(out.index, fill_value=0)
     ).astype("int64")
     out["liability"] = out["balance"] * float(point_value)
     cols = ["balance", "pending", "available", "expiring", "earned", "burned", "expired"]
