@@ -1,0 +1,285 @@
+"""The daily loyalty run, redemption, promo codes and the ``crm loyalty`` commands on a database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from crm import store
+from crm.db import make_engine, session_scope
+from crm.models.loyalty import LedgerEntry, Prize, PromoCode
+from flows.loyalty import day_end, read_ledger, run_daily
+from flows.loyalty_db import adjust_points, redeem, use_promo_code
+from loyalty import balances, parse_rules
+from loyalty.errors import InsufficientPointsError, OutOfStockError, PromoCodeError
+
+RULES_YAML = """
+program: {hold_days: 14, validity_days: 365, timezone: UTC}
+purchase_rules:
+  - {id: base, percent: 3}
+bonuses: {welcome: 200}
+referral: {referrer_points: 500, friend_points: 300, min_order_amount: 1000}
+"""
+RULES = parse_rules(RULES_YAML)
+
+
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def seed(url: str) -> None:
+    customers = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3],
+            "first_name": ["Анна", "Boris", "Вера"],
+            "is_loyalty_member": [True, True, True],
+            "created_at": [utc("2026-03-01"), utc("2026-05-10 09:00"), utc("2026-05-01")],
+        }
+    )
+    store.write_frame(url, customers, "customers")
+    store.write_frame(
+        url,
+        pd.DataFrame(
+            {
+                "relation_id": [1],
+                "customer_id": [3],
+                "related_customer_id": [1],
+                "kind": ["referred_by"],
+                "created_at": [utc("2026-05-01")],
+            }
+        ),
+        "relations",
+    )
+    orders = pd.DataFrame(
+        {
+            "order_id": [1, 2],
+            "customer_id": [1, 3],
+            "ordered_at": [utc("2026-05-09 12:00"), utc("2026-05-10 10:00")],
+            "amount": [1000.0, 2000.0],
+            "status": ["paid", "paid"],
+            "channel": ["store", "online"],
+            "category": ["kids", "home"],
+        }
+    )
+    store.write_frame(url, orders, "orders")
+
+
+def test_daily_run_earns_once_and_reverses_a_return(db_url: str) -> None:
+    seed(db_url)
+    as_of = day_end(dt.date(2026, 5, 10), "UTC")
+    first = run_daily(db_url, RULES, as_of)
+    # 30 + 60 purchase points, a welcome for customer 2, a referral for customers 1 and 3
+    assert (first["purchase"], first["welcome"], first["referral"]) == (2, 1, 2)
+    assert first["entries_written"] == 5
+    again = run_daily(db_url, RULES, as_of)
+    assert again["entries_written"] == 0
+    led = read_ledger(db_url)
+    assert len(led) == 5
+    bal = balances(led, as_of)
+    assert bal.loc[1, ["balance", "pending", "available"]].tolist() == [530, 530, 0]
+    assert bal.loc[2, ["balance", "available"]].tolist() == [200, 200]
+
+    store.execute(db_url, "UPDATE orders SET status = 'returned' WHERE order_id = 2")
+    later = day_end(dt.date(2026, 5, 12), "UTC")
+    ret = run_daily(db_url, RULES, later)
+    assert ret["return"] == 3  # order 2's points and both referral rewards
+    assert run_daily(db_url, RULES, later)["entries_written"] == 0
+    bal = balances(read_ledger(db_url), later)
+    assert bal["balance"].to_dict() == {1: 30, 2: 200, 3: 0}
+    rev = read_ledger(db_url, customer_id=1)
+    assert rev.loc[rev["kind"] == "reverse", "ref_key"].tolist() == ["referral:referrer:3"]
+
+
+def test_tiers_are_written_once_per_change(db_url: str) -> None:
+    rules = parse_rules(
+        RULES_YAML
+        + "tiers:\n  levels:\n    - {code: base, threshold: 0}\n"
+        + "    - {code: silver, threshold: 1500, multiplier: 1.5}\n"
+    )
+    seed(db_url)
+    as_of = day_end(dt.date(2026, 5, 10), "UTC")
+    assert run_daily(db_url, rules, as_of)["tier_changes_written"] == 1
+    assert run_daily(db_url, rules, as_of)["tier_changes_written"] == 0
+    tiers = store.read_frame(db_url, "loyalty_tier_history")
+    assert tiers[["customer_id", "tier", "direction"]].values.tolist() == [[3, "silver", "up"]]
+
+
+@pytest.fixture
+def session_factory(db_url: str) -> Iterator[object]:
+    seed(db_url)
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def _burns(session) -> int:
+    return session.scalar(
+        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "burn")
+    )
+
+
+def test_redemption_reserves_stock_and_burns_points_atomically(session_factory) -> None:
+    engine = session_factory
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    with session_scope(engine) as s:
+        adjust_points(
+            s, customer_id=1, points=1000, operator="anna", reason="goodwill",
+            idempotency_key="gift-1", as_of=now, rules=RULES,
+        )  # fmt: skip
+        s.add(Prize(prize_id=1, sku="MUG", name="Mug", name_ru="Кружка", points_price=300, stock=2))
+        s.add(Prize(prize_id=2, sku="TV", name="TV", points_price=5000, stock=5))
+    with session_scope(engine) as s:
+        r = redeem(s, customer_id=1, prize_id=1, idempotency_key="req-a", as_of=now)
+        assert (r.points, r.stock_left, r.replayed) == (300, 1, False)
+    with session_scope(engine) as s:  # the same request submitted twice
+        again = redeem(s, customer_id=1, prize_id=1, idempotency_key="req-a", as_of=now)
+        assert (again.redemption_id, again.stock_left, again.replayed) == (r.redemption_id, 1, True)
+        assert _burns(s) == 1
+    with session_scope(engine) as s:
+        assert (
+            redeem(s, customer_id=1, prize_id=1, idempotency_key="req-b", as_of=now).stock_left == 0
+        )
+    with pytest.raises(OutOfStockError), session_scope(engine) as s:
+        redeem(s, customer_id=1, prize_id=1, idempotency_key="req-c", as_of=now)
+    with (
+        pytest.raises(InsufficientPointsError, match="needs 5000 points but has 400"),
+        session_scope(engine) as s,
+    ):
+        redeem(s, customer_id=1, prize_id=2, idempotency_key="req-d", as_of=now)
+    with session_scope(engine) as s:
+        assert s.get(Prize, 2).stock == 5  # nothing reserved by the refused redemption
+        assert s.get(Prize, 1).stock == 0
+        assert _burns(s) == 2
+    bal = balances(read_ledger(str(engine.url.render_as_string(hide_password=False))), now)
+    assert bal.loc[1, "available"] == 400
+
+
+def test_promo_codes_single_and_shared(session_factory) -> None:
+    engine = session_factory
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    with session_scope(engine) as s:
+        s.add(PromoCode(code="ONCE", kind="single", bonus_points=100, created_at=now))
+        s.add(
+            PromoCode(
+                code="SPRING", kind="shared", discount_percent=10.0, max_uses=2,
+                max_uses_per_customer=1, created_at=now,
+                valid_to=dt.datetime(2026, 6, 30, tzinfo=dt.UTC),
+            )
+        )  # fmt: skip
+    with session_scope(engine) as s:
+        use = use_promo_code(
+            s, code="ONCE", customer_id=1, idempotency_key="u1", as_of=now, rules=RULES
+        )
+        assert use.bonus_points == 100 and not use.replayed
+        assert use_promo_code(
+            s, code="ONCE", customer_id=1, idempotency_key="u1", as_of=now, rules=RULES
+        ).replayed
+
+    def refused(code: str, customer: int, key: str) -> str:
+        with pytest.raises(PromoCodeError) as info, session_scope(engine) as s:
+            use_promo_code(
+                s, code=code, customer_id=customer, idempotency_key=key, as_of=now, rules=RULES
+            )
+        return info.value.reason
+
+    assert refused("ONCE", 2, "u2") == "used_up"
+    assert refused("NOPE", 2, "u3") == "unknown"
+    with session_scope(engine) as s:
+        use_promo_code(
+            s, code="SPRING", customer_id=1, idempotency_key="s1", as_of=now, rules=RULES
+        )
+    assert refused("SPRING", 1, "s2") == "customer_limit"
+    with session_scope(engine) as s:
+        use_promo_code(
+            s, code="SPRING", customer_id=2, idempotency_key="s3", as_of=now, rules=RULES
+        )
+    assert refused("SPRING", 3, "s4") == "used_up"
+    with session_scope(engine) as s:
+        assert s.scalar(select(PromoCode.uses).where(PromoCode.code == "SPRING")) == 2
+        bonus = s.scalars(select(LedgerEntry.points).where(LedgerEntry.reason == "promo_code"))
+        assert list(bonus) == [100]
+
+
+@pytest.fixture(scope="module")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_prefect_flow_is_rerun_safe(sqlite_url: str, tmp_path: Path, prefect_harness) -> None:
+    from flows.loyalty import loyalty_daily_flow
+
+    seed(sqlite_url)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES_YAML, encoding="utf-8")
+    kwargs = {"run_date": dt.date(2026, 5, 10), "rules_path": str(rules), "url": sqlite_url}
+    assert loyalty_daily_flow(**kwargs)["entries_written"] == 5
+    assert loyalty_daily_flow(**kwargs)["entries_written"] == 0
+
+
+def test_cli_balance_and_statement(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm.settings import get_settings
+    from flows.cli import app
+
+    seed(sqlite_url)
+    run_daily(sqlite_url, RULES, day_end(dt.date(2026, 5, 10), "UTC"))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES_YAML, encoding="utf-8")
+    monkeypatch.setenv("CRM_DATABASE_URL", sqlite_url)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        out = runner.invoke(
+            app,
+            [
+                "loyalty",
+                "balance",
+                "1",
+                "--as-of",
+                "2026-05-11T00:00:00+00:00",
+                "--rules",
+                str(rules),
+            ],
+        )
+        assert out.exit_code == 0, out.output
+        text = " ".join(out.output.split())
+        assert "530" in text and "530.00 RUB" in text
+        st = runner.invoke(app, ["loyalty", "statement", "1"])
+        assert st.exit_code == 0, st.output
+        assert "+500" in st.output and "order 2" in " ".join(st.output.split())
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("program:\n  hold_days: -1\n", encoding="utf-8")
+        checked = runner.invoke(app, ["loyalty", "check-rules", str(bad)])
+        assert checked.exit_code == 1
+        assert "line 2" in checked.output and "program.hold_days" in checked.output
+    finally:
+        get_settings.cache_clear()
+
+
+def test_stock_taken_by_someone_else_meanwhile_is_refused(session_factory) -> None:
+    engine = session_factory
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    with session_scope(engine) as s:
+        adjust_points(
+            s, customer_id=1, points=1000, operator="anna", reason="goodwill",
+            idempotency_key="gift-1", as_of=now, rules=RULES,
+        )  # fmt: skip
+        s.add(Prize(prize_id=1, sku="MUG", name="Mug", points_price=300, stock=1))
+    with pytest.raises(OutOfStockError), session_scope(engine) as s:
+        assert s.get(Prize, 1).stock == 1  # this session has seen one left ...
+        with session_scope(engine) as other:  # ... when another redemption takes it
+            redeem(other, customer_id=1, prize_id=1, idempotency_key="first", as_of=now)
+        redeem(s, customer_id=1, prize_id=1, idempotency_key="second", as_of=now)
+    with session_scope(engine) as s:
+        assert s.get(Prize, 1).stock == 0
+        assert _burns(s) == 1
