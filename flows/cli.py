@@ -5,22 +5,21 @@ Each room that has commands exposes a ``typer.Typer`` here; they are added below
 
 from __future__ import annotations
 
+import importlib
+
 from crm.cli import app
 
 __all__ = ["app", "main"]
 
 
 def _register() -> None:
-    # Rooms add their sub-commands here, e.g.
-    #   from flows.cli_loyalty import app as loyalty_app
-    #   app.add_typer(loyalty_app, name="loyalty")
+    """Add every room's sub-commands to the core app (imports register them as a side effect)."""
+    # importing these modules registers `crm clean`, `crm quality` and `crm dedup` on the app
+    for module in ("crm.cli_hygiene", "crm.cli_identity"):
+        importlib.import_module(module)
     from flows.cli_loyalty import app as loyalty_app
 
     app.add_typer(loyalty_app, name="loyalty")
-    import crm.cli_identity  # noqa: F401  (registers `crm dedup` on the app)
-    import crm.cli_hygiene  # noqa: F401  (registers `crm clean` and `crm quality`)
-
-    pass
 
 
 _register()
