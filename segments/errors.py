@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "ConvergenceError",
+    "InvalidDataError",
     "InvalidParameterError",
     "MissingColumnsError",
     "SegmentMapError",
@@ -98,3 +99,20 @@ class ConvergenceError(SegmentsError, RuntimeError):
             f"{field} did not converge: {message}; check the summary (frequency, recency, T, "
             "monetary_value) or pass a penalizer"
         )
+
+
+class InvalidDataError(SegmentsError, ValueError):
+    """A column holds values the computation cannot use (missing, negative, empty frame).
+
+    Attributes
+    ----------
+    field : str
+        The column at fault.
+    rows : int
+        How many rows are at fault (0 when the frame is empty).
+    """
+
+    def __init__(self, field: str, rows: int, problem: str) -> None:
+        self.field = field
+        self.rows = rows
+        super().__init__(f"column {field!r}: {problem} ({rows} row(s)); clean or drop those rows")
