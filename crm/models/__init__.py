@@ -7,8 +7,9 @@ add new modules to the import list below so Alembic and ``Base.metadata`` see th
 from crm.models.base import Base
 from crm.models.core import *  # noqa: F403
 from crm.models.core import __all__ as _core_all
-from crm.models.loyalty import *  # noqa: F403
-from crm.models.identity import *  # noqa: F403
 from crm.models.hygiene import *  # noqa: F403
+from crm.models.identity import *  # noqa: F403
+from crm.models.loyalty import *  # noqa: F403
+from crm.models.segments import *  # noqa: F403
 
 __all__ = ["Base", *_core_all]
