@@ -244,9 +244,9 @@ def _event_part(events: pd.DataFrame | None, since: pd.Timestamp) -> pd.DataFram
             "events_sent_90d": _count(events, recent & (kind == "sent").to_numpy()),
             "events_opened_90d": _count(events, recent & (kind == "opened").to_numpy()),
             "events_clicked_90d": _count(events, recent & (kind == "clicked").to_numpy()),
-            "last_engaged_at": events.loc[engaged].groupby(CUSTOMER_ID, sort=False)[
-                OCCURRED_AT
-            ].max(),
+            "last_engaged_at": events.loc[engaged]
+            .groupby(CUSTOMER_ID, sort=False)[OCCURRED_AT]
+            .max(),
             "unsubscribed": _count(events, (kind == "unsubscribed").to_numpy()) > 0,
             "hard_bounced": _count(events, hard) > 0,
         }

@@ -15,6 +15,8 @@ __all__ = [
     "InvalidDataError",
     "InvalidParameterError",
     "MissingColumnsError",
+    "ScoringRulesError",
+    "SegmentDefinitionError",
     "SegmentMapError",
     "SegmentsError",
 ]
@@ -116,3 +118,74 @@ class InvalidDataError(SegmentsError, ValueError):
         self.field = field
         self.rows = rows
         super().__init__(f"column {field!r}: {problem} ({rows} row(s)); clean or drop those rows")
+
+
+class ScoringRulesError(SegmentsError, ValueError):
+    """A lead-scoring rules file (``segments/scoring.example.yaml``) is invalid.
+
+    Attributes
+    ----------
+    field : str
+        Dotted path of the field at fault (``"bant.budget.1.points"``).
+    line : int or None
+        1-based line of that field in the YAML text, when known.
+    source : str
+        The file name (or ``"<rules>"`` for text).
+    """
+
+    def __init__(
+        self, field: str, message: str, line: int | None = None, source: str = "<rules>"
+    ) -> None:
+        self.field = field
+        self.line = line
+        self.source = source
+        where = f"{source}, line {line}" if line is not None else source
+        super().__init__(f"{where}: {field}: {message}")
+
+
+class SegmentDefinitionError(SegmentsError, ValueError):
+    """A marketer's segment definition (YAML) is invalid.
+
+    One instance describes one problem; the instance that is raised also lists, in
+    ``problems``, every problem found in the file (itself first), so the marketer fixes them
+    all in one go.
+
+    Attributes
+    ----------
+    field : str
+        The profile field or definition key at fault (``"city"``, ``"where"``, ``"name"``).
+    line : int or None
+        1-based line in the YAML text, when known.
+    segment : str or None
+        The segment's name, when known.
+    source : str
+        The file name, or ``"<segments>"`` for text.
+    problems : tuple of SegmentDefinitionError
+        Every problem found (``(self,)`` for a single one).
+    """
+
+    def __init__(
+        self,
+        field: str,
+        message: str,
+        line: int | None = None,
+        segment: str | None = None,
+        source: str = "<segments>",
+        problems: Iterable[SegmentDefinitionError] = (),
+    ) -> None:
+        self.field = field
+        self.line = line
+        self.segment = segment
+        self.source = source
+        self.message = message
+        self.problems: tuple[SegmentDefinitionError, ...] = tuple(problems) or (self,)
+        if len(self.problems) == 1:
+            text = f"{source}: {self.problems[0].where()}: {self.problems[0].message}"
+        else:
+            listed = "\n".join(f"  {p.where()}: {p.message}" for p in self.problems)
+            text = f"{source}: {len(self.problems)} problems in the segment definitions:\n{listed}"
+        super().__init__(text)
+
+    def where(self) -> str:
+        """``"line N, field F"`` (``"field F"`` when the line is unknown)."""
+        return f"line {self.line}, field {self.field}" if self.line else f"field {self.field}"

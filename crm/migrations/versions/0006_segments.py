@@ -12,7 +12,7 @@ down_revision = ("0002_loyalty", "0003_hygiene", "0005_identity")
 branch_labels = None
 depends_on = None
 
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+ID = sa.BigInteger().with_variant(ID, "sqlite")
 
 
 def _ts():
@@ -24,21 +24,21 @@ def upgrade() -> None:
         "customer_profiles",
         sa.Column("customer_id", ID, nullable=False),
         sa.Column("as_of", _ts(), nullable=False),
-        sa.Column("orders", sa.Integer(), nullable=False),
+        sa.Column("orders", ID, nullable=False),
         sa.Column("revenue", sa.Float(), nullable=False),
         sa.Column("avg_order_value", sa.Float(), nullable=False),
         sa.Column("first_order_at", _ts(), nullable=True),
         sa.Column("last_order_at", _ts(), nullable=True),
         sa.Column("favourite_category", sa.String(length=64), nullable=True),
-        sa.Column("days_since_last_activity", sa.Integer(), nullable=True),
+        sa.Column("days_since_last_activity", ID, nullable=True),
         sa.Column("reachable_email", sa.Boolean(), nullable=False),
         sa.Column("reachable_sms", sa.Boolean(), nullable=False),
-        sa.Column("recency", sa.Integer(), nullable=True),
-        sa.Column("frequency", sa.Integer(), nullable=False),
+        sa.Column("recency", ID, nullable=True),
+        sa.Column("frequency", ID, nullable=False),
         sa.Column("monetary", sa.Float(), nullable=False),
-        sa.Column("r_score", sa.Integer(), nullable=True),
-        sa.Column("f_score", sa.Integer(), nullable=True),
-        sa.Column("m_score", sa.Integer(), nullable=True),
+        sa.Column("r_score", ID, nullable=True),
+        sa.Column("f_score", ID, nullable=True),
+        sa.Column("m_score", ID, nullable=True),
         sa.Column("rfm_code", sa.String(length=3), nullable=True),
         sa.Column("rfm_segment", sa.String(length=32), nullable=True),
         sa.Column("expected_purchases", sa.Float(), nullable=True),
@@ -92,9 +92,9 @@ def upgrade() -> None:
         sa.Column("as_of", _ts(), nullable=False),
         sa.Column("title", sa.String(length=255), nullable=True),
         sa.Column("definition_sha256", sa.String(length=64), nullable=False),
-        sa.Column("members", sa.Integer(), nullable=False),
-        sa.Column("entered", sa.Integer(), nullable=False),
-        sa.Column("left", sa.Integer(), nullable=False),
+        sa.Column("members", ID, nullable=False),
+        sa.Column("entered", ID, nullable=False),
+        sa.Column("left", ID, nullable=False),
         sa.PrimaryKeyConstraint("segment", "as_of", name=op.f("pk_segment_runs")),
     )
 
