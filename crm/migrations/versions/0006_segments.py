@@ -12,7 +12,7 @@ down_revision = ("0002_loyalty", "0003_hygiene", "0005_identity")
 branch_labels = None
 depends_on = None
 
-ID = sa.BigInteger().with_variant(ID, "sqlite")
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def _ts():
