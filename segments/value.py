@@ -163,7 +163,10 @@ def _minimize(
             method="L-BFGS-B",
             options={"maxiter": max_iter, "ftol": tol, "gtol": tol * 10},
         )
-    if not result.success or not np.isfinite(result.fun) or not np.isfinite(result.x).all():
+    # a line search that stops at the precision floor with a vanishing gradient has converged
+    stalled = result.status == 2 and float(np.max(np.abs(result.jac))) <= 1e-6
+    finite = np.isfinite(result.fun) and np.isfinite(result.x).all()
+    if not (result.success or stalled) or not finite:
         raise ConvergenceError(model, f"{result.message} after {result.nit} iterations")
     return np.asarray(result.x), int(result.nit)
 
@@ -306,9 +309,7 @@ class BetaGeoModel(BaseEstimator):
         wx = np.bincount(x_group, weights=w, minlength=len(xs))
 
         def objective(p: np.ndarray) -> tuple[float, np.ndarray]:
-            return self._objective(
-                p, xs, wx, x, t_x * scale, age * scale, w, float(self.penalizer)
-            )
+            return self._objective(p, xs, wx, x, t_x * scale, age * scale, w, float(self.penalizer))
 
         log_params, self.n_iter_ = _minimize(
             objective, 4, float(self.tol), self.max_iter, "BetaGeoModel"
@@ -407,7 +408,11 @@ def _conditional_purchases(
             ln_hyp[bad] = np.log(hyp2f1(c - _a[bad], c - _b[bad], c, zb)) + (
                 c - _a[bad] - _b[bad]
             ) * np.log1p(-zb)
-    numerator = (a + b + x - 1) / (a - 1) * -np.expm1(ln_hyp + _a * np.log((alpha + age) / (alpha + t + age)))
+    numerator = (
+        (a + b + x - 1)
+        / (a - 1)
+        * -np.expm1(ln_hyp + _a * np.log((alpha + age) / (alpha + t + age)))
+    )
     denominator = 1 + (x > 0) * (a / (b + np.maximum(x, 1) - 1)) * np.exp(
         _a * (np.log(alpha + age) - np.log(alpha + t_x))
     )
@@ -583,9 +588,7 @@ class GammaGammaModel(BaseEstimator):
             raise InvalidDataError(_FREQUENCY, int((x < 0).sum()), "negative frequency")
         p, q = float(self.params_["p"]), float(self.params_["q"])
         weight = p * x / (p * x + q - 1)
-        return pd.Series(
-            (1 - weight) * mean + weight * m, index=X.index, name="expected_spend"
-        )
+        return pd.Series((1 - weight) * mean + weight * m, index=X.index, name="expected_spend")
 
 
 # --------------------------------------------------------------------------- CLV
@@ -696,7 +699,9 @@ def _fraction(name: str, value: Any, low_open: bool) -> float:
         and (0 < value <= 1 if low_open else 0 <= value <= 1)
     )
     if not ok:
-        expected = "a fraction in (0, 1], e.g. 0.3" if low_open else "a fraction in [0, 1], e.g. 0.1"
+        expected = (
+            "a fraction in (0, 1], e.g. 0.3" if low_open else "a fraction in [0, 1], e.g. 0.1"
+        )
         raise InvalidParameterError(name, value, expected)
     return float(value)
 
@@ -766,7 +771,7 @@ def personal_budget(
             raise InvalidParameterError("segments", type(segments).__name__, "a Series")
         by = segments.reindex(customers.index).rename("segment")
         customers["segment"] = by.to_numpy()
-    grouped = customers[["value", "budget"]].groupby(by.to_numpy(), observed=False, dropna=True)
+    grouped = customers[["value", "budget"]].groupby(by, observed=False, dropna=True)
     by_segment = pd.DataFrame(
         {
             "customers": grouped["value"].count(),
