@@ -35,6 +35,7 @@ from crm.errors import StoreError
 from crm.models.base import UTCDateTime
 
 __all__ = [
+    "Write",
     "WriteResult",
     "connect",
     "execute",
@@ -42,6 +43,7 @@ __all__ = [
     "read_frame",
     "transaction",
     "write_frame",
+    "write_frames",
 ]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -346,6 +348,62 @@ def write_frame(
         Counts of inserted, updated and unchanged rows.
     """
     dialect = _dialect(url)
+    data, model, update = _prepare(dialect, frame, table, mode, key, update)
+    n = data.num_rows
+    bulk = mode == "append" and n >= BULK_ROWS
+    with connect(url) as conn:
+        # SQLite: foreign keys can only be switched off outside a transaction (see _bulk_append)
+        deferred = _sqlite_defer_foreign_keys(conn, table) if bulk and dialect == "sqlite" else []
+        with transaction(conn) as cur:
+            if bulk:
+                _bulk_append(cur, dialect, table, data, deferred)
+                if dialect == "postgresql" and n:
+                    _pg_sync_sequence(cur, table, model, data.column_names)
+                return WriteResult(inserted=n)
+            return _write_in(cur, dialect, data, model, table, mode, key, update)
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write of :func:`write_frames`: the arguments of :func:`write_frame` but the URL."""
+
+    frame: pd.DataFrame | pa.Table
+    table: str
+    mode: Literal["append", "upsert", "replace_all"] = "append"
+    key: Sequence[str] | None = None
+    update: Sequence[str] | None = None
+
+
+def write_frames(url: str, writes: Sequence[Write]) -> list[WriteResult]:
+    """Several writes in one transaction: all of them land, or none does.
+
+    For derived results that belong together (a run's scores, memberships and its summary),
+    so a crash between two tables never leaves one half written. Each write behaves as in
+    :func:`write_frame` (without the bulk-append path: keep very large appends separate).
+
+    Returns
+    -------
+    list of WriteResult
+        One per write, in order.
+    """
+    dialect = _dialect(url)
+    prepared = [(w, *_prepare(dialect, w.frame, w.table, w.mode, w.key, w.update)) for w in writes]
+    with connect(url) as conn, transaction(conn) as cur:
+        return [
+            _write_in(cur, dialect, data, model, w.table, w.mode, w.key, update)
+            for w, data, model, update in prepared
+        ]
+
+
+def _prepare(
+    dialect: str,
+    frame: pd.DataFrame | pa.Table,
+    table: str,
+    mode: str,
+    key: Sequence[str] | None,
+    update: Sequence[str] | None,
+) -> tuple[pa.Table, Table | None, Sequence[str] | None]:
+    """Check a write against the model and shape its Arrow table (types, defaults)."""
     model = _model_table(table)
     kinds = _column_kinds(model)
     if model is not None:
@@ -356,6 +414,8 @@ def write_frame(
         ]
         if unknown:
             raise StoreError(f"table {table!r} has no column(s) {unknown}")
+    if mode not in ("append", "upsert", "replace_all"):
+        raise StoreError(f"unknown write mode {mode!r}: append, upsert or replace_all")
     data = _to_arrow(frame, kinds, dialect)
     if dialect == "postgresql":
         data = _pg_decimals(data, model)
@@ -363,31 +423,36 @@ def write_frame(
     if mode == "upsert" and update is None:
         # a column the frame did not carry is only defaulted for new rows, never overwritten
         update = [name for name in data.column_names if name not in defaulted]
-    n = data.num_rows
     if mode == "upsert" and not key:
         raise StoreError("upsert needs key= (the columns of a unique constraint)")
     if mode == "upsert" and any(k not in data.column_names for k in key or ()):
         raise StoreError(f"upsert key {list(key or ())} is not among the frame's columns")
+    return data, model, update
 
-    bulk = mode == "append" and n >= BULK_ROWS
-    with connect(url) as conn:
-        # SQLite: foreign keys can only be switched off outside a transaction (see _bulk_append)
-        deferred = _sqlite_defer_foreign_keys(conn, table) if bulk and dialect == "sqlite" else []
-        with transaction(conn) as cur:
-            if mode == "replace_all":
-                cur.execute(f"DELETE FROM {_quote(table)}")
-            if bulk:
-                _bulk_append(cur, dialect, table, data, deferred)
-                result = WriteResult(inserted=n)
-            elif mode in ("append", "replace_all"):
-                if n:
-                    cur.adbc_ingest(table, data, mode="append")
-                result = WriteResult(inserted=n)
-            else:
-                result = _upsert(cur, dialect, table, data, list(key or ()), update)
-            if dialect == "postgresql" and n:
-                _pg_sync_sequence(cur, table, model, data.column_names)
-            return result
+
+def _write_in(
+    cur: Any,
+    dialect: str,
+    data: pa.Table,
+    model: Table | None,
+    table: str,
+    mode: str,
+    key: Sequence[str] | None,
+    update: Sequence[str] | None,
+) -> WriteResult:
+    """One prepared write on a cursor inside a transaction."""
+    n = data.num_rows
+    if mode == "replace_all":
+        cur.execute(f"DELETE FROM {_quote(table)}")
+    if mode in ("append", "replace_all"):
+        if n:
+            cur.adbc_ingest(table, data, mode="append")
+        result = WriteResult(inserted=n)
+    else:
+        result = _upsert(cur, dialect, table, data, list(key or ()), update)
+    if dialect == "postgresql" and n:
+        _pg_sync_sequence(cur, table, model, data.column_names)
+    return result
 
 
 #: Appends of at least this many rows take the bulk path (:func:`_bulk_append`).

@@ -71,3 +71,32 @@ def test_failed_write_leaves_nothing(db_url: str) -> None:
 def test_unknown_column_is_refused(db_url: str) -> None:
     with pytest.raises(StoreError, match="no column"):
         store.write_frame(db_url, _customers().assign(shoe_size=[1, 2]), "customers")
+
+
+def test_write_frames_is_one_transaction(db_url: str) -> None:
+    customers = _customers().assign(customer_id=[1, 2])
+    orders = pd.DataFrame(
+        {"customer_id": [1, 99], "ordered_at": [NOW, NOW], "amount": [10.0, 20.0]}
+    )  # customer 99 does not exist: the foreign key fails the second write
+    with pytest.raises(Exception):  # noqa: B017 - the driver's integrity error
+        store.write_frames(
+            db_url, [store.Write(customers, "customers"), store.Write(orders, "orders")]
+        )
+    assert store.read_frame(db_url, "SELECT COUNT(*) AS n FROM customers")["n"][0] == 0
+    results = store.write_frames(
+        db_url,
+        [
+            store.Write(customers, "customers"),
+            store.Write(orders.iloc[:1], "orders"),
+            store.Write(
+                customers.assign(first_name=["Иван", "Джейн"]),
+                "customers",
+                mode="upsert",
+                key=["customer_id"],
+            ),
+        ],
+    )
+    assert [r.inserted for r in results] == [2, 1, 0]
+    assert results[2].updated == 1 and results[2].unchanged == 1
+    names = store.read_frame(db_url, "SELECT first_name FROM customers ORDER BY customer_id")
+    assert names["first_name"].tolist() == ["Иван", "Джейн"]
