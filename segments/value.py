@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,7 @@ from scipy.optimize import minimize
 from scipy.special import digamma, expit, gammaln, hyp2f1
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from crm.columns import CUSTOMER_ID
 from segments.errors import (
@@ -78,7 +79,7 @@ __all__ = [
 _FREQUENCY, _RECENCY, _T, _MONETARY = "frequency", "recency", "T", "monetary_value"
 #: periods per month, as ``lifetimes.utils._customer_lifetime_value`` counts them
 _PERIODS_PER_MONTH = {"D": 30.0, "W": 4.345}
-_START = 0.1  # lifetimes' starting point: every log-parameter 0.1
+_START = 0.1  # lifetimes' starting point: every log-parameter 0.1 (BG/NBD in scaled time)
 
 
 # --------------------------------------------------------------------------- input checks
@@ -147,18 +148,30 @@ def _distinct(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, inverse
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product without BLAS: a threaded ``ddot`` on a busy machine costs milliseconds."""
+    return float(np.einsum("i,i->", a, b))
+
+
 def _minimize(
     objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    size: int,
+    start: np.ndarray,
     tol: float,
     max_iter: int,
     model: str,
 ) -> tuple[np.ndarray, int]:
-    """L-BFGS-B on log-parameters from lifetimes' start; ConvergenceError if it fails."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    """L-BFGS-B on log-parameters; ConvergenceError if it fails.
+
+    BLAS is held to one thread: L-BFGS-B's algebra on 3–4 parameters gains nothing from
+    threads, and on a busy machine waking them costs milliseconds per iteration.
+    """
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+    ):
         result = minimize(
             objective,
-            np.full(size, _START),
+            start,
             jac=True,
             method="L-BFGS-B",
             options={"maxiter": max_iter, "ftol": tol, "gtol": tol * 10},
@@ -178,6 +191,49 @@ def _check_fit_params(penalizer: Any, tol: Any, max_iter: Any) -> None:
         raise InvalidParameterError("tol", tol, "a number between 0 and 1 (1e-10 usual)")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise InvalidParameterError("max_iter", max_iter, "a positive integer")
+
+
+class _BGData(NamedTuple):
+    """A BTYD summary laid out for the BG/NBD likelihood (all weights are customer counts).
+
+    ``xs``/``wx``: distinct frequencies and their weights. ``ages``/``recs``: distinct T and
+    recency values; ``w0``: weight of the no-repeat customers per distinct T. Repeat rows
+    (distinct ``(x, recency, T)`` with ``x > 0``): ``x``, ``w`` and codes into ``xs``,
+    ``ages`` and ``recs``.
+    """
+
+    total: float
+    xs: np.ndarray
+    wx: np.ndarray
+    ages: np.ndarray
+    recs: np.ndarray
+    w0: np.ndarray
+    x: np.ndarray
+    w: np.ndarray
+    x_code: np.ndarray
+    age_code: np.ndarray
+    rec_code: np.ndarray
+
+
+def _bg_data(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, w: np.ndarray) -> _BGData:
+    """Lay out (distinct, weighted) summary rows for :meth:`BetaGeoModel._objective`."""
+    xs, x_code = np.unique(x, return_inverse=True)
+    ages, age_code = np.unique(age, return_inverse=True)
+    recs, rec_code = np.unique(t_x, return_inverse=True)
+    repeat = x > 0
+    return _BGData(
+        total=float(w.sum()),
+        xs=xs,
+        wx=np.bincount(x_code, weights=w, minlength=len(xs)),
+        ages=ages,
+        recs=recs,
+        w0=np.bincount(age_code[~repeat], weights=w[~repeat], minlength=len(ages)),
+        x=x[repeat],
+        w=w[repeat],
+        x_code=x_code[repeat],
+        age_code=age_code[repeat],
+        rec_code=rec_code[repeat],
+    )
 
 
 # --------------------------------------------------------------------------- BG/NBD
@@ -229,49 +285,56 @@ class BetaGeoModel(BaseEstimator):
 
     @staticmethod
     def _objective(
-        log_params: np.ndarray,
-        xs: np.ndarray,
-        wx: np.ndarray,
-        x: np.ndarray,
-        t_x: np.ndarray,
-        age: np.ndarray,
-        w: np.ndarray,
-        penalizer: float,
+        log_params: np.ndarray, data: _BGData, penalizer: float
     ) -> tuple[float, np.ndarray]:
         """Mean negative log-likelihood plus penalty, and its gradient in log-parameters.
 
-        ``xs``/``wx`` are the distinct frequencies and their weights (for the terms that
-        depend on frequency only); ``x, t_x, age, w`` the distinct rows and their weights.
+        Per customer (Hardie's note 004): ``A1 + A2 + log(exp(A3) + [x > 0] exp(A4))`` with
+        ``A1 = gammaln(r+x) - gammaln(r) + r log(alpha)``, ``A2 = gammaln(a+b) + gammaln(b+x)
+        - gammaln(b) - gammaln(a+b+x)``, ``A3 = -(r+x) log(alpha+T)``, ``A4 = log(a) -
+        log(b+x-1) - (r+x) log(alpha+recency)``. See :func:`_bg_data` for the layout.
         """
         params = np.exp(log_params)
         r, alpha, a, b = params
-        total = w.sum()
-        # A1 + A2 of Hardie's note 004, summed per distinct frequency
-        ll = float(
-            wx @ (gammaln(r + xs) + gammaln(b + xs) - gammaln(a + b + xs))
-            + total * (r * np.log(alpha) - gammaln(r) + gammaln(a + b) - gammaln(b))
+        d = data
+        total = d.total
+        xs, wx = d.xs, d.wx
+        # A1 + A2, once per distinct frequency
+        ll = _dot(wx, gammaln(r + xs) + gammaln(b + xs) - gammaln(a + b + xs)) + total * (
+            r * np.log(alpha) - gammaln(r) + gammaln(a + b) - gammaln(b)
         )
         d_ab, d_abx = digamma(a + b), digamma(a + b + xs)
-        g_r = float(wx @ digamma(r + xs) + total * (np.log(alpha) - digamma(r)))
+        g_r = _dot(wx, digamma(r + xs)) + total * (np.log(alpha) - digamma(r))
         g_alpha = total * r / alpha
-        g_a = float(wx @ (d_ab - d_abx))
-        g_b = float(wx @ (d_ab + digamma(b + xs) - digamma(b) - d_abx))
-        # log(exp(A3) + [x > 0] exp(A4)) = A3 + softplus(A4 - A3)
-        log_at, log_ar = np.log(alpha + age), np.log(alpha + t_x)
-        rx = r + x
-        bx = b + np.maximum(x, 1) - 1
-        diff = np.where(x > 0, np.log(a) - np.log(bx) + rx * (log_at - log_ar), -np.inf)
-        ll += float(w @ (np.logaddexp(0.0, diff) - rx * log_at))
-        s4 = w * expit(diff)  # weighted share of the "dropped out after the last purchase" term
+        g_a = _dot(wx, d_ab - d_abx)
+        g_b = _dot(wx, d_ab + digamma(b + xs) - digamma(b) - d_abx)
+        # logs of alpha + T and alpha + recency, once per distinct value
+        log_ages, log_recs = np.log(alpha + d.ages), np.log(alpha + d.recs)
+        inv_ages, inv_recs = 1.0 / (alpha + d.ages), 1.0 / (alpha + d.recs)
+        # customers without repeat purchases: A3 only, weights per distinct T
+        ll -= r * _dot(d.w0, log_ages)
+        g_r -= _dot(d.w0, log_ages)
+        g_alpha -= r * _dot(d.w0, inv_ages)
+        # repeat customers: A3 + softplus(A4 - A3), stable for any sign of the difference
+        w, rx = d.w, r + d.x
+        inv_bx = 1.0 / (b + np.maximum(xs, 1) - 1)
+        lat, lar = log_ages[d.age_code], log_recs[d.rec_code]
+        diff = (np.log(a) + np.log(inv_bx))[d.x_code] + rx * (lat - lar)
+        e = np.exp(-np.abs(diff))
+        positive = diff > 0
+        softplus = np.maximum(diff, 0.0) + np.log1p(e)
+        share = np.where(positive, 1.0, e) / (1.0 + e)  # expit(diff): weight of A4
+        ll += _dot(w, softplus - rx * lat)
+        s4 = w * share
         s3 = w - s4
-        g_r -= float(s3 @ log_at + s4 @ log_ar)
-        g_alpha -= float((s3 / (alpha + age) + s4 / (alpha + t_x)) @ rx)
-        g_a += float(s4.sum() / a)
-        g_b -= float((s4 / bx).sum())
+        g_r -= _dot(s3, lat) + _dot(s4, lar)
+        g_alpha -= _dot(s3 * inv_ages[d.age_code] + s4 * inv_recs[d.rec_code], rx)
+        g_a += float(s4.sum()) / a
+        g_b -= _dot(s4, inv_bx[d.x_code])
         grad = np.array([g_r, g_alpha, g_a, g_b])
-        value = -ll / total + penalizer * float(params @ params)
+        value = -ll / total + penalizer * float(np.sum(params * params))
         grad_log = params * (-grad / total + 2.0 * penalizer * params)
-        return value, grad_log
+        return float(value), grad_log
 
     def fit(self, X: pd.DataFrame, y: Any = None, sample_weight: Any = None) -> BetaGeoModel:
         """Estimate ``r, alpha, a, b`` by maximum likelihood.
@@ -305,19 +368,20 @@ class BetaGeoModel(BaseEstimator):
         w = np.bincount(inverse, weights=w, minlength=len(first))
         x, t_x, age = x[first], t_x[first], age[first]
         scale = 1.0 / age.max()
-        xs, x_group = np.unique(x, return_inverse=True)
-        wx = np.bincount(x_group, weights=w, minlength=len(xs))
+        data = _bg_data(x, t_x, age, w)
+        scaled = data._replace(ages=data.ages * scale, recs=data.recs * scale)
+        penalizer = float(self.penalizer)
 
         def objective(p: np.ndarray) -> tuple[float, np.ndarray]:
-            return self._objective(p, xs, wx, x, t_x * scale, age * scale, w, float(self.penalizer))
+            return self._objective(p, scaled, penalizer)
 
         log_params, self.n_iter_ = _minimize(
-            objective, 4, float(self.tol), self.max_iter, "BetaGeoModel"
+            objective, np.full(4, _START), float(self.tol), self.max_iter, "BetaGeoModel"
         )
         params = np.exp(log_params)
         params[1] /= scale
         self.params_ = pd.Series(params, index=["r", "alpha", "a", "b"], name="BetaGeoModel")
-        mean_nll, _ = self._objective(np.log(params), xs, wx, x, t_x, age, w, 0.0)
+        mean_nll, _ = self._objective(np.log(params), data, 0.0)
         self.log_likelihood_ = -mean_nll * float(w.sum())
         self.n_customers_ = float(w.sum())
         self.n_distinct_ = len(first)
@@ -482,9 +546,9 @@ class GammaGammaModel(BaseEstimator):
         total = w.sum()
         pxq, px = p * xs + q, p * xs
         log_xmv = np.log(xm + v)
-        sum_xl, sum_l = float(xw @ log_xmv), float(w @ log_xmv)
+        sum_xl, sum_l = _dot(xw, log_xmv), _dot(w, log_xmv)
         ll = (
-            float(wx @ (gammaln(pxq) - gammaln(px)))
+            _dot(wx, gammaln(pxq) - gammaln(px))
             + total * (q * np.log(v) - gammaln(q))
             + p * constant[0]
             - constant[1]
@@ -492,9 +556,9 @@ class GammaGammaModel(BaseEstimator):
             - q * sum_l
         )
         inv = 1.0 / (xm + v)
-        g_p = float((wx * xs) @ (digamma(pxq) - digamma(px))) + constant[0] - sum_xl
-        g_q = float(wx @ digamma(pxq)) + total * (np.log(v) - digamma(q)) - sum_l
-        g_v = total * q / v - p * float(xw @ inv) - q * float(w @ inv)
+        g_p = _dot(wx * xs, digamma(pxq) - digamma(px)) + constant[0] - sum_xl
+        g_q = _dot(wx, digamma(pxq)) + total * (np.log(v) - digamma(q)) - sum_l
+        g_v = total * q / v - p * _dot(xw, inv) - q * _dot(w, inv)
         grad = np.array([g_p, g_q, g_v])
         value = -ll / total + penalizer * float(params @ params)
         return value, params * (-grad / total + 2.0 * penalizer * params)
@@ -543,13 +607,16 @@ class GammaGammaModel(BaseEstimator):
         xs, x_group = np.unique(x, return_inverse=True)
         wx = np.bincount(x_group, weights=w, minlength=len(xs))
         xm, xw = x * m, x * w
-        constant = (float(xw @ np.log(xm)), float(w @ np.log(m)))
+        constant = (_dot(xw, np.log(xm)), _dot(w, np.log(m)))
 
         def objective(p: np.ndarray) -> tuple[float, np.ndarray]:
             return self._objective(p, xs, wx, xm, xw, w, constant, float(self.penalizer))
 
+        # lifetimes' start for p and q, and v that matches the mean spend: p v / (q - 1) = mean
+        start = np.full(3, _START)
+        start[2] = np.log(_dot(w, m) / w.sum() * np.expm1(_START)) - _START
         log_params, self.n_iter_ = _minimize(
-            objective, 3, float(self.tol), self.max_iter, "GammaGammaModel"
+            objective, start, float(self.tol), self.max_iter, "GammaGammaModel"
         )
         self.params_ = pd.Series(np.exp(log_params), index=["p", "q", "v"], name="GammaGammaModel")
         mean_nll, _ = self._objective(log_params, xs, wx, xm, xw, w, constant, 0.0)

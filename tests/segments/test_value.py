@@ -21,6 +21,7 @@ from segments.value import (
     BetaGeoModel,
     GammaGammaModel,
     PersonalBudget,
+    _bg_data,
     customer_value,
     personal_budget,
 )
@@ -173,23 +174,29 @@ def test_fitted_frequency_zero_customer_is_alive(cdnow: pd.DataFrame) -> None:
 
 def test_objective_by_hand_and_gradient() -> None:
     # one customer with x=0 and T=1 at r=alpha=a=b=1: LL = r log(alpha) - r log(alpha+T) = -log 2
-    xs, wx = np.array([0.0]), np.array([1.0])
-    one = (np.array([0.0]), np.array([0.0]), np.array([1.0]), np.array([1.0]))
-    value, _ = BetaGeoModel._objective(np.zeros(4), xs, wx, *one, 0.0)
+    one = _bg_data(np.array([0.0]), np.array([0.0]), np.array([1.0]), np.array([1.0]))
+    value, _ = BetaGeoModel._objective(np.zeros(4), one, 0.0)
     assert value == pytest.approx(np.log(2))
+    # x=1, recency 1, T 2 at r=alpha=a=1, b=2: A1 = log Γ(2) - log Γ(1) = 0,
+    # A2 = log[Γ(3) Γ(3) / (Γ(2) Γ(4))] = log(4/6), A3 = -2 log 3, A4 = log(1/2) - 2 log 2,
+    # LL = log(2/3) + log(1/9 + 1/8)
+    two = _bg_data(np.array([1.0]), np.array([1.0]), np.array([2.0]), np.array([1.0]))
+    value, _ = BetaGeoModel._objective(np.log([1.0, 1, 1, 2]), two, 0.0)
+    assert value == pytest.approx(-(np.log(2 / 3) + np.log(1 / 9 + 1 / 8)))
     # the analytic gradient agrees with central differences on a mixed sample
-    x = np.array([0.0, 1, 2, 5, 3])
-    t_x, age, w = np.array([0.0, 0.2, 0.5, 0.9, 0.1]), np.array([1.0, 0.5, 0.8, 1, 0.7]), np.ones(5)
-    xs, x_group = np.unique(x, return_inverse=True)
-    wx = np.bincount(x_group, weights=w)
+    data = _bg_data(
+        np.array([0.0, 1, 2, 5, 3, 0]),
+        np.array([0.0, 0.2, 0.5, 0.9, 0.1, 0]),
+        np.array([1.0, 0.5, 0.8, 1, 0.7, 0.3]),
+        np.array([1.0, 2, 1, 1, 3, 1]),
+    )
     point = np.log([0.3, 0.4, 0.8, 2.5])
 
     def f(p: np.ndarray) -> float:
-        return BetaGeoModel._objective(p, xs, wx, x, t_x, age, w, 0.05)[0]
+        return BetaGeoModel._objective(p, data, 0.05)[0]
 
-    _, grad = BetaGeoModel._objective(point, xs, wx, x, t_x, age, w, 0.05)
-    eye = np.eye(4) * 1e-6
-    numeric = [(f(point + e) - f(point - e)) / 2e-6 for e in eye]
+    _, grad = BetaGeoModel._objective(point, data, 0.05)
+    numeric = [(f(point + e) - f(point - e)) / 2e-6 for e in np.eye(4) * 1e-6]
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
 
 
