@@ -71,7 +71,8 @@ than the full three-valued ``NOT``; it is what marketers expect of "not in Mosco
 
 Relative times
 --------------
-``as_of`` is a timezone-aware datetime, or a date (midnight UTC of that day). Datetime columns
+``as_of`` is a timezone-aware datetime, or a date (the end of that day in UTC, as in
+:mod:`crm.profiles`: that day's orders count as "within the last 90 days"). Datetime columns
 (naive ones read as UTC) are compared with ``as_of`` itself; date columns (and birthdays) with
 ``as_of``'s calendar date in its own time zone, so pass ``as_of`` in the business's zone for
 local birthdays.
@@ -340,6 +341,14 @@ class _Parser:
     def __init__(self, problems: _Problems) -> None:
         self.problems = problems
         self._constructor = yaml.SafeLoader("")
+        # every condition that parsed, with its segment, even inside a segment that did not:
+        # the schema checks run on them too, so one pass reports all of a file's problems
+        self.parsed: list[tuple[str | None, Condition]] = []
+        self._name_line = 1
+
+    def keep(self, cond: Condition) -> Condition:
+        self.parsed.append((self.problems.segment, cond))
+        return cond
 
     def value(self, node: yaml.Node) -> Any:
         return self._constructor.construct_object(node, deep=True)
@@ -393,29 +402,31 @@ class _Parser:
         names: dict[str, int] = {}
         for item in entries.value:
             definition = self.segment(item)
-            if definition is None:
-                continue
-            if definition.name in names:
+            name, line = self.problems.segment, self._name_line
+            if name is not None and name in names:
                 self.problems.add(
                     "name",
-                    f"duplicate segment name {definition.name!r} (first at line "
-                    f"{names[definition.name]}); give each segment its own name",
-                    definition.line,
+                    f"duplicate segment name {name!r} (first at line {names[name]}); "
+                    "give each segment its own name",
+                    line,
                 )
                 continue
-            names[definition.name] = definition.line or 0
-            out.append(definition)
+            if name is not None:
+                names[name] = line
+            if definition is not None:
+                out.append(definition)
         return out
 
     def segment(self, node: yaml.Node) -> SegmentDefinition | None:
         self.problems.segment = None
+        self._name_line = _line(node)
         if not isinstance(node, yaml.MappingNode):
             self.problems.add(
                 "segments", "each segment is a mapping with name and where", _line(node)
             )
             return None
         keys = {k: (v, line) for k, v, line in self.items(node, "segment")}
-        name_line = keys.get("name", (None, _line(node)))[1]
+        name_line = self._name_line = keys.get("name", (None, _line(node)))[1]
         name = self.value(keys["name"][0]) if "name" in keys else None
         if isinstance(name, str) and name.strip() and not re.search(r"\s", name.strip()):
             name = name.strip()
@@ -515,7 +526,7 @@ class _Parser:
         if not isinstance(node, yaml.MappingNode):
             value = self.value(node)
             if value is None:
-                return Condition(name, "is_null", True, line)
+                return self.keep(Condition(name, "is_null", True, line))
             return self.comparison(name, "eq", node, line)
         if not node.value:
             self.problems.add(name, "no operator; write e.g. '{gte: 10}' or a value", line)
@@ -546,7 +557,7 @@ class _Parser:
             value = [value]
         if isinstance(value, list):
             value = tuple(value)
-        return Condition(name, op, value, line)
+        return self.keep(Condition(name, op, value, line))
 
 
 def _shape_problem(op: str, value: Any) -> str | None:
@@ -626,9 +637,11 @@ def load_segments(
             mark.line + 1 if mark is not None else None,
         )
         problems.raise_if_any()
-    definitions = _Parser(problems).segments(root)
+    parser = _Parser(problems)
+    definitions = parser.segments(root)
     if schema is not None:
-        _validate_into(definitions, _specs(schema), problems)
+        _check_conditions(parser.parsed, _specs(schema), problems)
+    problems.found.sort(key=lambda p: p.line or 0)
     problems.raise_if_any()
     return definitions
 
@@ -744,10 +757,19 @@ def _validate_into(
                 definition.line,
             )
         names.setdefault(definition.name, definition.line)
-        for cond in definition.conditions():
-            problem = _condition_problem(cond, specs)
-            if problem:
-                problems.add(cond.field, problem, cond.line)
+        _check_conditions([(definition.name, c) for c in definition.conditions()], specs, problems)
+
+
+def _check_conditions(
+    conditions: Iterable[tuple[str | None, Condition]],
+    specs: Mapping[str, FieldSpec],
+    problems: _Problems,
+) -> None:
+    for segment, cond in conditions:
+        problems.segment = segment
+        problem = _condition_problem(cond, specs)
+        if problem:
+            problems.add(cond.field, problem, cond.line)
 
 
 def validate(definitions: Iterable[SegmentDefinition], schema: Schema) -> list[SegmentDefinition]:
@@ -993,7 +1015,9 @@ class _Times:
 
 def _as_of(as_of: Any) -> tuple[pd.Timestamp, dt.date]:
     if isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime):
-        return pd.Timestamp(as_of, tz="UTC"), as_of
+        # a bare date means the end of that day, as in crm.profiles: that day's orders count
+        end = pd.Timestamp(as_of, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        return end, as_of
     try:
         ts = pd.Timestamp(as_of)
     except (TypeError, ValueError):
