@@ -233,6 +233,12 @@ def read_arrow(
     if params and dialect == "postgresql":
         sql = _numbered_params(sql)
     with connect(url) as conn, conn.cursor() as cur:
+        if dialect == "sqlite":
+            # The SQLite driver infers each column's type from the first batch and fails on a
+            # later mismatch ("expected INT64 but got STRING") when a text column starts with
+            # NULLs (apache/arrow-adbc#581, #2532). One batch for the whole result makes the
+            # inference see every value; buffers grow as rows arrive, nothing is preallocated.
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(2**30)})
         cur.execute(sql, params or None)
         result = cur.fetch_arrow_table()
     if dialect == "sqlite":

@@ -100,3 +100,21 @@ def test_write_frames_is_one_transaction(db_url: str) -> None:
     assert results[2].updated == 1 and results[2].unchanged == 1
     names = store.read_frame(db_url, "SELECT first_name FROM customers ORDER BY customer_id")
     assert names["first_name"].tolist() == ["Иван", "Джейн"]
+
+
+def test_sqlite_text_column_starting_with_nulls_reads(sqlite_url: str) -> None:
+    # the SQLite ADBC driver guesses types from its first batch: 5,000 NULLs then a string
+    n = 5_000
+    leads = pd.DataFrame(
+        {
+            "lead_id": range(1, n + 2),
+            "source": ["site_form"] * (n + 1),
+            "status": ["new"] * n + ["disqualified"],
+            "disqualify_reason": [None] * n + ["spam"],
+            "created_at": [NOW] * (n + 1),
+        }
+    )
+    store.write_frame(sqlite_url, leads, "leads")
+    got = store.read_frame(sqlite_url, "leads")
+    assert got["disqualify_reason"].notna().sum() == 1
+    assert got["disqualify_reason"].iloc[-1] == "spam"
