@@ -139,9 +139,14 @@ def _distinct(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     which is much faster than ``np.unique(axis=0)`` on float rows.
     """
     key = np.zeros(len(columns[0]), dtype=np.int64)
+    size = 1  # number of possible keys so far
     for col in columns:
         codes, uniques = pd.factorize(col)
+        if size * len(uniques) >= 2**62:  # renumber the keys seen so far to stay in int64
+            key, seen = pd.factorize(key)
+            size = len(seen)
         key = key * len(uniques) + codes
+        size *= len(uniques)
     inverse, keys = pd.factorize(key)
     first = np.empty(len(keys), dtype=np.int64)
     first[inverse] = np.arange(len(inverse))  # any row of a group represents it

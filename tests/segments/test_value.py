@@ -456,3 +456,20 @@ def test_model_and_value_parameters_are_validated(cdnow: pd.DataFrame) -> None:
         with pytest.raises(InvalidParameterError) as err:
             customer_value(summary, model, spend, **kwargs)  # type: ignore[arg-type]
         assert err.value.field == field
+
+
+def test_customers_first_seen_on_the_last_day(cdnow: pd.DataFrame) -> None:
+    # btyd_summary gives T=0 to a customer whose first purchase is in the as_of period: the
+    # fit takes them (likelihood r log(alpha) - r log(alpha) = 0) and they count as alive
+    newcomers = pd.DataFrame({"frequency": [0.0] * 3, "recency": [0.0] * 3, "T": [0.0] * 3})
+    summary = pd.concat([cdnow, newcomers], ignore_index=True)
+    model = BetaGeoModel().fit(summary)
+    assert model.n_customers_ == 2360
+    # the three add nothing to the likelihood, so the optimum is CDNOW's own
+    assert model.log_likelihood_ == pytest.approx(-9582.43, abs=0.01)
+    np.testing.assert_allclose(model.params_, BetaGeoModel().fit(cdnow).params_, rtol=1e-5)
+    assert (model.probability_alive(newcomers) == 1).all()
+    assert np.isfinite(model.expected_purchases(10, newcomers)).all()
+    with pytest.raises(InvalidDataError, match="every T is 0") as err:
+        BetaGeoModel().fit(newcomers)
+    assert err.value.field == "T"
