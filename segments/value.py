@@ -21,10 +21,13 @@ Customers with the same ``(frequency, recency, T)`` have the same likelihood, an
 built from orders have whole-period recency and T, so the fit runs on the distinct rows with
 a weight each (a million customers over a year of days collapse to some hundred thousand
 rows). The terms that depend on frequency only (the ``gammaln`` parts) are summed once per
-distinct frequency. The gradient of the log-likelihood is analytic, and L-BFGS-B minimises
-the mean negative log-likelihood over the log-parameters, so every evaluation is a handful
-of NumPy passes over the distinct rows. The mixture term of BG/NBD is computed as
-``A3 + softplus(A4 - A3)`` (log-sum-exp), never as a difference of exponentials.
+distinct frequency, ``log(alpha + T)`` and ``log(alpha + recency)`` once per distinct value,
+and customers without repeat purchases once per distinct ``T``. The gradient of the
+log-likelihood is analytic, and L-BFGS-B minimises the mean negative log-likelihood over
+the log-parameters, so every evaluation is a handful of NumPy passes over the distinct
+repeat rows. The mixture term of BG/NBD is computed as ``A3 + softplus(A4 - A3)``
+(log-sum-exp with one ``exp`` per row), never as a difference of exponentials. On a million
+simulated customers both fits take 0.7 s, 25× ``lifetimes`` (``bench/results/value.md``).
 
 Conventions shared with ``lifetimes``
 -------------------------------------
