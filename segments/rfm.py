@@ -131,7 +131,8 @@ def _wall_days(ts: pd.Series) -> tuple[np.ndarray, Any]:
     ):
         ts = pd.to_datetime(ts)
     tz = getattr(ts.dtype, "tz", None)
-    unit = ts.dtype.unit  # type: ignore[union-attr]
+    # numpy's datetime64 dtype has no ``.unit`` (pandas' tz-aware dtype has): ask numpy
+    unit = np.datetime_data(ts.to_numpy().dtype)[0] if tz is None else ts.dtype.unit  # type: ignore[union-attr]
     if tz is not None and str(tz) not in ("UTC", "utc"):
         ts = ts.dt.tz_localize(None)
     values = ts.to_numpy(dtype=f"datetime64[{unit}]").view(np.int64)

@@ -202,3 +202,15 @@ def test_btyd_summary_equals_lifetimes(period: str) -> None:
     assert list(ours.index) == list(theirs.index)
     for col in ("frequency", "recency", "T", "monetary_value"):
         np.testing.assert_allclose(ours[col].to_numpy(), theirs[col].to_numpy(), rtol=1e-9)
+
+
+def test_naive_and_other_unit_timestamps() -> None:
+    o = pd.DataFrame(
+        {
+            "customer_id": [1, 1],
+            "ordered_at": pd.to_datetime(["2026-01-01", "2026-01-05"]).astype("datetime64[s]"),
+            "amount": [1.0, 2.0],
+        }
+    )
+    assert rfm_frame(o, dt.date(2026, 1, 10)).loc[1].tolist() == [5, 2, 3.0]
+    assert btyd_summary(o, dt.date(2026, 1, 10)).loc[1].tolist() == [1.0, 4.0, 9.0, 2.0]
