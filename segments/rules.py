@@ -827,8 +827,11 @@ def _kind_of(series: pd.Series) -> str:
     sample = _first_values(series)
     if not sample:
         return "string"
-    if all(isinstance(v, list | tuple | set | np.ndarray) for v in sample):
-        return "tags"
+    listish = [isinstance(v, list | tuple | set | np.ndarray) for v in sample]
+    if any(listish) and all(
+        ok or isinstance(v, str) for ok, v in zip(listish, sample, strict=True)
+    ):
+        return "tags"  # lists of tags, perhaps with a lone tag written as a string
     if all(isinstance(v, bool | np.bool_) for v in sample):
         return "bool"
     if all(isinstance(v, dt.datetime) for v in sample):
@@ -956,18 +959,34 @@ class _Tags:
     def __init__(self, series: pd.Series) -> None:
         values = series.to_numpy(dtype=object)
         n = len(values)
-        listish = [v if isinstance(v, list | tuple | set | np.ndarray) else () for v in values]
-        lengths = np.fromiter(map(len, listish), np.int64, n)
-        flat = np.fromiter(itertools.chain.from_iterable(listish), object, int(lengths.sum()))
+        present = ~pd.isna(values)  # None / NaN: no tags
+        lists = values if present.all() else values[present]
+        if not set(map(type, lists)) <= {list, tuple, set, np.ndarray}:
+            # a lone string is one tag; anything else that is not a list, no tags
+            cleaned = np.empty(len(lists), dtype=object)
+            for i, v in enumerate(lists):
+                listish = isinstance(v, list | tuple | set | np.ndarray)
+                cleaned[i] = [v] if isinstance(v, str) else v if listish else ()
+            lists = cleaned
+        sizes = np.fromiter(map(len, lists), np.int64, len(lists))
+        lengths = np.zeros(n, np.int64)
+        lengths[present] = sizes
+        flat = np.fromiter(itertools.chain.from_iterable(lists), object, int(sizes.sum()))
         raw_codes, raw = pd.factorize(flat)
         merged, uniques = pd.factorize(np.array([normalize_text(t) for t in raw], dtype=object))
-        codes = merged[raw_codes] if len(raw_codes) else raw_codes
+        codes = merged[raw_codes] if len(raw_codes) else raw_codes.astype(np.int64)
         rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        if len(codes):
-            key = np.unique(codes.astype(np.int64) * n + rows)  # sorted by tag, then row
-            codes, rows = key // n, key % n
+        # postings: rows grouped by tag; a stable sort keeps each tag's rows ascending, and
+        # 16-bit codes (any real vocabulary) make it a radix sort
+        small = codes.astype(np.int16) if len(uniques) < 2**15 else codes
+        order = np.argsort(small, kind="stable")
+        codes, rows = codes[order], rows[order]
+        if len(codes) > 1:  # the same tag twice on one row counts once
+            keep = np.ones(len(codes), bool)
+            keep[1:] = (codes[1:] != codes[:-1]) | (rows[1:] != rows[:-1])
+            codes, rows = codes[keep], rows[keep]
         self.n = n
-        self.count = np.bincount(rows, minlength=n) if len(rows) else np.zeros(n, np.int64)
+        self.count = lengths
         self.rows = rows
         self.indptr = np.searchsorted(codes, np.arange(len(uniques) + 1))
         self.lookup = {u: i for i, u in enumerate(uniques)}

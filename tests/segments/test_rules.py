@@ -724,3 +724,12 @@ def test_the_example_file_validates_and_runs() -> None:
     assert got["low_floor_interested"] == [1]
     assert got["engaged_no_purchase"] == [2]
     assert got["winback_at_risk"] == got["new_customers"] == got["sport_fans_spb"] == []
+
+
+def test_tags_as_arrays_lone_strings_and_missing() -> None:
+    tags = pd.Series([np.array(["a:x", "b:y"]), "a:x", None, np.nan, ["A:X"], []], dtype=object)
+    frame = pd.DataFrame({"customer_id": [1, 2, 3, 4, 5, 6], "tags": tags})
+    assert schema_from_frame(frame)["tags"].kind == "tags"
+    assert members("tags: {has_any: [a:x]}", frame) == [1, 2, 5]  # a lone string is one tag
+    assert members("tags: {has_none: [a:x]}", frame) == [3, 4, 6]
+    assert members("tags: {is_null: true}", frame) == [3, 4, 6]
