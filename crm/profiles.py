@@ -256,8 +256,11 @@ def _event_part(events: pd.DataFrame | None, since: pd.Timestamp) -> pd.DataFram
 def _primary(points: pd.DataFrame, kind: str) -> pd.DataFrame:
     """The best contact point of one kind per customer: valid first, then primary, then newest."""
     rows = points.loc[(points["kind"] == kind).to_numpy()]
-    value = rows["normalized"] if "normalized" in rows.columns else rows["value"]
-    value = value.fillna(rows["value"]) if "normalized" in rows.columns else value
+    value = rows["value"]
+    if "normalized" in rows.columns:
+        # an all-NULL column (hygiene not run yet) may read back with a guessed non-text type
+        norm = rows["normalized"].astype(object)
+        value = norm.where(norm.notna(), value)
     valid = (
         rows["is_valid"].fillna(True).astype(bool)
         if "is_valid" in rows.columns

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from crm.cli import app
+from crm.cli import app, friendly_errors
 
 __all__ = ["app", "main"]
 
@@ -18,8 +18,12 @@ def _register() -> None:
     for module in ("crm.cli_hygiene", "crm.cli_identity"):
         importlib.import_module(module)
     from flows.cli_loyalty import app as loyalty_app
+    from flows.cli_segments import app as segments_app
+    from flows.cli_segments import nightly
 
     app.add_typer(loyalty_app, name="loyalty")
+    app.add_typer(segments_app, name="segments")
+    app.command("nightly")(friendly_errors(nightly))
 
 
 _register()

@@ -1,0 +1,59 @@
+"""The nightly job: clean the base, merge duplicates, run the loyalty day, score and segment.
+
+One Prefect flow calling the rooms' flows as subflows in the order the data flows
+(``../shared/architecture.md``): hygiene first (normalised phones and emails feed the
+duplicate search), then identity resolution (profiles are built on the survivors), then the
+loyalty day (points balances and tiers feed the profiles), then the segments run. Each
+subflow is rerun-safe, so the whole job is too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from crm.settings import get_settings
+from flows.hygiene import hygiene_flow
+from flows.identity import dedup_flow
+from flows.loyalty import DEFAULT_RULES, loyalty_daily_flow
+from flows.segments import DEFAULT_SCORING_RULES, DEFAULT_SEGMENTS, segments_flow
+
+__all__ = ["nightly_flow"]
+
+
+@flow(name="nightly")
+def nightly_flow(
+    url: str | None = None,
+    as_of: dt.datetime | None = None,
+    segments_path: str = DEFAULT_SEGMENTS,
+    scoring_rules_path: str = DEFAULT_SCORING_RULES,
+    loyalty_rules_path: str = DEFAULT_RULES,
+    dedup_threshold: float = 0.5,
+) -> dict[str, Any]:
+    """Run hygiene → dedup → loyalty day → segments on the database at ``url``.
+
+    ``as_of`` defaults to now; the loyalty day is the local day before ``as_of`` in the
+    program's time zone (settings), so a run at 02:30 Moscow time books yesterday.
+    """
+    logger = get_run_logger()
+    settings = get_settings()
+    url = url or settings.resolved_database_url
+    as_of = as_of or dt.datetime.now(dt.UTC)
+    local_day = as_of.astimezone(zoneinfo.ZoneInfo(settings.default_timezone)).date()
+    hygiene = hygiene_flow(url=url, as_of=as_of)
+    dedup = dedup_flow(threshold=dedup_threshold, url=url)
+    loyalty = loyalty_daily_flow(
+        run_date=local_day - dt.timedelta(days=1), rules_path=loyalty_rules_path, url=url
+    )
+    segments = segments_flow(
+        url=url, as_of=as_of, segments_path=segments_path, scoring_rules_path=scoring_rules_path
+    )
+    logger.info(
+        "nightly job done: %s profiles, %s segments",
+        segments["profiles"],
+        len(segments["segments"]),
+    )
+    return {"hygiene": hygiene, "dedup": dedup, "loyalty": loyalty, "segments": segments}
