@@ -19,7 +19,8 @@ $(STAMP): requirements.lock pyproject.toml
 setup: $(STAMP)
 
 DEMO_DB := var/demo.db
-DEMO_ENV := CRM_DATABASE_URL=sqlite:///$(DEMO_DB) PREFECT_HOME=$(CURDIR)/var/prefect
+DEMO_ENV := CRM_DATABASE_URL=sqlite:///$(DEMO_DB) PREFECT_HOME=$(CURDIR)/var/prefect \
+  PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_LOGGING_LEVEL=WARNING
 
 demo: setup  ## a fresh SQLite demo database: 10k generated customers, an import, the nightly job, a summary
 	rm -f $(DEMO_DB)
