@@ -49,7 +49,9 @@ def _load(path: str):  # type: ignore[no-untyped-def]
     except SegmentDefinitionError as exc:
         for problem in exc.problems or (exc,):
             where = f"{problem.source}:{problem.line}" if problem.line else problem.source
-            err_console.print(f"[red]error:[/red] {where}: {problem.field}: {problem.message}")
+            err_console.print(
+                f"[red]error:[/red] {where}: {problem.field}: {problem.message}", soft_wrap=True
+            )
         raise typer.Exit(1) from None
 
 
@@ -91,9 +93,10 @@ def check(path: str = SEGMENTS_FILE) -> None:
             validate(definitions, schema)
         except SegmentDefinitionError as exc:
             for problem in exc.problems or (exc,):
+                where = f"{problem.source}:{problem.line}" if problem.line else problem.source
                 err_console.print(
-                    f"[red]error:[/red] {problem.source}:{problem.line}: {problem.field}: "
-                    f"{problem.message}"
+                    f"[red]error:[/red] {where}: {problem.field}: {problem.message}",
+                    soft_wrap=True,
                 )
             raise typer.Exit(1) from None
     table = Table(title=f"{path}: {len(definitions)} segment(s) valid")
