@@ -66,7 +66,7 @@ class Suppression(Base):
 
     __tablename__ = "suppressions"
     __table_args__ = (
-        CheckConstraint("scope IN ('customer', 'email', 'phone')", name="scope"),
+        CheckConstraint("(scope = 'customer' OR scope = 'email' OR scope = 'phone')", name="scope"),
         UniqueConstraint("customer_id", "scope", "target", "reason"),
         Index("ix_suppressions_customer_id_scope", "customer_id", "scope"),
     )
@@ -87,7 +87,7 @@ class DataOpsTask(Base):
 
     __tablename__ = "data_ops_tasks"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'done')", name="status"),
+        CheckConstraint("(status = 'open' OR status = 'done')", name="status"),
         UniqueConstraint("customer_id", "task"),
     )
 

@@ -32,7 +32,7 @@ class MergeLogEntry(Base):
 
     __tablename__ = "merge_log"
     __table_args__ = (
-        CheckConstraint("action IN ('merge', 'undo')", name="action"),
+        CheckConstraint("(action = 'merge' OR action = 'undo')", name="action"),
         UniqueConstraint("merge_id", "action"),
         Index("ix_merge_log_survivor_id", "survivor_id"),
         Index("ix_merge_log_merged_id", "merged_id"),

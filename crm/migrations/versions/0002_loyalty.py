@@ -36,7 +36,7 @@ def upgrade() -> None:
     sa.Column('available_at', _ts(), nullable=True),
     sa.Column('expires_at', _ts(), nullable=True),
     sa.Column('created_at', _ts(), nullable=False),
-    sa.CheckConstraint("kind IN ('earn', 'burn', 'expire', 'reverse', 'adjust')", name=op.f('ck_loyalty_ledger_kind')),
+    sa.CheckConstraint("(kind = 'earn' OR kind = 'burn' OR kind = 'expire' OR kind = 'reverse' OR kind = 'adjust')", name=op.f('ck_loyalty_ledger_kind')),
     sa.CheckConstraint('points <> 0', name=op.f('ck_loyalty_ledger_points_nonzero')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.customer_id'], name=op.f('fk_loyalty_ledger_customer_id_customers')),
     sa.PrimaryKeyConstraint('entry_id', name=op.f('pk_loyalty_ledger')),
@@ -54,7 +54,7 @@ def upgrade() -> None:
     sa.Column('direction', sa.String(length=4), nullable=False),
     sa.Column('effective_at', _ts(), nullable=False),
     sa.Column('basis_value', sa.Float(), nullable=False),
-    sa.CheckConstraint("direction IN ('up', 'down')", name=op.f('ck_loyalty_tier_history_direction')),
+    sa.CheckConstraint("(direction = 'up' OR direction = 'down')", name=op.f('ck_loyalty_tier_history_direction')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.customer_id'], name=op.f('fk_loyalty_tier_history_customer_id_customers')),
     sa.PrimaryKeyConstraint('tier_change_id', name=op.f('pk_loyalty_tier_history')),
     sa.UniqueConstraint('customer_id', 'effective_at', name=op.f('uq_loyalty_tier_history_customer_id_effective_at'))
@@ -84,7 +84,7 @@ def upgrade() -> None:
     sa.Column('entry_key', sa.String(length=160), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('created_at', _ts(), nullable=False),
-    sa.CheckConstraint("status IN ('reserved', 'fulfilled', 'cancelled')", name=op.f('ck_loyalty_redemptions_status')),
+    sa.CheckConstraint("(status = 'reserved' OR status = 'fulfilled' OR status = 'cancelled')", name=op.f('ck_loyalty_redemptions_status')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.customer_id'], name=op.f('fk_loyalty_redemptions_customer_id_customers')),
     sa.ForeignKeyConstraint(['prize_id'], ['loyalty_prizes.prize_id'], name=op.f('fk_loyalty_redemptions_prize_id_loyalty_prizes')),
     sa.PrimaryKeyConstraint('redemption_id', name=op.f('pk_loyalty_redemptions')),
@@ -105,7 +105,7 @@ def upgrade() -> None:
     sa.Column('uses', ID, nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', _ts(), nullable=False),
-    sa.CheckConstraint("kind IN ('single', 'shared')", name=op.f('ck_loyalty_promo_codes_kind')),
+    sa.CheckConstraint("(kind = 'single' OR kind = 'shared')", name=op.f('ck_loyalty_promo_codes_kind')),
     sa.PrimaryKeyConstraint('promo_code_id', name=op.f('pk_loyalty_promo_codes')),
     sa.UniqueConstraint('code', name=op.f('uq_loyalty_promo_codes_code'))
     )

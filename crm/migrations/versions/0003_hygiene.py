@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("suppressed_at", _ts(), nullable=False),
         sa.Column("lifted_at", _ts(), nullable=True),
         sa.CheckConstraint(
-            "scope IN ('customer', 'email', 'phone')", name=op.f("ck_suppressions_scope")
+            "(scope = 'customer' OR scope = 'email' OR scope = 'phone')", name=op.f("ck_suppressions_scope")
         ),
         sa.ForeignKeyConstraint(
             ["customer_id"],
@@ -98,7 +98,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=8), nullable=False),
         sa.Column("created_at", _ts(), nullable=False),
         sa.Column("closed_at", _ts(), nullable=True),
-        sa.CheckConstraint("status IN ('open', 'done')", name=op.f("ck_data_ops_tasks_status")),
+        sa.CheckConstraint("(status = 'open' OR status = 'done')", name=op.f("ck_data_ops_tasks_status")),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.customer_id"],

@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("confidence", sa.Float(), nullable=True),
         sa.Column("run_id", sa.String(length=64), nullable=False),
         sa.Column("recorded_at", _ts(), nullable=False),
-        sa.CheckConstraint("action IN ('merge', 'undo')", name=op.f("ck_merge_log_action")),
+        sa.CheckConstraint("(action = 'merge' OR action = 'undo')", name=op.f("ck_merge_log_action")),
         sa.ForeignKeyConstraint(
             ["survivor_id"],
             ["customers.customer_id"],
