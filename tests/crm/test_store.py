@@ -118,3 +118,30 @@ def test_sqlite_text_column_starting_with_nulls_reads(sqlite_url: str) -> None:
     got = store.read_frame(sqlite_url, "leads")
     assert got["disqualify_reason"].notna().sum() == 1
     assert got["disqualify_reason"].iloc[-1] == "spam"
+
+
+def test_sqlite_big_tables_read_in_slices_equal_one_read(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    n = 4_000
+    leads = pd.DataFrame(
+        {
+            "lead_id": range(1, n + 1),
+            "source": ["site_form", "call"] * (n // 2),
+            "status": ["new"] * (n - 10) + ["disqualified"] * 10,
+            # only the last slice holds reasons: the others infer the column as all-NULL
+            "disqualify_reason": [None] * (n - 10) + ["spam"] * 10,
+            "created_at": [NOW] * n,
+        }
+    )
+    store.write_frame(sqlite_url, leads, "leads")
+    whole = store.read_frame(sqlite_url, "leads")
+    monkeypatch.setattr(store, "PARALLEL_ROWS", 100)
+    sliced = store.read_frame(sqlite_url, "leads")
+    pd.testing.assert_frame_equal(sliced, whole)
+    assert sliced["lead_id"].tolist() == list(range(1, n + 1))
+    # a where clause with OR keeps its meaning inside each slice
+    some = store.read_frame(
+        sqlite_url, "leads", columns=["lead_id"], where="lead_id <= 3 OR lead_id > 3998"
+    )
+    assert some["lead_id"].tolist() == [1, 2, 3, 3999, 4000]
