@@ -35,6 +35,7 @@ Example
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -355,8 +356,19 @@ def _tag_part(
             "tag": label.reindex(customer_tags["tag_id"].to_numpy()).to_numpy(),
         }
     ).dropna()
+    if tagged.empty:
+        return pd.Series(dtype="object")
     tagged = tagged.sort_values([CUSTOMER_ID, "tag"])
-    return tagged.groupby(CUSTOMER_ID, sort=False)["tag"].agg(list)
+    # slice one flat list at the customer boundaries: groupby(...).agg(list) loops in Python
+    ids = tagged[CUSTOMER_ID].to_numpy()
+    flat = tagged["tag"].tolist()
+    bounds = [0, *(np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist(), len(flat)]
+    return pd.Series(
+        [flat[i:j] for i, j in itertools.pairwise(bounds)],
+        index=pd.Index(ids[bounds[:-1]], name=CUSTOMER_ID),
+        name="tag",
+        dtype=object,
+    )
 
 
 def build_profiles(
