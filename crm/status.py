@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import DateTime, func, select
 
 from crm.db import make_engine
+from crm.models.base import UTCDateTime
 
 __all__ = ["table_status"]
 
@@ -26,8 +27,8 @@ def table_status(url: str) -> pd.DataFrame:
     try:
         with engine.connect() as conn:
             for name, table in sorted(Base.metadata.tables.items()):
-                ts = [c for c in table.columns if isinstance(c.type, DateTime)]
-                preferred = ("occurred_at", "ordered_at", "recorded_at", "created_at")
+                ts = [c for c in table.columns if isinstance(c.type, DateTime | UTCDateTime)]
+                preferred = ("occurred_at", "ordered_at", "recorded_at", "created_at", "as_of")
                 ts.sort(key=lambda c: preferred.index(c.name) if c.name in preferred else 99)
                 cols: list[Any] = [func.count()]
                 if ts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -116,3 +117,23 @@ def test_bad_mapping_and_unknown_entity_are_one_line_errors(configured: tuple[st
         assert _text(result.stderr).startswith("error: "), result.stderr
         assert message in _text(result.stderr)
         assert "Traceback" not in result.output
+
+
+def test_status_reports_freshness(db_url: str) -> None:
+    from crm.status import table_status
+
+    store.write_frame(
+        db_url,
+        pd.DataFrame(
+            {
+                "customer_id": [1],
+                "first_name": ["Анна"],
+                "created_at": [pd.Timestamp("2026-05-04 10:20:30", tz="UTC")],
+            }
+        ),
+        "customers",
+    )
+    status = table_status(db_url).set_index("table")
+    assert status.loc["customers", "rows"] == 1
+    assert status.loc["customers", "newest"].startswith("2026-05-04 10:20:30")
+    assert status.loc["orders", "rows"] == 0 and pd.isna(status.loc["orders", "newest"])
