@@ -669,11 +669,20 @@ def _table_frame(entity: str, good: pd.DataFrame, as_of: dt.datetime) -> pd.Data
 def _land_contacts(
     url: str, good: pd.DataFrame, *, as_of: dt.datetime, default_region: str
 ) -> tuple[WriteResult, int]:
-    """Upsert customers, then add their new contact points and consents."""
+    """Upsert customers, then add their new contact points and consents.
+
+    D9: the rows are normalised first (names, titles, cities); a row whose ``external_id``
+    the base does not know yet is compared with the people already in the base and with the
+    other new rows of the file. A row that is someone already known lands as that person's
+    new contact points and consents, not as a new customer; rows of the file that are one
+    person land as one customer (the first of them). Nothing is dropped.
+    """
     from crm import store
 
-    matched = 0
-    people = good.drop(
+    good = _normalise_people(good, default_region)
+    same_as, same_row = _match_people(url, good, default_region)
+    matched = int(same_as.notna().sum() + same_row.notna().sum())
+    people = good[(same_as.isna() & same_row.isna()).to_numpy()].drop(
         columns=[
             col
             for col in ("line", "email", "phone", "email_consent", "sms_consent", "company")
@@ -683,22 +692,26 @@ def _land_contacts(
     people = people.assign(updated_at=as_of)
     if "lifecycle_stage" in people:
         people["lifecycle_stage"] = people["lifecycle_stage"].fillna("lead")
-    existing = store.read_frame(url, "customers", columns=["external_id"])
-    new = ~people["external_id"].isin(existing["external_id"])
-    people.loc[new, "created_at"] = as_of
     update_cols = [
         col for col in people.columns if col not in ("external_id", "created_at", "updated_at")
     ]
-    # created_at only for new rows: existing rows keep theirs (upsert updates update_cols only)
-    people["created_at"] = people["created_at"].fillna(as_of) if "created_at" in people else as_of
-    result = store.write_frame(
-        url, people, "customers", mode="upsert", key=["external_id"], update=update_cols
+    # created_at only lands for new rows: the upsert updates update_cols only
+    people["created_at"] = as_of
+    result = (
+        store.write_frame(
+            url, people, "customers", mode="upsert", key=["external_id"], update=update_cols
+        )
+        if len(people)
+        else WriteResult(inserted=0)
     )
 
     ids = store.read_frame(url, "customers", columns=["external_id", "customer_id"]).set_index(
         "external_id"
     )["customer_id"]
-    good = good.assign(customer_id=good["external_id"].map(ids))
+    customer_id = good["external_id"].map(ids).astype("Int64")
+    customer_id = customer_id.fillna(same_row.map(ids).astype("Int64"))
+    customer_id = customer_id.fillna(same_as.astype("Int64"))
+    good = good.assign(customer_id=customer_id.astype("int64"))
     points = []
     for kind in ("email", "phone"):
         if kind in good:
@@ -762,6 +775,78 @@ def _land_contacts(
         if len(frame):
             store.write_frame(url, frame, "consents")
     return result, matched
+
+
+def _normalise_people(good: pd.DataFrame, default_region: str) -> pd.DataFrame:
+    """Names recased and split, gender from the patronymic, canonical titles and cities."""
+    from crm.hygiene import normalise_contacts
+
+    cols = ("first_name", "last_name", "middle_name", "gender", "job_title", "city")
+    present = [c for c in cols if c in good.columns]
+    if not present:
+        return good
+    clean = normalise_contacts(good[present], default_region=default_region)
+    out = good.copy()
+    for col in cols:
+        if col in clean.columns:
+            out[col] = clean[col]
+    return out
+
+
+#: Roles of an import row's columns for matching it to people (see crm.identity).
+_MATCH_ROLES = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "middle_name": "middle_name",
+    "gender": "gender",
+    "birth_date": "birth_date",
+    "address": "address",
+    "postcode": "postcode",
+    "phone_1": "phone",
+    "email_1": "email",
+}
+
+
+def _match_people(url: str, good: pd.DataFrame, default_region: str) -> tuple[pd.Series, pd.Series]:
+    """Who each new row already is.
+
+    Returns, indexed like ``good``: the existing ``customer_id`` a new row matches (else
+    NA), and the ``external_id`` of the earlier row of the same file it is the same person
+    as (else NA). Rows whose ``external_id`` the base knows are updates, never matched.
+    """
+    from crm import store
+    from crm.identity import find_duplicates, match_to_existing
+    from crm.identity.database import read_people
+
+    none = pd.Series(pd.NA, index=good.index, dtype="object")
+    known = store.read_frame(url, "customers", columns=["external_id"])["external_id"]
+    new = good[~good["external_id"].isin(known).to_numpy()]
+    if new.empty:
+        return none.astype("Int64"), none
+    blank = pd.Series(None, index=new.index, dtype="object")
+    sources = {col: {"phone_1": "phone", "email_1": "email"}.get(col, col) for col in _MATCH_ROLES}
+    rows = pd.DataFrame(
+        {col: new[src] if src in new.columns else blank for col, src in sources.items()},
+        index=new.index,
+    )
+    roles = {c: r for c, r in _MATCH_ROLES.items() if rows[c].notna().any()}
+    same_as = none.astype("Int64")
+    if roles and rows.notna().any().any():
+        existing = read_people(url)
+        if len(existing):
+            hits = match_to_existing(rows, existing, roles, default_region=default_region)
+            same_as.loc[hits["new_row_index"].to_numpy()] = hits["existing_customer_id"].to_numpy()
+    same_row = none.copy()
+    rest = rows[same_as.loc[rows.index].isna().to_numpy()]
+    if roles and len(rest) > 1:
+        clusters = find_duplicates(rest, roles, default_region=default_region).clusters
+        # a cluster's id is its first record in file order: that row stands for the person
+        dup = clusters[(clusters["record_id"] != clusters["cluster_id"]).to_numpy()]
+        if len(dup):
+            same_row.loc[dup["record_id"].to_numpy()] = good.loc[
+                dup["cluster_id"].to_numpy(), "external_id"
+            ].to_numpy()
+    return same_as, same_row
 
 
 def _normalise_points(cp: pd.DataFrame, default_region: str) -> pd.DataFrame:

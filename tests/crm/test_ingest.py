@@ -335,3 +335,64 @@ def test_orders_resolve_customer_refs_and_quarantine_unknown_ones(
     third = import_file(db_url, "orders", _write(tmp_path, "orders2.csv", changed), as_of=LATER)
     assert (third.inserted, third.updated, third.unchanged) == (0, 1, 1)
     assert _table(db_url, "orders", ["external_id"])["status"].tolist() == ["paid", "returned"]
+
+
+# --------------------------------------------------------------------------- D9: dedup on entry
+KNOWN_CSV = """\
+ID,Фамилия,Имя,Отчество,E-mail,Телефон,Дата рождения
+K1,Семёнов,Пётр,Ильич,petr.semenov@mail.ru,8 (916) 555-12-34,03.04.1980
+"""
+
+# X1: the same Пётр Семёнов under another system's id, upper case, phone written otherwise;
+# N1 and N2: one new person twice in the file (a typo in the surname, the same phone);
+# N3: somebody else
+NEW_CSV = """\
+ID,Фамилия,Имя,Отчество,E-mail,Телефон,Дата рождения
+X1,СЕМЁНОВ,пётр,ильич,,+7 916 5551234,03.04.1980
+N1,Кузнецова,Ольга,Андреевна,olga.k@yandex.ru,+79035550001,12.12.1991
+N2,Кузнецова,Ольга,Андреевна,o.kuznetsova@gmail.com,8 903 555 00 01,12.12.1991
+N3,Smith,Jane,,jane.smith@example.com,,
+"""
+
+
+def test_import_matches_known_people_and_file_duplicates(db_url: str, tmp_path: Path) -> None:
+    import_file(db_url, "contacts", _write(tmp_path, "known.csv", KNOWN_CSV), as_of=AS_OF)
+    path = _write(tmp_path, "new.csv", NEW_CSV)
+    summary = import_file(db_url, "contacts", path, as_of=LATER)
+    # X1 is Пётр (already known), N2 is N1: only N1 and N3 become new customers
+    assert summary.inserted == 2 and summary.matched_existing == 2
+    people = _table(db_url, "customers", ["external_id"])
+    assert people["external_id"].tolist() == ["K1", "N1", "N3"]
+    ids = dict(zip(people["external_id"], people["customer_id"], strict=True))
+    points = _table(db_url, "contact_points", ["customer_id", "kind", "value"])
+    by_person = points.groupby("customer_id")["normalized"].apply(set).to_dict()
+    # Пётр gets the new spelling of his phone; N2's second email lands on N1
+    assert by_person[ids["K1"]] >= {"petr.semenov@mail.ru", "+79165551234"}
+    assert {"olga.k@yandex.ru", "o.kuznetsova@gmail.com", "+79035550001"} <= by_person[ids["N1"]]
+    # names were normalised before landing: no upper-case surname, no lower-case first name
+    assert people.set_index("external_id").loc["N1", "first_name"] == "Ольга"
+
+    before = {
+        name: _table(db_url, name, order)
+        for name, order in (
+            ("customers", ["external_id"]),
+            ("contact_points", ["customer_id", "kind", "value"]),
+        )
+    }
+    again = import_file(db_url, "contacts", path, as_of=LATER + dt.timedelta(days=1))
+    assert again.inserted == 0 and again.matched_existing == 2
+    for name, frame in before.items():
+        order = ["external_id"] if name == "customers" else ["customer_id", "kind", "value"]
+        pd.testing.assert_frame_equal(_table(db_url, name, order), frame)
+
+
+def test_import_normalises_names_before_they_land(db_url: str, tmp_path: Path) -> None:
+    csv = "ID,Фамилия,Имя,Отчество,E-mail\nR1,ИВАНОВА,мария,петровна,m.ivanova@mail.ru\n"
+    import_file(db_url, "contacts", _write(tmp_path, "r.csv", csv), as_of=AS_OF)
+    row = store.read_frame(db_url, "customers").iloc[0]
+    assert (row["last_name"], row["first_name"], row["middle_name"]) == (
+        "Иванова",
+        "Мария",
+        "Петровна",
+    )
+    assert row["gender"] == "f"  # from the patronymic
