@@ -238,3 +238,28 @@ def test_only_customers_needed() -> None:
     assert p.loc[7, "orders"] == 0 and p.loc[7, "tags"] == [] and not p.loc[7, "reachable_email"]
     with pytest.raises(KeyError, match="customers"):
         build_profiles({}, AS_OF)
+
+
+@pytest.mark.parametrize("cells", [50_000_000, 0])  # dense matrix, then the groupby fallback
+def test_favourite_category_ties_are_alphabetical(
+    cells: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crm.profiles as profiles
+
+    monkeypatch.setattr(profiles, "_SPEND_CELLS", cells)
+    customers = pd.DataFrame({"customer_id": [1, 2, 3]})
+    orders = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 2, 2, 3],
+            "ordered_at": ts(*["2026-01-01"] * 6),
+            "amount": [50.0, 50.0, 10.0, 30.0, 25.0, 99.0],
+            "status": ["paid", "paid", "paid", "paid", "paid", "returned"],
+            "category": ["toys", "books", "garden", "garden", "books", "toys"],
+        }
+    )
+    p = build_profiles({"customers": customers, "orders": orders}, AS_OF)
+    # 1: books 50 = toys 50 -> books (alphabetical); 2: garden 40 > books 25
+    assert p["favourite_category"].tolist()[:2] == ["books", "garden"]
+    assert pd.isna(p.loc[3, "favourite_category"])  # only a returned order
+    assert p["categories"].tolist() == [2, 2, 0]
+    assert p["returns"].tolist() == [0, 0, 1]
