@@ -37,11 +37,13 @@ from crm.profiles import build_profiles
 from crm.settings import get_settings
 from loyalty.ledger import balances
 from loyalty.tiers import current_tiers
+from segments.funnel import funnel_report, lead_funnel
 from segments.rfm import RFMScorer, btyd_summary, rfm_frame
 from segments.rules import SegmentDefinition, evaluate_many, load_segments, membership_changes
 from segments.scoring import (
     LeadScoringModel,
     ScoringRules,
+    account_scores,
     evaluate_time_holdout,
     explain,
     lead_features,
@@ -197,7 +199,10 @@ def _leads(
     )
     out["factors"] = out["lead_id"].map(top)
     out["model_probability"] = np.nan
-    notes: dict[str, Any] = {}
+    notes: dict[str, Any] = {
+        "accounts": account_scores(scored.scores, tables["customers"], rules),
+        "funnel": lead_funnel(leads, tables["deals"], by=("source",), total=True),
+    }
     features = lead_features(leads, as_of, rules=rules, **context)
     labels = lead_labels(leads, tables["deals"], as_of).reindex(features.index)
     known = labels.dropna()
@@ -474,6 +479,23 @@ def _publish(scored: ScoredBase, runs: pd.DataFrame, as_of: dt.datetime) -> None
         "|---|---:|",
         *(f"| {r.rfm_segment} | {r.customers:,} |" for r in rfm.itertuples()),
     ]
+    accounts = scored.notes.get("accounts")
+    if isinstance(accounts, pd.DataFrame) and len(accounts):
+        best = accounts.sort_values("account_score", ascending=False).head(20)
+        lines += [
+            "",
+            "## Accounts (S3, S6): best 20, with the buying roles nobody covers",
+            "",
+            "| company | contacts | account score | missing roles |",
+            "|---:|---:|---:|---|",
+            *(
+                f"| {int(r.company_id)} | {r.contacts} | {r.account_score:.1f} | {r.missing_roles or ''} |"
+                for r in best.itertuples()
+            ),
+        ]
+    funnel = scored.notes.get("funnel")
+    if isinstance(funnel, pd.DataFrame):
+        lines += ["", funnel_report(funnel, title="Funnel by source (D3)")]
     model = scored.notes.get("lead_model")
     if hasattr(model, "to_markdown"):
         lines += ["", "## Lead model (time-based holdout)", "", model.to_markdown()]
