@@ -222,7 +222,7 @@ def _order_part(orders: pd.DataFrame | None, as_of: pd.Timestamp) -> pd.DataFram
 
 def _categories(
     orders: pd.DataFrame, codes: np.ndarray, k: int, paid: np.ndarray, amount: np.ndarray
-) -> tuple[np.ndarray | pd.Series, np.ndarray | pd.Series]:
+) -> tuple[np.ndarray, np.ndarray]:
     """The category with the most paid spend (ties: alphabetical) and how many were bought."""
     cat, names = pd.factorize(orders["category"], sort=True)  # codes in alphabetical order
     keep = paid & (cat >= 0)
@@ -233,17 +233,18 @@ def _categories(
         bought = np.bincount(cell, minlength=k * n_cat).reshape(k, n_cat) > 0
         top = spend.argmax(axis=1)  # the first (alphabetical) of equal maxima
         has = bought.any(axis=1)
-        favourite = np.where(has, np.asarray(names, dtype=object)[top], None)
-        return favourite, bought.sum(axis=1)
+        favourite = np.asarray(names, dtype=object)[top]
+        favourite[~has] = None
+        return favourite, np.asarray(bought.sum(axis=1))
     # many categories: group the (customer, category) pairs instead of a dense matrix
     pairs = pd.DataFrame({"c": codes[keep], "cat": cat[keep], "amount": amount[keep]})
-    spend = pairs.groupby(["c", "cat"], sort=False)["amount"].sum().reset_index()
-    spend = spend.sort_values(["c", "amount", "cat"], ascending=[True, False, True])
-    top = spend.drop_duplicates("c").set_index("c")["cat"]
-    favourite = pd.Series(np.asarray(names, dtype=object)[top.to_numpy()], index=top.index)
-    counts = spend["c"].value_counts(sort=False)
+    totals = pairs.groupby(["c", "cat"], sort=False)["amount"].sum().reset_index()
+    totals = totals.sort_values(["c", "amount", "cat"], ascending=[True, False, True])
+    best = totals.drop_duplicates("c").set_index("c")["cat"]
+    chosen = pd.Series(np.asarray(names, dtype=object)[best.to_numpy()], index=best.index)
+    counts = totals["c"].value_counts(sort=False)
     return (
-        favourite.reindex(range(k)).to_numpy(dtype=object),
+        chosen.reindex(range(k)).to_numpy(dtype=object),
         counts.reindex(range(k), fill_value=0).to_numpy(),
     )
 
