@@ -55,7 +55,12 @@ def _load(path: str):  # type: ignore[no-untyped-def]
         raise typer.Exit(1) from None
 
 
-def _profiles(as_of: dt.datetime, fresh: bool) -> tuple[pd.DataFrame, str]:
+_SHOWN = ("first_name", "last_name", "city", "rfm_segment", "orders", "revenue")
+
+
+def _profiles(
+    as_of: dt.datetime, fresh: bool, fields: list[str] | None = None
+) -> tuple[pd.DataFrame, str]:
     from flows.segments import (
         DEFAULT_SCORING_RULES,
         read_base,
@@ -67,7 +72,8 @@ def _profiles(as_of: dt.datetime, fresh: bool) -> tuple[pd.DataFrame, str]:
 
     path = snapshot_path()
     if path.exists() and not fresh:
-        return read_snapshot(path), f"snapshot {path}"
+        columns = None if fields is None else [*fields, *_SHOWN]
+        return read_snapshot(path, columns=columns), f"snapshot {path}"
     scored = score_base(
         read_base(database_url()),
         as_of,
@@ -127,7 +133,9 @@ def preview(
 
     definitions = _load(path)
     moment = _as_of(as_of)
-    profiles, source = _profiles(moment, fresh)
+    wanted = [d for d in definitions if segment is None or d.name == segment]
+    fields = [f for d in wanted for f in d.fields]
+    profiles, source = _profiles(moment, fresh, fields)
     started = time.perf_counter()
     prepared = PreparedProfiles(profiles)
     if segment is None:
@@ -152,11 +160,7 @@ def preview(
             f"[bold]{chosen[0].name}[/bold] ({chosen[0].title or ''}): "
             f"{count:,} of {len(profiles):,} profiles"
         )
-        shown = [
-            c
-            for c in ("first_name", "last_name", "city", "rfm_segment", "orders", "revenue")
-            if c in rows.columns
-        ]
+        shown = [c for c in _SHOWN if c in rows.columns]
         table = Table()
         table.add_column("customer_id", justify="right")
         for c in shown:

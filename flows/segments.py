@@ -361,12 +361,20 @@ def _write_snapshot(profiles: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)  # readers never see half a file
 
 
-def read_snapshot(path: Path | None = None) -> pd.DataFrame:
-    """The scored profiles of the last segments run (raises FileNotFoundError before one)."""
+def read_snapshot(path: Path | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+    """The scored profiles of the last segments run (raises FileNotFoundError before one).
+
+    ``columns`` reads only those (the ones that exist): a preview needs a few of the 60.
+    """
     path = path or snapshot_path()
     if not path.exists():
         raise FileNotFoundError(f"{path}: no profiles snapshot yet; run `crm segments run` first")
-    return pd.read_parquet(path)
+    if columns is not None:
+        import pyarrow.parquet as pq
+
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in dict.fromkeys(columns) if c in present]
+    return pd.read_parquet(path, columns=columns)
 
 
 # --------------------------------------------------------------------------- tasks
