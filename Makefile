@@ -27,7 +27,7 @@ demo: setup  ## a fresh SQLite demo database: 10k generated customers, an import
 	$(DEMO_ENV) $(BIN)/crm db upgrade
 	$(DEMO_ENV) $(BIN)/crm sample --customers $(DEMO_CUSTOMERS) --seed 42 --out var/sample --load
 	$(DEMO_ENV) $(BIN)/crm import contacts var/sample/import_contacts.csv
-	$(DEMO_ENV) $(BIN)/crm nightly
+	$(DEMO_ENV) $(BIN)/crm nightly --loyalty-lookback-days 1100  # first run: book the loaded history
 	$(DEMO_ENV) $(BIN)/crm status
 
 lint: setup

@@ -223,12 +223,20 @@ def nightly(
     segments_path: str = typer.Option(
         "segments/segments.example.yaml", "--segments", help="The segments file."
     ),
+    loyalty_lookback_days: int = typer.Option(
+        3, min=1, help="Loyalty: also book orders of this many days before yesterday (backfill)."
+    ),
 ) -> None:
     """The nightly job: clean the base, merge duplicates, run the loyalty day, score and segment."""
     from flows.nightly import nightly_flow
 
     _load(segments_path)
-    result = nightly_flow(url=database_url(), as_of=_as_of(as_of), segments_path=segments_path)
+    result = nightly_flow(
+        url=database_url(),
+        as_of=_as_of(as_of),
+        segments_path=segments_path,
+        loyalty_lookback_days=loyalty_lookback_days,
+    )
     console.print(
         f"[bold]hygiene[/bold]: {100 * float(result['hygiene']['clean_share']):.1f}% clean records"
     )

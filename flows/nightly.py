@@ -32,11 +32,14 @@ def nightly_flow(
     scoring_rules_path: str = DEFAULT_SCORING_RULES,
     loyalty_rules_path: str = DEFAULT_RULES,
     dedup_threshold: float = 0.5,
+    loyalty_lookback_days: int = 3,
 ) -> dict[str, Any]:
     """Run hygiene → dedup → loyalty day → segments on the database at ``url``.
 
     ``as_of`` defaults to now; the loyalty day is the local day before ``as_of`` in the
-    program's time zone (settings), so a run at 02:30 Moscow time books yesterday.
+    program's time zone (settings), so a run at 02:30 Moscow time books yesterday; late
+    orders of ``loyalty_lookback_days`` days before it are picked up too (a first run over a
+    loaded history passes its length: the ledger's idempotency keys make any overlap free).
     """
     logger = get_run_logger()
     settings = get_settings()
@@ -46,7 +49,10 @@ def nightly_flow(
     hygiene = hygiene_flow(url=url, as_of=as_of)
     dedup = dedup_flow(threshold=dedup_threshold, url=url)
     loyalty = loyalty_daily_flow(
-        run_date=local_day - dt.timedelta(days=1), rules_path=loyalty_rules_path, url=url
+        run_date=local_day - dt.timedelta(days=1),
+        rules_path=loyalty_rules_path,
+        lookback_days=loyalty_lookback_days,
+        url=url,
     )
     segments = segments_flow(
         url=url, as_of=as_of, segments_path=segments_path, scoring_rules_path=scoring_rules_path
