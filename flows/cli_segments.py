@@ -61,19 +61,16 @@ _SHOWN = ("first_name", "last_name", "city", "rfm_segment", "orders", "revenue")
 def _profiles(
     as_of: dt.datetime, fresh: bool, fields: list[str] | None = None
 ) -> tuple[pd.DataFrame, str]:
-    from flows.segments import (
-        DEFAULT_SCORING_RULES,
-        read_base,
-        read_snapshot,
-        score_base,
-        snapshot_path,
-    )
-    from segments.scoring import load_scoring_rules
+    from crm.snapshot import read_snapshot, snapshot_path
 
     path = snapshot_path()
     if path.exists() and not fresh:
         columns = None if fields is None else [*fields, *_SHOWN]
         return read_snapshot(path, columns=columns), f"snapshot {path}"
+    # no snapshot yet (or --fresh): build and score the profiles from the database
+    from flows.segments import DEFAULT_SCORING_RULES, read_base, score_base
+    from segments.scoring import load_scoring_rules
+
     scored = score_base(
         read_base(database_url()),
         as_of,
@@ -86,7 +83,7 @@ def _profiles(
 @friendly_errors
 def check(path: str = SEGMENTS_FILE) -> None:
     """Validate a segments file against the profile fields; list its segments."""
-    from flows.segments import read_snapshot
+    from crm.snapshot import read_snapshot
     from segments.rules import schema_from_frame, validate
 
     definitions = _load(path)

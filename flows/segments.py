@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from crm import store
 from crm.db import migrate
 from crm.profiles import build_profiles
 from crm.settings import get_settings
+from crm.snapshot import read_snapshot, snapshot_path, write_snapshot
 from loyalty.ledger import balances
 from loyalty.tiers import current_tiers
 from segments.funnel import funnel_report, lead_funnel
@@ -348,35 +348,6 @@ def plan_memberships(
     return opened, closed, pd.DataFrame(rows)
 
 
-# --------------------------------------------------------------------------- snapshot
-def snapshot_path() -> Path:
-    """Where the latest scored profiles are kept for previews and notebooks."""
-    return get_settings().data_dir / "profiles.parquet"
-
-
-def _write_snapshot(profiles: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".parquet.tmp")
-    profiles.to_parquet(tmp)
-    os.replace(tmp, path)  # readers never see half a file
-
-
-def read_snapshot(path: Path | None = None, columns: list[str] | None = None) -> pd.DataFrame:
-    """The scored profiles of the last segments run (raises FileNotFoundError before one).
-
-    ``columns`` reads only those (the ones that exist): a preview needs a few of the 60.
-    """
-    path = path or snapshot_path()
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no profiles snapshot yet; run `crm segments run` first")
-    if columns is not None:
-        import pyarrow.parquet as pq
-
-        present = set(pq.read_schema(path).names)
-        columns = [c for c in dict.fromkeys(columns) if c in present]
-    return pd.read_parquet(path, columns=columns)
-
-
 # --------------------------------------------------------------------------- tasks
 @task(name="read the base")
 def _read(url: str) -> dict[str, pd.DataFrame]:
@@ -453,7 +424,7 @@ def _write(
             store.Write(runs, "segment_runs", mode="upsert", key=["segment", "as_of"]),
         ],
     )
-    _write_snapshot(scored.profiles, snapshot_path())
+    write_snapshot(scored.profiles)
     return {
         "profiles": len(profiles),
         "lead_scores": len(leads),
