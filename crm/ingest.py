@@ -793,20 +793,6 @@ def _normalise_people(good: pd.DataFrame, default_region: str) -> pd.DataFrame:
     return out
 
 
-#: Roles of an import row's columns for matching it to people (see crm.identity).
-_MATCH_ROLES = {
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "middle_name": "middle_name",
-    "gender": "gender",
-    "birth_date": "birth_date",
-    "address": "address",
-    "postcode": "postcode",
-    "phone_1": "phone",
-    "email_1": "email",
-}
-
-
 def _match_people(url: str, good: pd.DataFrame, default_region: str) -> tuple[pd.Series, pd.Series]:
     """Who each new row already is.
 
@@ -816,7 +802,7 @@ def _match_people(url: str, good: pd.DataFrame, default_region: str) -> tuple[pd
     """
     from crm import store
     from crm.identity import find_duplicates, match_to_existing
-    from crm.identity.database import read_people
+    from crm.identity.database import PEOPLE_ROLES, read_people
 
     none = pd.Series(pd.NA, index=good.index, dtype="object")
     known = store.read_frame(url, "customers", columns=["external_id"])["external_id"]
@@ -824,12 +810,13 @@ def _match_people(url: str, good: pd.DataFrame, default_region: str) -> tuple[pd
     if new.empty:
         return none.astype("Int64"), none
     blank = pd.Series(None, index=new.index, dtype="object")
-    sources = {col: {"phone_1": "phone", "email_1": "email"}.get(col, col) for col in _MATCH_ROLES}
+    # an import row has one phone and one email: they go in the first of read_people's slots
+    sources = {col: {"phone_1": "phone", "email_1": "email"}.get(col, col) for col in PEOPLE_ROLES}
     rows = pd.DataFrame(
         {col: new[src] if src in new.columns else blank for col, src in sources.items()},
         index=new.index,
     )
-    roles = {c: r for c, r in _MATCH_ROLES.items() if rows[c].notna().any()}
+    roles = {c: r for c, r in PEOPLE_ROLES.items() if rows[c].notna().any()}
     same_as = none.astype("Int64")
     if roles and rows.notna().any().any():
         existing = read_people(url)
