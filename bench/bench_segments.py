@@ -44,6 +44,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from segments.rfm import SEGMENTS
+
 __all__ = ["main", "make_definitions", "make_profiles"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,19 +87,7 @@ TITLES = np.array(
     ],
     dtype=object,
 )
-RFM = (
-    "Champions",
-    "Loyal",
-    "Potential loyalists",
-    "New",
-    "Promising",
-    "Need attention",
-    "About to sleep",
-    "At risk",
-    "Can't lose",
-    "Hibernating",
-    "Lost",
-)
+RFM = SEGMENTS  # the RFM segment names, as segments.rfm names them
 TAGS = np.array(
     [f"interest:{x}" for x in ("sport", "travel", "kids", "pets", "beauty", "electronics")]
     + [f"rooms:{x}" for x in ("1", "2", "3", "4+")]
