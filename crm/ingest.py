@@ -571,6 +571,7 @@ def import_file(
                     rows_updated=result.updated,
                     rows_unchanged=result.unchanged,
                     rows_quarantined=len(bad),
+                    rows_matched=matched,
                     status="done",
                     finished_at=as_of,
                 )

@@ -404,6 +404,7 @@ class ImportBatch(Base):
     rows_updated: Mapped[int] = mapped_column(default=0)
     rows_unchanged: Mapped[int] = mapped_column(default=0)
     rows_quarantined: Mapped[int] = mapped_column(default=0)
+    rows_matched: Mapped[int] = mapped_column(default=0)  # landed on people already known (D9)
     status: Mapped[str] = mapped_column(String(16), default="running")
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]

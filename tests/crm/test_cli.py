@@ -62,6 +62,7 @@ def test_upgrade_sample_import_status(configured: tuple[str, Path]) -> None:
     assert "matched to existing people" in _text(imported.output)
     assert int(batches.loc[0, "rows_inserted"]) == 0
     assert int(batches.loc[0, "rows_quarantined"]) == 3
+    assert int(batches.loc[0, "rows_matched"]) == 7
     assert len(store.read_frame(url, "customers")) == 300 + int(batches.loc[0, "rows_inserted"])
 
     shown = runner.invoke(app, ["status"])

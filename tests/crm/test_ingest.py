@@ -361,6 +361,8 @@ def test_import_matches_known_people_and_file_duplicates(db_url: str, tmp_path: 
     summary = import_file(db_url, "contacts", path, as_of=LATER)
     # X1 is Пётр (already known), N2 is N1: only N1 and N3 become new customers
     assert summary.inserted == 2 and summary.matched_existing == 2
+    batches = store.read_frame(db_url, "import_batches").sort_values("batch_id")
+    assert batches["rows_matched"].tolist() == [0, 2]
     people = _table(db_url, "customers", ["external_id"])
     assert people["external_id"].tolist() == ["K1", "N1", "N3"]
     ids = dict(zip(people["external_id"], people["customer_id"], strict=True))

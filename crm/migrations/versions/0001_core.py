@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('rows_updated', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('rows_unchanged', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('rows_quarantined', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('rows_matched', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
     sa.Column('finished_at', sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite"), nullable=True),
