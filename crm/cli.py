@@ -6,6 +6,7 @@ in :mod:`flows.cli`, which is the installed entry point.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -18,7 +19,7 @@ from rich.table import Table
 from crm.errors import CRMError
 from crm.settings import get_settings
 
-__all__ = ["app", "console", "database_url", "friendly_errors"]
+__all__ = ["app", "console", "database_url", "friendly_errors", "parse_as_of"]
 
 app = typer.Typer(
     name="crm",
@@ -95,10 +96,16 @@ def status() -> None:
     console.print(table)
 
 
-def _now():  # the CLI is a top-level caller: it may read the clock and passes it down as as_of
-    import datetime as dt
-
+def _now() -> dt.datetime:  # the CLI is a top-level caller: it reads the clock, passes as_of down
     return dt.datetime.now(dt.UTC)
+
+
+def parse_as_of(value: str | None) -> dt.datetime:
+    """An ``--as-of`` option: ISO 8601 (naive means UTC), or now when not given."""
+    if not value:
+        return _now()
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 @app.command("sample")

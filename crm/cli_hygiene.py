@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
 from rich.table import Table
 
-from crm.cli import _now, app, console, database_url, friendly_errors
+from crm.cli import app, console, database_url, friendly_errors, parse_as_of
 from crm.settings import get_settings
 
 __all__ = ["clean", "quality"]
-
-
-def _as_of(value: str | None) -> dt.datetime:
-    if not value:
-        return _now()
-    parsed = dt.datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _pct(x: float) -> str:
@@ -44,7 +35,7 @@ def clean(
 
     url = database_url()
     migrate(url)
-    moment = _as_of(as_of)
+    moment = parse_as_of(as_of)
     run = run_clean(
         url,
         moment,

@@ -8,7 +8,7 @@ import uuid
 import typer
 from rich.table import Table
 
-from crm.cli import console, database_url, friendly_errors
+from crm.cli import _now, console, database_url, friendly_errors, parse_as_of
 
 __all__ = ["app"]
 
@@ -19,17 +19,6 @@ app = typer.Typer(
 RULES_OPTION = typer.Option(
     "loyalty/rules.example.yaml", "--rules", help="The operator's rules file (YAML)."
 )
-
-
-def _now() -> dt.datetime:  # the CLI is a top-level caller: it reads the clock, passes as_of down
-    return dt.datetime.now(dt.UTC)
-
-
-def _as_of(value: str | None) -> dt.datetime:
-    if not value:
-        return _now()
-    parsed = dt.datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 @app.command("balance")
@@ -45,7 +34,7 @@ def balance(
 
     program = load_rules(rules)
     url = database_url()
-    at = _as_of(as_of)
+    at = parse_as_of(as_of)
     bal = balances(read_ledger(url, customer_id), at, point_value=program.program.point_value)
     tiers = current_tiers(read_tier_history(url), at)
     tier = tiers["tier"].get(customer_id, program.tiers.levels[0].code)

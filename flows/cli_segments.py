@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 import typer
 from rich.table import Table
 
-from crm.cli import console, database_url, err_console, friendly_errors
+from crm.cli import console, database_url, err_console, friendly_errors, parse_as_of
 from segments.errors import SegmentDefinitionError
 
 __all__ = ["app", "nightly"]
@@ -29,17 +30,6 @@ SEGMENTS_FILE = typer.Argument(
 )
 
 
-def _now() -> dt.datetime:  # the CLI is a top-level caller: it reads the clock, passes as_of down
-    return dt.datetime.now(dt.UTC)
-
-
-def _as_of(value: str | None) -> dt.datetime:
-    if not value:
-        return _now()
-    parsed = dt.datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
 def _load(path: str):  # type: ignore[no-untyped-def]
     """Load a segments file; every problem printed as ``file:line: field: message``."""
     from segments.rules import load_segments
@@ -47,12 +37,17 @@ def _load(path: str):  # type: ignore[no-untyped-def]
     try:
         return load_segments(Path(path))
     except SegmentDefinitionError as exc:
-        for problem in exc.problems or (exc,):
-            where = f"{problem.source}:{problem.line}" if problem.line else problem.source
-            err_console.print(
-                f"[red]error:[/red] {where}: {problem.field}: {problem.message}", soft_wrap=True
-            )
-        raise typer.Exit(1) from None
+        _refuse(exc)
+
+
+def _refuse(exc: SegmentDefinitionError) -> NoReturn:
+    """Print every problem of a segments file as ``file:line: field: message`` and exit 1."""
+    for problem in exc.problems or (exc,):
+        where = f"{problem.source}:{problem.line}" if problem.line else problem.source
+        err_console.print(
+            f"[red]error:[/red] {where}: {problem.field}: {problem.message}", soft_wrap=True
+        )
+    raise typer.Exit(1)
 
 
 _SHOWN = ("first_name", "last_name", "city", "rfm_segment", "orders", "revenue")
@@ -95,13 +90,7 @@ def check(path: str = SEGMENTS_FILE) -> None:
         try:
             validate(definitions, schema)
         except SegmentDefinitionError as exc:
-            for problem in exc.problems or (exc,):
-                where = f"{problem.source}:{problem.line}" if problem.line else problem.source
-                err_console.print(
-                    f"[red]error:[/red] {where}: {problem.field}: {problem.message}",
-                    soft_wrap=True,
-                )
-            raise typer.Exit(1) from None
+            _refuse(exc)
     table = Table(title=f"{path}: {len(definitions)} segment(s) valid")
     table.add_column("segment")
     table.add_column("title")
@@ -129,7 +118,7 @@ def preview(
     from segments.rules import preview as preview_segment
 
     definitions = _load(path)
-    moment = _as_of(as_of)
+    moment = parse_as_of(as_of)
     wanted = [d for d in definitions if segment is None or d.name == segment]
     fields = [f for d in wanted for f in d.fields]
     profiles, source = _profiles(moment, fresh, fields)
@@ -181,7 +170,7 @@ def run(
     from flows.segments import segments_flow
 
     _load(path)
-    result = segments_flow(url=database_url(), as_of=_as_of(as_of), segments_path=path)
+    result = segments_flow(url=database_url(), as_of=parse_as_of(as_of), segments_path=path)
     _print_run(result)
 
 
@@ -230,7 +219,7 @@ def nightly(
     _load(segments_path)
     result = nightly_flow(
         url=database_url(),
-        as_of=_as_of(as_of),
+        as_of=parse_as_of(as_of),
         segments_path=segments_path,
         loyalty_lookback_days=loyalty_lookback_days,
     )
