@@ -32,6 +32,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from crm import store
 from crm.db import migrate
+from crm.models import CustomerProfile, LeadScore
 from crm.profiles import build_profiles
 from crm.settings import get_settings
 from crm.snapshot import read_snapshot, snapshot_path, write_snapshot
@@ -87,33 +88,8 @@ _TABLES: dict[str, list[str] | None] = {
     "tag_definitions": ["tag_id", "vocabulary", "code"],
 }
 
-_PROFILE_TABLE_COLUMNS = (
-    "as_of",
-    "orders",
-    "revenue",
-    "avg_order_value",
-    "first_order_at",
-    "last_order_at",
-    "favourite_category",
-    "days_since_last_activity",
-    "reachable_email",
-    "reachable_sms",
-    "recency",
-    "frequency",
-    "monetary",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_code",
-    "rfm_segment",
-    "expected_purchases",
-    "probability_alive",
-    "expected_spend",
-    "predicted_value",
-    "personal_budget",
-    "loyalty_share",
-    "lead_score",
-)
+#: The stored part of a scored profile: the ``customer_profiles`` columns (model order).
+_PROFILE_TABLE_COLUMNS = tuple(c.name for c in CustomerProfile.__table__.columns)
 
 
 # --------------------------------------------------------------------------- reading
@@ -144,6 +120,7 @@ def _loyalty(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFra
 class ScoredBase:
     """What :func:`score_base` computes: one scored profile per customer and the lead scores."""
 
+    as_of: pd.Timestamp
     profiles: pd.DataFrame
     lead_scores: pd.DataFrame
     notes: dict[str, Any] = field(default_factory=dict)
@@ -284,7 +261,7 @@ def score_base(
     if scorer is not None:
         notes["rfm_cut_points"] = {k: v.tolist() for k, v in scorer.cut_points_.items()}
     profiles["as_of"] = at
-    return ScoredBase(profiles=profiles, lead_scores=leads, notes=notes)
+    return ScoredBase(as_of=at, profiles=profiles, lead_scores=leads, notes=notes)
 
 
 def _open_lead_ids(leads: pd.DataFrame) -> pd.Index:
@@ -401,31 +378,15 @@ def _write(
     plan: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
 ) -> dict[str, int]:
     opened, closed, runs = plan
-    profiles = scored.profiles.reset_index()[["customer_id", *_PROFILE_TABLE_COLUMNS]]
-    leads = (
-        scored.lead_scores.assign(as_of=scored.profiles["as_of"].iloc[0])
-        if len(scored.profiles)
-        else scored.lead_scores.assign(as_of=pd.NaT)
-    )
+    profiles = scored.profiles.reset_index()[list(_PROFILE_TABLE_COLUMNS)]
+    leads = scored.lead_scores.assign(as_of=scored.as_of)[
+        [c.name for c in LeadScore.__table__.columns]
+    ]
     store.write_frames(
         url,
         [
             store.Write(profiles, "customer_profiles", mode="replace_all"),
-            store.Write(
-                leads[
-                    [
-                        "lead_id",
-                        "customer_id",
-                        "company_id",
-                        "as_of",
-                        "rule_score",
-                        "model_probability",
-                        "factors",
-                    ]
-                ],
-                "lead_scores",
-                mode="replace_all",
-            ),
+            store.Write(leads, "lead_scores", mode="replace_all"),
             store.Write(closed, "segment_memberships", mode="upsert", key=_MEMBER_KEY),
             store.Write(opened, "segment_memberships", mode="upsert", key=_MEMBER_KEY),
             store.Write(runs, "segment_runs", mode="upsert", key=["segment", "as_of"]),
