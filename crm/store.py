@@ -222,12 +222,12 @@ def read_arrow(
 ) -> pa.Table:
     """Read a table name or a ``SELECT`` into an Arrow table (see :func:`read_frame`)."""
     table = None
+    select = ""
     if _IDENT.match(source):
         table = _model_table(source)
         cols = ", ".join(_quote(c) for c in columns) if columns else "*"
-        sql = f"SELECT {cols} FROM {_quote(source)}"
-        if where:
-            sql += f" WHERE {where}"
+        select = f"SELECT {cols} FROM {_quote(source)}"
+        sql = f"{select} WHERE {where}" if where else select
     else:
         if columns or where:
             raise StoreError("columns= and where= apply to a table name, not to a query")
@@ -236,7 +236,7 @@ def read_arrow(
     if params and dialect == "postgresql":
         sql = _numbered_params(sql)
     if dialect == "sqlite" and table is not None:
-        result = _read_sqlite_sliced(url, source, columns, where, params)
+        result = _read_sqlite_sliced(url, source, select, where, params)
     else:
         with connect(url) as conn:
             result = _fetch(conn, dialect, sql, params)
@@ -262,11 +262,7 @@ def _fetch(conn: Any, dialect: str, sql: str, params: Sequence[Any] | None) -> p
 
 
 def _read_sqlite_sliced(
-    url: str,
-    table: str,
-    columns: Sequence[str] | None,
-    where: str | None,
-    params: Sequence[Any] | None,
+    url: str, table: str, select: str, where: str | None, params: Sequence[Any] | None
 ) -> pa.Table:
     """Read a whole-table ``SELECT`` in rowid slices on parallel connections, as one snapshot.
 
@@ -278,17 +274,16 @@ def _read_sqlite_sliced(
     with connect(url) as conn, conn.cursor() as cur:
         cur.execute("BEGIN")
         try:
-            t = _quote(table)
-            cols = ", ".join(_quote(c) for c in columns) if columns else "*"
-            sql = f"SELECT {cols} FROM {t}" + (f" WHERE {where}" if where else "")
-            cur.execute(f"SELECT MIN(rowid), MAX(rowid) FROM {t}")
+            cur.execute(f"SELECT MIN(rowid), MAX(rowid) FROM {_quote(table)}")
             lo, hi = cur.fetchone()
             if workers < 2 or lo is None or hi - lo + 1 < PARALLEL_ROWS:
-                return _fetch(conn, "sqlite", sql, params)
+                return _fetch(
+                    conn, "sqlite", f"{select} WHERE {where}" if where else select, params
+                )
             edges = [lo + (hi - lo + 1) * i // workers for i in range(workers)] + [hi + 1]
             cond = f"({where}) AND " if where else ""
             slices = [
-                f"SELECT {cols} FROM {t} WHERE {cond}rowid >= {a} AND rowid < {b}"
+                f"{select} WHERE {cond}rowid >= {a} AND rowid < {b}"
                 for a, b in itertools.pairwise(edges)
             ]
 
