@@ -26,14 +26,14 @@ import math
 import os
 import platform
 import resource
-import subprocess
-import sys
 import time
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from bench._worker import run_worker
 
 __all__ = ["main"]
 
@@ -207,15 +207,7 @@ def _work(method: str, size: int) -> dict[str, float]:
 
 
 def _run(method: str, size: int) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.bench_loyalty", "--worker", method, "--size", str(size)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker("bench_loyalty", method, "--size", size)
 
 
 def main(argv: list[str] | None = None) -> int:

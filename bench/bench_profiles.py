@@ -44,8 +44,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -54,6 +52,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from bench._worker import run_worker
 
 __all__ = ["main", "synthetic_base"]
 
@@ -447,20 +447,12 @@ def _work(method: str, customers: int, orders: int, every: int, out_dir: Path) -
 
 
 def _run(method: str, args: argparse.Namespace, every: int, out_dir: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "bench.bench_profiles", "--worker", method]
-    cmd += ["--customers", str(args.customers), "--orders", str(args.orders)]
-    cmd += ["--every", str(every), "--out", str(out_dir)]
-    proc = subprocess.run(
-        cmd,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    result = run_worker(
+        "bench_profiles",
+        method,
+        *("--customers", args.customers, "--orders", args.orders),
+        *("--every", every, "--out", out_dir),
     )
-    if proc.returncode:
-        raise SystemExit(f"{method} failed:\n{proc.stderr}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     print(method, every, json.dumps(result), flush=True)
     return result
 

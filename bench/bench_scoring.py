@@ -29,13 +29,13 @@ import json
 import os
 import platform
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from bench._worker import run_worker
 
 __all__ = ["main", "synthetic"]
 
@@ -278,19 +278,12 @@ def _work(method: str, size: int, baseline_leads: int, train_customers: int) -> 
 
 
 def _run(method: str, args: argparse.Namespace, size: int) -> dict[str, float]:
-    proc = subprocess.run(
-        [
-            sys.executable, "-m", "bench.bench_scoring", "--worker", method,
-            "--leads", str(size), "--baseline-leads", str(args.baseline_leads),
-            "--train-customers", str(args.train_customers),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker(
+        "bench_scoring",
+        method,
+        *("--leads", size, "--baseline-leads", args.baseline_leads),
+        *("--train-customers", args.train_customers),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,8 +34,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from bench._worker import run_worker
 from segments.rfm import SEGMENTS
 
 __all__ = ["main", "make_definitions", "make_profiles"]
@@ -329,25 +328,7 @@ def _work(method: str, n: int, count: int) -> dict[str, Any]:
 
 
 def _run(method: str, n: int, count: int) -> dict[str, Any]:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.bench_segments",
-            "--worker",
-            method,
-            "--profiles",
-            str(n),
-            "--segments",
-            str(count),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker("bench_segments", method, "--profiles", n, "--segments", count)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,8 +31,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
-import sys
 import time
 import tracemalloc
 import warnings
@@ -41,6 +39,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from bench._worker import run_worker
 
 __all__ = ["main", "simulate_summary"]
 
@@ -140,16 +140,7 @@ def _work(method: str, n: int) -> dict[str, Any]:
 
 
 def _run(method: str, n: int) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.bench_value", "--worker", method, "--customers", str(n)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_worker("bench_value", method, "--customers", n)
 
 
 def _params(res: dict[str, Any]) -> np.ndarray:
