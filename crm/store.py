@@ -584,6 +584,10 @@ def _bulk_append(
             cur.execute(drop)
             restore.append(create)
     cur.adbc_ingest(table, data, mode="append")
+    if dialect == "sqlite" and restore:
+        # CREATE INDEX sorts with helper threads when allowed (off by default): ~15% on 2 cores
+        cur.execute(f"PRAGMA threads={min(8, os.cpu_count() or 1)}")
+        cur.fetchall()
     for create in restore:  # indexes first, then foreign keys (their order in ``drops``)
         cur.execute(create)
     for column, parent, parent_column in deferred:
@@ -610,28 +614,26 @@ def _sqlite_defer_foreign_keys(conn: Any, table: str) -> list[tuple[str, str, st
 def _check_foreign_key(
     cur: Any, table: str, data: pa.Table, column: str, parent: str, parent_column: str
 ) -> None:
-    """Refuse the write if some non-null ``column`` value has no row in ``parent``."""
+    """Refuse the write if some non-null ``column`` value has no row in ``parent``.
+
+    Set-wise in Arrow: the distinct child keys against the parent's key column, read once
+    (a million ids are 8 MB and a fraction of a second), instead of staging the keys in a
+    temporary table for an anti-join.
+    """
     if column not in data.column_names:
         return
     keys = pc.unique(data.column(column).drop_null())
     if len(keys) == 0:
         return
-    stage = f"fk_{table}_{uuid.uuid4().hex[:8]}"
-    cur.adbc_ingest(stage, pa.table({"k": keys}), mode="create", temporary=True)
-    missing = (
-        f"FROM {_quote(stage)} s WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {_quote(parent)} p WHERE p.{_quote(parent_column)} = s.k)"
-    )
-    cur.execute(f"SELECT COUNT(*) {missing}")
-    count = int(cur.fetchone()[0])
-    examples: list[Any] = []
-    if count:
-        cur.execute(f"SELECT s.k {missing} ORDER BY s.k LIMIT 5")
-        examples = [row[0] for row in cur.fetchall()]
-    cur.execute(f"DROP TABLE {_quote(stage)}")
-    if count:
+    cur.execute(f"SELECT {_quote(parent_column)} FROM {_quote(parent)}")
+    known = cur.fetch_arrow_table().column(0)
+    if known.type != keys.type:
+        known = known.cast(keys.type)
+    missing = keys.filter(pc.invert(pc.is_in(keys, value_set=known)))
+    if len(missing):
+        examples = pc.array_take(missing, pc.array_sort_indices(missing)[:5]).to_pylist()
         raise StoreError(
-            f"{table}.{column}: {count} value(s) not found in {parent}.{parent_column} "
+            f"{table}.{column}: {len(missing)} value(s) not found in {parent}.{parent_column} "
             f"(e.g. {', '.join(map(str, examples))}); write the {parent} rows first"
         )
 
