@@ -175,6 +175,12 @@ def _engine_alone(step: str, url: str, source: str, work: Path, table: str) -> i
     model = store._model_table(table)
     assert model is not None
     indexes = [ix for ix in model.indexes if not ix.unique]
+    drops = [f"DROP INDEX {store._quote(str(ix.name))}" for ix in indexes]
+    creates = [
+        f"CREATE INDEX {store._quote(str(ix.name))} ON {t} "
+        f"({', '.join(store._quote(c.name) for c in ix.columns)})"
+        for ix in indexes
+    ]
     sqlite = url.startswith("sqlite")
     with store.connect(url) as conn:
         with conn.cursor() as cur:
@@ -196,26 +202,22 @@ def _engine_alone(step: str, url: str, source: str, work: Path, table: str) -> i
         with store.transaction(conn) as cur:
             if step == "engine_write_bare":
                 cur.execute(f"CREATE TABLE bare AS SELECT * FROM src.{t}")
-            elif sqlite:
-                for ix in indexes:
-                    cur.execute(f"DROP INDEX {store._quote(str(ix.name))}")
-                cur.execute(f"INSERT INTO {t} SELECT * FROM src.{t}")
-                for ix in indexes:
-                    cols = ", ".join(store._quote(c.name) for c in ix.columns)
-                    cur.execute(f"CREATE INDEX {store._quote(str(ix.name))} ON {t} ({cols})")
             else:
-                cur.execute(
-                    "SELECT quote_ident(conname) FROM pg_constraint "
-                    f"WHERE conrelid = '{t}'::regclass AND contype = 'f'"
-                )
-                for (name,) in cur.fetchall():
-                    cur.execute(f"ALTER TABLE {t} DROP CONSTRAINT {name}")
-                for ix in indexes:
-                    cur.execute(f"DROP INDEX {store._quote(str(ix.name))}")
-                cur.execute(f"COPY {t} FROM '{source}' (FORMAT binary)")
-                for ix in indexes:
-                    cols = ", ".join(store._quote(c.name) for c in ix.columns)
-                    cur.execute(f"CREATE INDEX {store._quote(str(ix.name))} ON {t} ({cols})")
+                if not sqlite:
+                    cur.execute(
+                        "SELECT quote_ident(conname) FROM pg_constraint "
+                        f"WHERE conrelid = '{t}'::regclass AND contype = 'f'"
+                    )
+                    for (name,) in cur.fetchall():
+                        cur.execute(f"ALTER TABLE {t} DROP CONSTRAINT {name}")
+                for sql in drops:
+                    cur.execute(sql)
+                if sqlite:
+                    cur.execute(f"INSERT INTO {t} SELECT * FROM src.{t}")
+                else:
+                    cur.execute(f"COPY {t} FROM '{source}' (FORMAT binary)")
+                for sql in creates:
+                    cur.execute(sql)
             cur.execute(f"SELECT COUNT(*) FROM {'bare' if step == 'engine_write_bare' else t}")
             return int(cur.fetchone()[0])
 
