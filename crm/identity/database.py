@@ -177,11 +177,13 @@ def apply_merges(url: str, plan: pd.DataFrame, run_id: str, as_of: dt.datetime) 
             mode="create",
             temporary=True,
         )
+        # the plan is looked up by either end for every moved row: index it like a real table
+        for col in ("merged_id", "survivor_id"):
+            cur.execute(f"CREATE INDEX ix_{stage}_{col} ON {stage} ({col})")
         _repoint(cur, stage)
         cur.execute(
-            f"UPDATE customers SET status = 'duplicate', merged_into = "
-            f"(SELECT p.survivor_id FROM {stage} p WHERE p.merged_id = customers.customer_id) "
-            f"WHERE customer_id IN (SELECT merged_id FROM {stage})"
+            f"UPDATE customers SET status = 'duplicate', merged_into = p.survivor_id "
+            f"FROM {stage} p WHERE p.merged_id = customers.customer_id"
         )
         moved = _fetch(
             cur,
@@ -212,10 +214,9 @@ def _repoint(cur: Any, stage: str) -> None:
             f"SELECT p.merge_id, '{table}', t.{pk}, t.customer_id FROM {table} t "
             f"JOIN {stage} p ON t.customer_id = p.merged_id",
         )
-        sel = moves.format(name=table)
         cur.execute(
-            f"UPDATE {table} SET customer_id = (SELECT s.survivor_id FROM ({sel}) s "
-            f"WHERE s.row_id = {table}.{pk}) WHERE {pk} IN (SELECT s.row_id FROM ({sel}) s)"
+            f"UPDATE {table} SET customer_id = s.survivor_id "
+            f"FROM ({moves.format(name=table)}) s WHERE s.row_id = {table}.{pk}"
         )
     # contact points: unique per (customer, kind, value); one copy moves, others stay behind
     _move(
@@ -230,11 +231,10 @@ def _repoint(cur: Any, stage: str) -> None:
         f"JOIN {stage} p2 ON t2.customer_id = p2.merged_id WHERE p2.survivor_id = p.survivor_id "
         "AND t2.kind = t.kind AND t2.value = t.value)",
     )
-    sel = moves.format(name="contact_points")
     cur.execute(
-        f"UPDATE contact_points SET customer_id = (SELECT s.survivor_id FROM ({sel}) s "
-        "WHERE s.row_id = contact_points.contact_point_id) "
-        f"WHERE contact_point_id IN (SELECT s.row_id FROM ({sel}) s)"
+        "UPDATE contact_points SET customer_id = s.survivor_id "
+        f"FROM ({moves.format(name='contact_points')}) s "
+        "WHERE s.row_id = contact_points.contact_point_id"
     )
     # tags: the key is (customer_id, tag_id); row_id records the tag
     _move(
@@ -249,10 +249,10 @@ def _repoint(cur: Any, stage: str) -> None:
         "WHERE p2.survivor_id = p.survivor_id AND t2.tag_id = t.tag_id)",
     )
     cur.execute(
-        f"UPDATE customer_tags SET customer_id = (SELECT p.survivor_id FROM {stage} p "
-        "WHERE p.merged_id = customer_tags.customer_id) WHERE EXISTS (SELECT 1 FROM merge_moves m "
-        f"JOIN {stage} p ON p.merge_id = m.merge_id WHERE m.table_name = 'customer_tags' "
-        "AND m.row_id = customer_tags.tag_id AND m.from_customer_id = customer_tags.customer_id)"
+        "UPDATE customer_tags SET customer_id = s.survivor_id "
+        f"FROM (SELECT m.row_id, m.from_customer_id, p.survivor_id FROM merge_moves m JOIN {stage} p "
+        "ON p.merge_id = m.merge_id WHERE m.table_name = 'customer_tags') s "
+        "WHERE s.row_id = customer_tags.tag_id AND s.from_customer_id = customer_tags.customer_id"
     )
     # relations: both ends; never a self-link, never a second copy of an existing link
     for col, other in (
@@ -272,11 +272,9 @@ def _repoint(cur: Any, stage: str) -> None:
             f"JOIN {stage} p2 ON t2.{col} = p2.merged_id WHERE p2.survivor_id = p.survivor_id "
             f"AND t2.{other} = t.{other} AND t2.kind = t.kind)",
         )
-        sel = moves.format(name=name)
         cur.execute(
-            f"UPDATE relations SET {col} = (SELECT s.survivor_id FROM ({sel}) s "
-            f"WHERE s.row_id = relations.relation_id) "
-            f"WHERE relation_id IN (SELECT s.row_id FROM ({sel}) s)"
+            f"UPDATE relations SET {col} = s.survivor_id "
+            f"FROM ({moves.format(name=name)}) s WHERE s.row_id = relations.relation_id"
         )
 
 
