@@ -217,6 +217,22 @@ def validate_ledger(ledger: pd.DataFrame) -> None:
         )
 
 
+def _isin(values: pd.Series, keys: pd.Series | set[Any]) -> np.ndarray:
+    """``values.isin(keys)`` as a boolean array; a missing value is never in ``keys``.
+
+    pandas 3 builds the lookup set of a text ``isin`` one Python scalar at a time, about
+    10 µs per key: minutes against a ledger of ten million idempotency keys. Factorising
+    both sides together is one hash pass in C.
+    """
+    keys = pd.Series(list(keys) if isinstance(keys, set) else keys.to_numpy(), dtype=values.dtype)
+    both = pd.concat([keys, values], ignore_index=True)
+    codes = pd.factorize(both)[0] + 1  # 0: missing
+    known = np.zeros(int(codes.max(initial=0)) + 1, dtype=bool)
+    known[codes[: len(keys)]] = True
+    known[0] = False
+    return known[codes[len(keys) :]]
+
+
 def append(ledger: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
     """Append ``entries`` whose idempotency key is not yet in ``ledger`` (a rerun adds nothing).
 
@@ -224,7 +240,7 @@ def append(ledger: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
     """
     if entries.empty:
         return ledger
-    new = entries[~entries["idempotency_key"].isin(ledger["idempotency_key"])]
+    new = entries[~_isin(entries["idempotency_key"], ledger["idempotency_key"])]
     new = new.drop_duplicates("idempotency_key")
     if new.empty:
         return ledger
@@ -242,7 +258,7 @@ def _pending(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     held = ledger[(ledger["kind"] == "earn") & (ledger["available_at"] > as_of)]
     if held.empty:
         return pd.Series(dtype="int64")
-    rev = ledger[(ledger["kind"] == "reverse") & ledger["ref_key"].isin(held["idempotency_key"])]
+    rev = ledger[(ledger["kind"] == "reverse") & _isin(ledger["ref_key"], held["idempotency_key"])]
     both = pd.concat([held[["customer_id", "points"]], rev[["customer_id", "points"]]])
     return both.groupby("customer_id")["points"].sum()
 
@@ -354,7 +370,7 @@ def expiry_entries(ledger: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     sched = expiry_schedule(ledger, as_of)
     sched = sched[sched["remaining"].to_numpy() > 0]
     keys = "expire:" + sched["lot_key"].astype("str")
-    fresh = ~keys.isin(ledger["idempotency_key"]).to_numpy()
+    fresh = ~_isin(keys, ledger["idempotency_key"])
     sched = sched[fresh]
     return make_entries(
         key=keys[fresh],
@@ -413,7 +429,7 @@ def balances(
     horizon = at + pd.Timedelta(days=expiring_within_days)
     sched = expiry_schedule(led, horizon, debits_until=at)
     booked = led.loc[kind == "expire", "ref_key"]
-    sched = sched[~sched["lot_key"].isin(booked)]
+    sched = sched[~_isin(sched["lot_key"], booked)]
     out["expiring"] = (
         sched.groupby("customer_id")["remaining"].sum().reindex(out.index, fill_value=0)
     ).astype("int64")
@@ -474,11 +490,11 @@ def reversal_entries(
         ret["returned_at"] = at
     ret = ret.drop_duplicates("source_id")
     of_order = ledger[
-        (ledger["source_kind"] == "order") & ledger["source_id"].isin(ret["source_id"])
+        (ledger["source_kind"] == "order") & _isin(ledger["source_id"], ret["source_id"])
     ]
     done = set(ledger.loc[ledger["kind"] == "reverse", "ref_key"].dropna())
-    grants = of_order[(of_order["kind"] == "earn") & ~of_order["idempotency_key"].isin(done)]
-    spent = of_order[(of_order["kind"] == "burn") & ~of_order["idempotency_key"].isin(done)]
+    grants = of_order[(of_order["kind"] == "earn") & ~_isin(of_order["idempotency_key"], done)]
+    spent = of_order[(of_order["kind"] == "burn") & ~_isin(of_order["idempotency_key"], done)]
     if grants.empty and spent.empty:
         return empty_ledger()
     grants = grants.merge(ret[["source_id", "returned_at"]], on="source_id")

@@ -154,3 +154,14 @@ def test_validation_refuses_duplicates_and_wrong_signs() -> None:
 def test_append_is_idempotent() -> None:
     led = ledger_of(earn("A", 1, 100, "2025-01-01"))
     assert len(append(led, earn("A", 1, 999, "2025-01-01"))) == 1
+
+
+def test_key_lookup_matches_isin_and_never_matches_a_missing_key() -> None:
+    from loyalty.ledger import _isin
+
+    values = pd.Series(["earn:1", None, "earn:3", "burn:9"], dtype="str")
+    keys = pd.Series(["earn:3", "earn:1", None], dtype="str")
+    assert _isin(values, keys).tolist() == [True, False, True, False]
+    assert _isin(values, {"burn:9"}).tolist() == [False, False, False, True]
+    assert _isin(values, set()).tolist() == [False] * 4
+    assert _isin(values.iloc[:0], keys).tolist() == []
