@@ -152,9 +152,12 @@ def _score(
         u = estimate_u(keys, seed=seed)
         train = levels[~different]
         m = _seed_m(train) if model == "em" else {}
-        fitted = [f for f in train.columns if f in m]
-        if model == "em" and len(fitted) >= len(train.columns) // 2 and len(train) >= _MIN_EM:
-            # enough data: u and the prior among the candidate pairs are learned by EM
+        if model == "em" and len(train) >= _MIN_EM:
+            # enough pairs: u and the prior among the candidates are learned by EM, with the
+            # seeded m where there were seeds and the set m elsewhere. Not set weights with u
+            # of random pairs: a base already deduplicated has few seeds, and those weights
+            # would take every mailbox two namesakes share (an address made of the name) for
+            # proof, merging different people on a rerun.
             fs = FellegiSunter(u=u, m=m, fit_m=False, fit_u=True).fit(train)
         else:
             # set weights: u from random pairs, and the prior of a random pair being a match
