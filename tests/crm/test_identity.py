@@ -338,9 +338,9 @@ def test_a_rerun_on_the_deduplicated_base_merges_no_namesakes() -> None:
         found = found[found["cluster_size"] > 1]
         first = found.groupby("cluster_id")["record_id"].transform("first")
         merged = found[found["record_id"] != first]
-        wrong = person.loc[merged["record_id"]].to_numpy() != person.loc[
-            first[merged.index]
-        ].to_numpy()
+        wrong = (
+            person.loc[merged["record_id"]].to_numpy() != person.loc[first[merged.index]].to_numpy()
+        )
         return len(merged), int(wrong.sum())
 
     merged, wrong = wrong_merges(people)
