@@ -162,6 +162,6 @@ def test_key_lookup_matches_isin_and_never_matches_a_missing_key() -> None:
     values = pd.Series(["earn:1", None, "earn:3", "burn:9"], dtype="str")
     keys = pd.Series(["earn:3", "earn:1", None], dtype="str")
     assert _isin(values, keys).tolist() == [True, False, True, False]
-    assert _isin(values, {"burn:9"}).tolist() == [False, False, False, True]
-    assert _isin(values, set()).tolist() == [False] * 4
+    assert _isin(values, pd.Series(["burn:9"])).tolist() == [False, False, False, True]
+    assert _isin(values, pd.Series([], dtype="str")).tolist() == [False] * 4
     assert _isin(values.iloc[:0], keys).tolist() == []
