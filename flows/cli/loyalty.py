@@ -8,7 +8,7 @@ import uuid
 import typer
 from rich.table import Table
 
-from crm.cli import _now, console, database_url, friendly_errors, parse_as_of
+from flows.cli._common import console, database_url, friendly_errors, now, parse_as_of
 
 __all__ = ["app"]
 
@@ -105,7 +105,7 @@ def run(
     day = (
         dt.date.fromisoformat(date)
         if date
-        else _now().astimezone(zoneinfo.ZoneInfo(tz)).date() - dt.timedelta(days=1)
+        else now().astimezone(zoneinfo.ZoneInfo(tz)).date() - dt.timedelta(days=1)
     )
     counts = run_daily(database_url(), program, day_end(day, tz), lookback_days)
     table = Table(title=f"Loyalty run for {day} ({tz})")
@@ -152,7 +152,7 @@ def redeem(
             prize_id=prize_id,
             quantity=quantity,
             idempotency_key=key or uuid.uuid4().hex,
-            as_of=_now(),
+            as_of=now(),
         )
     note = " (already done with this key)" if result.replayed else ""
     console.print(
@@ -186,7 +186,7 @@ def adjust(
             operator=operator,
             reason=reason,
             idempotency_key=key or uuid.uuid4().hex,
-            as_of=_now(),
+            as_of=now(),
             rules=program,
         )
     console.print(f"{'added' if added else 'already recorded'}: {points:+,} points")

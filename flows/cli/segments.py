@@ -1,8 +1,4 @@
-"""``crm segments``: check, preview and run the marketer's segments; the funnel report.
-
-``crm nightly`` (registered on the top-level app in :mod:`flows.cli`) runs the whole nightly
-job: hygiene, deduplication, the loyalty day and the segments run.
-"""
+"""``crm segments``: check, preview and run the marketer's segments; the funnel report."""
 
 from __future__ import annotations
 
@@ -15,10 +11,10 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from crm.cli import console, database_url, err_console, friendly_errors, parse_as_of
+from flows.cli._common import console, database_url, err_console, friendly_errors, parse_as_of
 from segments.errors import SegmentDefinitionError
 
-__all__ = ["app", "nightly"]
+__all__ = ["app", "load_segments_file", "print_run"]
 
 app = typer.Typer(
     help="Marketer-defined segments: check a file, preview a segment, run them all.",
@@ -30,7 +26,7 @@ SEGMENTS_FILE = typer.Argument(
 )
 
 
-def _load(path: str):  # type: ignore[no-untyped-def]
+def load_segments_file(path: str):  # type: ignore[no-untyped-def]
     """Load a segments file; every problem printed as ``file:line: field: message``."""
     from segments.rules import load_segments
 
@@ -81,7 +77,7 @@ def check(path: str = SEGMENTS_FILE) -> None:
     from crm.snapshot import read_snapshot
     from segments.rules import schema_from_frame, validate
 
-    definitions = _load(path)
+    definitions = load_segments_file(path)
     try:
         schema = schema_from_frame(read_snapshot())
     except FileNotFoundError:
@@ -117,7 +113,7 @@ def preview(
     from segments.rules import PreparedProfiles, evaluate_many
     from segments.rules import preview as preview_segment
 
-    definitions = _load(path)
+    definitions = load_segments_file(path)
     moment = parse_as_of(as_of)
     wanted = [d for d in definitions if segment is None or d.name == segment]
     fields = [f for d in wanted for f in d.fields]
@@ -169,12 +165,12 @@ def run(
     """Build and score every profile, evaluate the segments and store the memberships."""
     from flows.segments import segments_flow
 
-    _load(path)
+    load_segments_file(path)
     result = segments_flow(url=database_url(), as_of=parse_as_of(as_of), segments_path=path)
-    _print_run(result)
+    print_run(result)
 
 
-def _print_run(result: dict) -> None:  # type: ignore[type-arg]
+def print_run(result: dict) -> None:  # type: ignore[type-arg]
     console.print(
         f"profiles scored: {result['profiles']:,}; leads scored: {result['lead_scores']:,}; "
         f"segment entries: {result['entered']:,}; exits: {result['left']:,}"
@@ -200,39 +196,3 @@ def funnel(
     leads = store.read_frame(url, "leads")
     deals = store.read_frame(url, "deals")
     console.print(funnel_report(lead_funnel(leads, deals, by=tuple(by.split(",")))))
-
-
-def nightly(
-    as_of: str | None = typer.Option(
-        None, "--as-of", help="Moment of the run (ISO 8601, default now)."
-    ),
-    segments_path: str = typer.Option(
-        "segments/segments.example.yaml", "--segments", help="The segments file."
-    ),
-    loyalty_lookback_days: int = typer.Option(
-        3, min=1, help="Loyalty: also book orders of this many days before yesterday (backfill)."
-    ),
-) -> None:
-    """The nightly job: clean the base, merge duplicates, run the loyalty day, score and segment."""
-    from flows.nightly import nightly_flow
-
-    _load(segments_path)
-    result = nightly_flow(
-        url=database_url(),
-        as_of=parse_as_of(as_of),
-        segments_path=segments_path,
-        loyalty_lookback_days=loyalty_lookback_days,
-    )
-    console.print(
-        f"[bold]hygiene[/bold]: {100 * float(result['hygiene']['clean_share']):.1f}% clean records"
-    )
-    dedup = result["dedup"]
-    console.print(
-        f"[bold]dedup[/bold]: {dedup.get('merged', 0):,} duplicates merged, "
-        f"{dedup.get('households_added', 0):,} household links"
-    )
-    loyalty = result["loyalty"]
-    console.print(
-        "[bold]loyalty[/bold]: " + ", ".join(f"{k} {v:,}" for k, v in loyalty.items() if v)
-    )
-    _print_run(result["segments"])

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from crm import store
-from crm.cli import app
 from crm.settings import get_settings
+from flows.cli import app
 
 runner = CliRunner()
 
@@ -142,3 +142,23 @@ def test_status_reports_freshness(db_url: str) -> None:
     assert status.loc["customers", "rows"] == 1
     assert status.loc["customers", "newest"].startswith("2026-05-04 10:20:30")
     assert status.loc["orders", "rows"] == 0 and pd.isna(status.loc["orders", "newest"])
+
+
+def test_a_bad_as_of_names_the_option_and_the_formats() -> None:
+    example = Path(__file__).resolve().parents[2] / "segments" / "segments.example.yaml"
+    result = runner.invoke(app, ["segments", "preview", str(example), "--as-of", "yesterday"])
+    assert result.exit_code == 2
+    text = _text(result.output.replace("│", " "))
+    assert "--as-of" in text
+    assert "'yesterday' is not a date; use YYYY-MM-DD or an ISO instant" in text
+
+
+def test_commands_are_registered_in_one_place_not_by_importing_their_modules() -> None:
+    import typer
+
+    import flows.cli.hygiene
+
+    assert not any(isinstance(v, typer.Typer) for v in vars(flows.cli.hygiene).values())
+    names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    assert {"status", "sample", "import", "clean", "quality", "dedup", "nightly"} <= names
+    assert {"db", "segments", "loyalty"} <= names

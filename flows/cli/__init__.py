@@ -1,0 +1,49 @@
+"""The ``crm`` command: every command of the platform, grouped as a user sees them.
+
+One module per group, each registered here and nowhere else (no command is added as a side
+effect of an import):
+
+=====================  =====================================================
+``crm db``, ``status`` :mod:`flows.cli.db`
+``crm sample``         :mod:`flows.cli.sample`
+``crm import``         :mod:`flows.cli.imports`
+``crm clean|quality|dedup``  :mod:`flows.cli.hygiene`
+``crm segments …``     :mod:`flows.cli.segments`
+``crm loyalty …``      :mod:`flows.cli.loyalty`
+``crm nightly``        :mod:`flows.cli.nightly`
+=====================  =====================================================
+
+Each command is a thin caller: it parses options, calls the one job function that the
+matching Prefect flow also calls, and prints what a person wants to read.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from flows.cli import db, hygiene, imports, loyalty, nightly, sample, segments
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="crm",
+    help="CRM-marketing platform: clean CRM data, build profiles and segments, run loyalty and campaigns.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+app.add_typer(db.app, name="db")
+app.command("status")(db.status)
+app.command("sample")(sample.sample)
+app.command("import")(imports.import_)
+app.command("clean")(hygiene.clean)
+app.command("quality")(hygiene.quality)
+app.command("dedup")(hygiene.dedup)
+app.add_typer(segments.app, name="segments")
+app.add_typer(loyalty.app, name="loyalty")
+app.command("nightly")(nightly.nightly)
+
+
+def main() -> None:
+    """Entry point of the ``crm`` console script."""
+    app()
