@@ -5,6 +5,7 @@ add new modules to the import list below so Alembic and ``Base.metadata`` see th
 """
 
 from crm.models.base import Base
+from crm.models.campaigns import *  # noqa: F403
 from crm.models.core import *  # noqa: F403
 from crm.models.core import __all__ as _core_all
 from crm.models.hygiene import *  # noqa: F403
