@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from crm.definitions import DefinitionError, Problem
+
 __all__ = [
     "InsufficientPointsError",
     "InvalidLedgerError",
@@ -26,25 +28,30 @@ class LoyaltyError(Exception):
     """Base class of every error raised by the ``loyalty`` package."""
 
 
-class RulesError(LoyaltyError, ValueError):
-    """The operator's rules file is invalid.
+class RulesError(DefinitionError, LoyaltyError):
+    """The operator's rules file is invalid (every problem listed, see :mod:`crm.definitions`).
 
     Attributes
     ----------
+    problems : tuple of crm.definitions.Problem
+        Every problem found, in file order.
     field : str
-        Dotted path of the field at fault (``"purchase_rules.1.percent"``).
+        Dotted path of the first field at fault (``"purchase_rules[1].percent"``).
     line : int or None
         1-based line of that field in the YAML file, when known.
-    source : str
-        The file name (or ``"<rules>"`` for text).
     """
 
-    def __init__(self, field: str, message: str, line: int | None = None, source: str = "<rules>"):
-        self.field = field
-        self.line = line
-        self.source = source
-        where = f"{source}, line {line}" if line is not None else source
-        super().__init__(f"{where}: {field}: {message}")
+    def __init__(
+        self,
+        field: str | Iterable[Problem],
+        message: str = "",
+        line: int | None = None,
+        source: str = "<rules>",
+    ) -> None:
+        problems = [Problem(source, line, field, message)] if isinstance(field, str) else field
+        super().__init__(problems)
+        self.field = self.problems[0].field
+        self.line = self.problems[0].line
 
 
 class MissingColumnsError(LoyaltyError, KeyError):

@@ -18,11 +18,11 @@ import datetime as dt
 import itertools
 import zoneinfo
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from crm.definitions import DefinitionError, parse_yaml, validate_document
 from loyalty.errors import RulesError
 
 __all__ = [
@@ -214,77 +214,24 @@ class Rules(_Strict):
         raise RulesError("tiers.levels", f"no tier {code!r}")
 
 
-# ---------------------------------------------------------------- YAML with line numbers
-def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key in seen:
-                raise RulesError(
-                    ".".join(map(str, (*path, key))),
-                    f"duplicate key (first at line {seen[key]})",
-                    line=key_node.start_mark.line + 1,
-                )
-            seen[key] = key_node.start_mark.line + 1
-            out[(*path, key)] = key_node.start_mark.line + 1
-            _line_map(value_node, (*path, key), out)
-            out[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, (*path, i), out)
-
-
-def _line_of(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
-    for n in range(len(loc), -1, -1):
-        if loc[:n] in lines:
-            return lines[loc[:n]]
-    return None
-
-
-def parse_rules(text: str, source: str = "<rules>") -> Rules:
-    """Parse rules from YAML ``text``.
+# ---------------------------------------------------------------- loading
+def parse_rules(text: str | Path, source: str | None = None) -> Rules:
+    """Parse rules from YAML ``text`` (or a path) through the one definitions loader.
 
     Raises
     ------
     RulesError
-        With the dotted field path and the 1-based line of the first problem.
+        With every problem of the file, each with its dotted field and 1-based line.
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise RulesError(
-            "<yaml>",
-            f"not valid YAML: {exc.problem}",
-            line=mark.line + 1 if mark is not None else None,
-            source=source,
-        ) from None
-    lines: dict[tuple[Any, ...], int] = {}
-    if node is not None:
-        try:
-            _line_map(node, (), lines)
-        except RulesError as exc:
-            raise RulesError(exc.field, str(exc).split(": ", 2)[-1], exc.line, source) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise RulesError("<root>", "the rules file must be a mapping of sections", 1, source)
-    try:
-        return Rules.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        field = ".".join(str(p) for p in loc) or "<root>"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling against rules.example.yaml)"
-        raise RulesError(field, message, _line_of(loc, lines), source) from None
+        doc = parse_yaml(text, what="loyalty rules")
+        if source is not None:
+            doc.source = source
+        return validate_document(doc, Rules)
+    except DefinitionError as exc:
+        raise RulesError(exc.problems) from None
 
 
 def load_rules(path: str | Path) -> Rules:
     """Read and validate the rules file at ``path`` (see :func:`parse_rules`)."""
-    path = Path(path)
-    return parse_rules(path.read_text(encoding="utf-8"), source=str(path))
+    return parse_rules(Path(path))
