@@ -519,8 +519,18 @@ def test_evaluate_refuses_a_definition_that_does_not_fit_the_frame() -> None:
         evaluate(segment("citty: Москва"), profiles(), AS_OF)
     assert (info.value.line, info.value.field) == (4, "citty")
     assert "did you mean 'city'?" in str(info.value)
-    with pytest.raises(InvalidParameterError):
-        evaluate(segment("orders: 0"), profiles(), dt.datetime(2026, 12, 28))  # naive
+    with pytest.raises(InvalidParameterError, match="as_of"):
+        evaluate(segment("orders: 0"), profiles(), "yesterday")
+
+
+def test_as_of_follows_crm_asof_naive_is_utc_wall_clock_and_text_is_read() -> None:
+    where = "last_order_at: {within_last: 1 day}"
+    # a naive datetime is UTC wall-clock time (crm.asof.as_instant), the same as the aware one
+    assert members(where, as_of=AS_OF.replace(tzinfo=None)) == members(where, as_of=AS_OF)
+    # ISO text of a bare date is the end of that day, like the date itself
+    assert members(where, as_of="2026-12-28") == members(where, as_of=dt.date(2026, 12, 28))
+    # the order at 28 Dec 12:00 UTC is not yet placed at 11:00 UTC
+    assert 6 not in members(where, as_of="2026-12-28T11:00:00+00:00")
 
 
 def test_hand_built_definitions_are_validated_too() -> None:
