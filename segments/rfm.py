@@ -67,6 +67,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from crm.asof import AsOfError, local_date
 from crm.columns import AMOUNT, CUSTOMER_ID, ORDERED_AT
 from segments.errors import (
     InvalidDataError,
@@ -142,13 +143,18 @@ def _wall_days(ts: pd.Series) -> tuple[np.ndarray, Any]:
 
 
 def _as_of_day(as_of: dt.date | dt.datetime | pd.Timestamp | str, tz: Any) -> int:
-    """Day number of ``as_of`` on the wall clock of the orders' time zone."""
-    stamp = pd.Timestamp(as_of)
-    if stamp.tzinfo is not None:
-        stamp = (
-            stamp.tz_convert(tz).tz_localize(None) if tz is not None else stamp.tz_localize(None)
-        )
-    return int(stamp.to_datetime64().astype("datetime64[D]").view(np.int64))
+    """Day number of ``as_of`` on the wall clock of the orders' time zone (UTC for naive orders).
+
+    ``as_of`` is read by :func:`crm.asof.as_instant` in that zone: a bare date is the end of
+    that day (so the day itself), a naive datetime is wall-clock time there.
+    """
+    try:
+        day = local_date(as_of, tz)
+    except AsOfError:
+        raise InvalidParameterError(
+            "as_of", as_of, "a date, a datetime or ISO 8601 text (YYYY-MM-DD)"
+        ) from None
+    return int(np.datetime64(day, "D").astype(np.int64))
 
 
 def _period_start(days: np.ndarray | int, period: str) -> Any:

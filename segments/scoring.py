@@ -85,6 +85,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from crm.asof import AsOfError, as_instant
 from crm.columns import (
     ACTIVITY_KINDS,
     CHANNEL,
@@ -397,9 +398,13 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 
 
 def _stamp(as_of: dt.date | dt.datetime | pd.Timestamp | str) -> pd.Timestamp:
-    """``as_of`` as a UTC timestamp (a date means its midnight UTC; naive means UTC)."""
-    stamp = pd.Timestamp(as_of)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    """``as_of`` as a UTC instant by :func:`crm.asof.as_instant` (a bare date: the end of it)."""
+    try:
+        return as_instant(as_of)
+    except AsOfError:
+        raise InvalidParameterError(
+            "as_of", as_of, "a date, a datetime or ISO 8601 text (YYYY-MM-DD)"
+        ) from None
 
 
 def _age_days(ts: pd.Series, as_of: pd.Timestamp) -> np.ndarray:

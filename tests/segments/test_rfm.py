@@ -213,4 +213,23 @@ def test_naive_and_other_unit_timestamps() -> None:
         }
     )
     assert rfm_frame(o, dt.date(2026, 1, 10)).loc[1].tolist() == [5, 2, 3.0]
+    # as_of read by crm.asof: ISO text of the date and a naive datetime that day are that day
+    assert rfm_frame(o, "2026-01-10").loc[1].tolist() == [5, 2, 3.0]
+    assert rfm_frame(o, dt.datetime(2026, 1, 10, 18)).loc[1].tolist() == [5, 2, 3.0]
     assert btyd_summary(o, dt.date(2026, 1, 10)).loc[1].tolist() == [1.0, 4.0, 9.0, 2.0]
+
+
+def test_as_of_is_a_day_in_the_orders_zone() -> None:
+    o = pd.DataFrame(
+        {
+            "customer_id": [1],
+            "ordered_at": pd.to_datetime(["2026-01-05 10:00"]).tz_localize("Europe/Moscow"),
+            "amount": [1.0],
+        }
+    )
+    # 9 Jan 22:00 UTC is already 10 Jan in Moscow: 5 days since the order
+    late = dt.datetime(2026, 1, 9, 22, tzinfo=dt.UTC)
+    assert rfm_frame(o, late).loc[1, "recency"] == 5
+    assert rfm_frame(o, dt.date(2026, 1, 9)).loc[1, "recency"] == 4
+    with pytest.raises(InvalidParameterError, match="as_of"):
+        rfm_frame(o, "soon")

@@ -208,10 +208,17 @@ def test_half_life_decay_and_seniority_column() -> None:
             "occurred_at": [days_ago(7), days_ago(21)],
         }
     )
-    got = rule_scores(leads, rules, AS_OF.date(), customers=customers, activities=acts)
+    got = rule_scores(leads, rules, AS_OF, customers=customers, activities=acts)
     # 8 × 0.5 (one half-life) + 8 × 0.125 (three half-lives) = 5; seniority 7 → 12
     assert got.scores["behaviour"].iloc[0] == pytest.approx(5.0)
     assert got.scores["score"].iloc[0] == pytest.approx(12.0)
+    # a bare date is the end of that day (crm.asof): both calls are one day older
+    by_day = rule_scores(leads, rules, AS_OF.date(), customers=customers, activities=acts)
+    assert by_day.scores["behaviour"].iloc[0] == pytest.approx(
+        8 * 0.5 ** (8 / 7) + 8 * 0.5 ** (22 / 7)
+    )
+    naive = rule_scores(leads, rules, AS_OF.tz_localize(None), customers=customers, activities=acts)
+    assert naive.scores["behaviour"].iloc[0] == pytest.approx(5.0)  # naive: UTC wall clock
 
 
 def test_roles_from_keywords_or_a_role_column() -> None:
