@@ -1,0 +1,175 @@
+"""Pre-rendered RFC 5322 email bytes, ready for the gateway to hand to SMTP as they are.
+
+Each message is ``multipart/alternative`` with a plain-text and an HTML part, both UTF-8 in
+base64 (no line of the body can exceed SMTP's 998 octets whatever the template does), a
+``Subject`` in RFC 2047 encoded words when it is not plain ASCII, a ``Message-ID`` derived
+from the message's idempotency key (the same message always has the same id, so a resend is
+recognisably the same mail), and the RFC 8058 one-click unsubscribe headers
+``List-Unsubscribe: <https://…>`` and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``.
+
+Building a :class:`email.message.EmailMessage` costs about 100 µs a message; the bytes here
+are joined from pieces computed once per batch (``From``, ``Date``, the part headers) and per
+message (``To``, subject, ids, the two base64 bodies), a few µs each. The standard library's
+parser reads them back without defects (see ``tests/campaigns/test_mime.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from email.headerregistry import Address
+from email.utils import format_datetime, formataddr, parseaddr
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["build_mime", "encode_header", "message_id"]
+
+_CRLF = b"\r\n"
+_LINE = 76  # base64 characters per body line (RFC 2045)
+_WORD_BYTES = 45  # UTF-8 bytes per encoded word: "=?utf-8?b?" + 60 base64 chars + "?=" = 72
+
+
+def _utf8_chunks(text: str, limit: int) -> list[bytes]:
+    """``text`` in UTF-8 pieces of at most ``limit`` bytes, never splitting a character."""
+    chunks: list[bytes] = []
+    current = bytearray()
+    for char in text:
+        encoded = char.encode("utf-8")
+        if len(current) + len(encoded) > limit:
+            chunks.append(bytes(current))
+            current = bytearray()
+        current += encoded
+    if current or not chunks:
+        chunks.append(bytes(current))
+    return chunks
+
+
+def encode_header(text: str) -> bytes:
+    """A header value: ASCII as it is, anything else as folded RFC 2047 ``B`` encoded words.
+
+    Line breaks in ``text`` become spaces (a header is one logical line).
+
+    Examples
+    --------
+    >>> encode_header("Hello")
+    b'Hello'
+    >>> encode_header("Привет")
+    b'=?utf-8?b?0J/RgNC40LLQtdGC?='
+    """
+    text = " ".join(text.split()) if ("\r" in text or "\n" in text) else text
+    if text.isascii() and len(text) <= 900:
+        return text.encode("ascii")
+    words = [b"=?utf-8?b?" + base64.b64encode(c) + b"?=" for c in _utf8_chunks(text, _WORD_BYTES)]
+    return b"\r\n ".join(words)
+
+
+def message_id(message_key: str, domain: str) -> str:
+    """``<hash@domain>``: the Message-ID of the message with this idempotency key."""
+    digest = hashlib.blake2b(message_key.encode("utf-8"), digest_size=16).hexdigest()
+    return f"<{digest}@{domain}>"
+
+
+def _body(text: str) -> bytes:
+    encoded = base64.b64encode(text.encode("utf-8"))
+    return _CRLF.join([encoded[i : i + _LINE] for i in range(0, len(encoded), _LINE)])
+
+
+def _from_header(email_from: str) -> tuple[bytes, str]:
+    """The encoded ``From`` value and the sender's domain (for Message-IDs)."""
+    name, addr = parseaddr(email_from)
+    if "@" not in addr:
+        raise ValueError(f"email_from={email_from!r}: expected 'Name <user@domain>' or an address")
+    domain = addr.rsplit("@", 1)[1]
+    if name and not name.isascii():
+        return encode_header(name) + b" <" + addr.encode("ascii") + b">", domain
+    return formataddr((name, addr)).encode("ascii"), domain
+
+
+def build_mime(
+    message_keys: Sequence[str],
+    to_addresses: Sequence[str],
+    subjects: Sequence[str],
+    texts: Sequence[str],
+    htmls: Sequence[str],
+    unsubscribe_urls: Sequence[str],
+    *,
+    email_from: str,
+    date: Any,
+) -> list[bytes]:
+    """RFC 5322 bytes of many emails at once.
+
+    Parameters
+    ----------
+    message_keys : sequence of str
+        The outbox idempotency keys; each gives its message's ``Message-ID`` and boundary.
+    to_addresses : sequence of str
+        Recipients' addresses (already validated).
+    subjects, texts, htmls : sequence of str
+        The rendered subject, plain-text and HTML parts.
+    unsubscribe_urls : sequence of str
+        The signed one-click unsubscribe URL of each message (``campaigns.links``).
+    email_from : str
+        The sender, ``"Shop <news@shop.example>"``.
+    date : instant
+        The ``Date`` header (the run's ``as_of``; aware, naive is taken as UTC).
+
+    Returns
+    -------
+    list of bytes
+        One message per input row, CRLF line ends.
+    """
+    sender, domain = _from_header(email_from)
+    stamp = pd.Timestamp(date)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    head = b"From: " + sender + b"\r\nDate: " + format_datetime(stamp.to_pydatetime()).encode()
+    head += b"\r\nMIME-Version: 1.0\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+    part = (
+        b'\r\nContent-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    )
+    text_head, html_head = part % b"plain", part % b"html"
+    out: list[bytes] = []
+    for key, to, subject, text, html, unsubscribe in zip(
+        message_keys, to_addresses, subjects, texts, htmls, unsubscribe_urls, strict=True
+    ):
+        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest().encode()
+        boundary = b"==crm_" + digest
+        out.append(
+            b"".join(
+                (
+                    head,
+                    b"To: ",
+                    to.encode("ascii") if to.isascii() else _idn_address(to),
+                    b"\r\nSubject: ",
+                    encode_header(subject),
+                    b"\r\nMessage-ID: <",
+                    digest,
+                    b"@",
+                    domain.encode("ascii"),
+                    b">\r\nList-Unsubscribe: <",
+                    unsubscribe.encode("ascii"),
+                    b'>\r\nContent-Type: multipart/alternative; boundary="',
+                    boundary,
+                    b'"\r\n\r\n--',
+                    boundary,
+                    text_head,
+                    _body(text),
+                    b"\r\n--",
+                    boundary,
+                    html_head,
+                    _body(html),
+                    b"\r\n--",
+                    boundary,
+                    b"--\r\n",
+                )
+            )
+        )
+    return out
+
+
+def _idn_address(address: str) -> bytes:
+    """A non-ASCII address: the domain in IDNA; a non-ASCII local part stays UTF-8 (SMTPUTF8)."""
+    local, _, domain = address.rpartition("@")
+    encoded = Address(username=local, domain=domain.encode("idna").decode("ascii"))
+    return str(encoded).encode("utf-8")
