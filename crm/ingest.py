@@ -36,8 +36,10 @@ __all__ = [
     "ENTITIES",
     "FieldSpec",
     "ImportSummary",
+    "Landed",
     "Validated",
     "import_file",
+    "land_rows",
     "read_table",
     "resolve_mapping",
     "validate",
@@ -129,6 +131,12 @@ ENTITIES: dict[str, dict[str, FieldSpec]] = {
         "channel": FieldSpec(max_len=16),
         "category": FieldSpec(max_len=64),
     },
+    "activity_events": {
+        "external_id": FieldSpec(required=True, max_len=64),
+        "customer": _CUSTOMER_REF,
+        "kind": FieldSpec(required=True, max_len=32),
+        "occurred_at": FieldSpec("datetime", required=True),
+    },
     "events": {
         "external_id": FieldSpec(required=True, max_len=64),
         "customer": _CUSTOMER_REF,
@@ -147,6 +155,7 @@ _TABLE = {
     "deals": "deals",
     "orders": "orders",
     "events": "marketing_events",
+    "activity_events": "loyalty_events",  # site/app activity that may earn points (L1)
 }
 
 #: Header synonyms (lower-cased) recognised without an explicit mapping, Russian and English.
@@ -528,22 +537,9 @@ def import_file(
             session.flush()
             batch_id = batch.batch_id
 
-        good = checked.good
-        matched = 0
-        good, bad_refs = _resolve_refs(url, entity, good)
-        bad = pd.concat([checked.bad, bad_refs], ignore_index=True)
-        good = good[~good["line"].isin(bad_refs["line"])] if len(bad_refs) else good
-
-        if entity == "contacts":
-            result, matched = _land_contacts(url, good, as_of=as_of, default_region=default_region)
-        else:
-            result = store.write_frame(
-                url,
-                _table_frame(entity, good, as_of),
-                _TABLE[entity],
-                mode="upsert",
-                key=["external_id"],
-            )
+        landed = land_rows(url, entity, checked.good, as_of=as_of, default_region=default_region)
+        result, matched = landed.result, landed.matched
+        bad = pd.concat([checked.bad, landed.bad], ignore_index=True)
 
         if len(bad):
             quarantine = bad.assign(
@@ -594,6 +590,58 @@ def import_file(
         matched_existing=matched,
         reasons=reasons,
     )
+
+
+@dataclass
+class Landed:
+    """What :func:`land_rows` did: the write, rows matched to known people, rows refused.
+
+    ``customer_id`` (contacts only) is the customer each landed row is now part of, indexed
+    by the row's ``line``: a new customer, or the known person the row was matched to.
+    """
+
+    result: WriteResult
+    matched: int
+    bad: pd.DataFrame  # line, field, reason, raw: references to rows the base does not have
+    customer_id: pd.Series | None = None
+
+
+def land_rows(
+    url: str,
+    entity: str,
+    good: pd.DataFrame,
+    *,
+    as_of: dt.datetime,
+    default_region: str = "RU",
+) -> Landed:
+    """Land the good rows of :func:`validate` the way an import does (D9).
+
+    References (``customer``, ``company`` external ids) are resolved and rows naming
+    unknown ones are returned as bad rows; contacts are normalised and matched to the
+    people already in the base; everything is upserted on ``external_id``. The gateway's
+    intake calls this too, so a contact from a form lands exactly like an imported one.
+    """
+    from crm import store
+
+    good, bad_refs = _resolve_refs(url, entity, good)
+    good = good[~good["line"].isin(bad_refs["line"])] if len(bad_refs) else good
+    if entity == "contacts":
+        result, matched, customer_id = _land_contacts(
+            url, good, as_of=as_of, default_region=default_region
+        )
+        return Landed(result, matched, bad_refs, customer_id)
+    result = (
+        store.write_frame(
+            url,
+            _table_frame(entity, good, as_of),
+            _TABLE[entity],
+            mode="upsert",
+            key=["external_id"],
+        )
+        if len(good)
+        else WriteResult(inserted=0)
+    )
+    return Landed(result, 0, bad_refs)
 
 
 def _resolve_refs(url: str, entity: str, good: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -669,7 +717,7 @@ def _table_frame(entity: str, good: pd.DataFrame, as_of: dt.datetime) -> pd.Data
 
 def _land_contacts(
     url: str, good: pd.DataFrame, *, as_of: dt.datetime, default_region: str
-) -> tuple[WriteResult, int]:
+) -> tuple[WriteResult, int, pd.Series]:
     """Upsert customers, then add their new contact points and consents.
 
     D9: the rows are normalised first (names, titles, cities); a row whose ``external_id``
@@ -775,7 +823,7 @@ def _land_contacts(
             ]
         if len(frame):
             store.write_frame(url, frame, "consents")
-    return result, matched
+    return result, matched, pd.Series(good["customer_id"].to_numpy(), index=good["line"].to_numpy())
 
 
 def _normalise_people(good: pd.DataFrame, default_region: str) -> pd.DataFrame:

@@ -39,6 +39,24 @@ class Settings(BaseSettings):
     # gateway
     api_key: SecretStr = SecretStr("change-me")
     secret_key: SecretStr = SecretStr("dev-secret-change-me")
+    api_max_body_bytes: int = Field(64_000, description="Largest request body the gateway reads.")
+    api_rate_per_s: float = Field(2_000.0, description="Requests per second allowed per API key.")
+    api_rate_burst: int = Field(4_000, description="Burst of requests allowed per API key.")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_tls: bool = Field(False, description="Connect with implicit TLS (SMTPS, port 465).")
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    sms_provider_url: str = Field(
+        "http://127.0.0.1:8025", description="Base URL of the SMS provider (docs/sms-provider.md)."
+    )
+    sms_provider_token: SecretStr = SecretStr("")
+    worker_batch: int = Field(200, description="Outbox messages a worker claims at once.")
+    worker_concurrency: int = Field(4, description="Messages a worker sends at the same time.")
+    worker_lease_s: float = Field(60.0, description="How long a claim holds before another worker may retry.")
+    email_rate_per_s: float = Field(2_000.0, description="Emails per second per worker.")
+    sms_rate_per_s: float = Field(200.0, description="SMS per second per worker.")
 
     @property
     def resolved_database_url(self) -> str:

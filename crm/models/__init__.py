@@ -8,6 +8,7 @@ from crm.models.base import Base
 from crm.models.campaigns import *  # noqa: F403
 from crm.models.core import *  # noqa: F403
 from crm.models.core import __all__ as _core_all
+from crm.models.gateway import *  # noqa: F403
 from crm.models.hygiene import *  # noqa: F403
 from crm.models.identity import *  # noqa: F403
 from crm.models.loyalty import *  # noqa: F403
