@@ -45,7 +45,9 @@ def _check_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes))
 
 
-def create_key(session: Session, name: str, scopes: list[str], as_of: dt.datetime) -> tuple[int, str]:
+def create_key(
+    session: Session, name: str, scopes: list[str], as_of: dt.datetime
+) -> tuple[int, str]:
     """Create a key with ``scopes``; returns its id and the plain key (shown only once).
 
     Raises

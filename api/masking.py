@@ -1,7 +1,8 @@
 """Log masking: emails and phone numbers never reach the logs in the clear.
 
 ``j***@example.com`` keeps the first letter and the domain; ``+7***4567`` keeps the
-country code's first digits and the last four. Installed as a :class:`logging.Filter` on
+first two characters and the last four digits of anything with ten digits or more (or a
+``+`` and seven), dates excepted. Installed as a :class:`logging.Filter` on
 the gateway's and uvicorn's loggers by :func:`install`.
 """
 
@@ -13,8 +14,18 @@ import re
 __all__ = ["MaskingFilter", "install", "mask"]
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
-# a run of 7+ digits, possibly with +, spaces, dashes, dots or brackets between them
-_PHONE = re.compile(r"(?<![\w])(\+?\d)[\d\s().-]{5,}(\d{4})(?![\w])")
+# a run of digits with +, spaces, dashes, dots or brackets between them
+_PHONE = re.compile(r"(?<![\w+])\+?\d[\d\s().-]{5,}\d(?![\w])")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _phone(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = re.sub(r"\D", "", text)
+    is_phone = len(digits) >= 10 or (text.startswith("+") and len(digits) >= 7)
+    if not is_phone or _DATE.match(text):
+        return text
+    return text[:2] + "***" + digits[-4:]
 
 
 def mask(text: str) -> str:
@@ -23,8 +34,7 @@ def mask(text: str) -> str:
     >>> mask("jane.doe@example.com called from +7 (912) 345-67-89")
     'j***@example.com called from +7***6789'
     """
-    text = _EMAIL.sub(r"\1***@\2", text)
-    return _PHONE.sub(lambda m: m.group(1) + "***" + m.group(2), text)
+    return _PHONE.sub(_phone, _EMAIL.sub(r"\1***@\2", text))
 
 
 class MaskingFilter(logging.Filter):

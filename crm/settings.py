@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     sms_provider_token: SecretStr = SecretStr("")
     worker_batch: int = Field(200, description="Outbox messages a worker claims at once.")
     worker_concurrency: int = Field(4, description="Messages a worker sends at the same time.")
-    worker_lease_s: float = Field(60.0, description="How long a claim holds before another worker may retry.")
+    worker_lease_s: float = Field(
+        60.0, description="How long a claim holds before another worker may retry."
+    )
     email_rate_per_s: float = Field(2_000.0, description="Emails per second per worker.")
     sms_rate_per_s: float = Field(200.0, description="SMS per second per worker.")
 

@@ -32,14 +32,20 @@ def ready(state: StateDep) -> Ready | JSONResponse:
         with state.engine.connect() as conn:
             rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     except Exception as exc:  # any database failure means "not ready", with its kind
-        body = Ready(status="unavailable", database=False, migrations_current=False,
-                     detail=type(exc).__name__)
+        body = Ready(
+            status="unavailable",
+            database=False,
+            migrations_current=False,
+            detail=type(exc).__name__,
+        )
         return JSONResponse(body.model_dump(), status_code=503)
     current = sorted(rows) == sorted(state.heads)
     body = Ready(
         status="ok" if current else "migrations pending",
         database=True,
         migrations_current=current,
-        detail=None if current else f"database at {', '.join(rows) or 'nothing'}; run crm db upgrade",
+        detail=None
+        if current
+        else f"database at {', '.join(rows) or 'nothing'}; run crm db upgrade",
     )
     return body if current else JSONResponse(body.model_dump(), status_code=503)

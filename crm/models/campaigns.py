@@ -132,3 +132,12 @@ class OutboxMessage(Base):
     scheduled_for: Mapped[dt.datetime]  # quiet hours already applied
     created_at: Mapped[dt.datetime]
     status: Mapped[str] = mapped_column(String(16), default="queued")
+    # the gateway's claim and delivery state (revision 0016_gateway): a worker claims a
+    # message with a lease before sending it; status goes queued -> sent | failed | suppressed
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(String(255))

@@ -11,6 +11,7 @@ effect of an import):
 ``crm segments …``     :mod:`flows.cli.segments`
 ``crm loyalty …``      :mod:`flows.cli.loyalty`
 ``crm nightly``        :mod:`flows.cli.nightly`
+``crm api|worker``     :mod:`flows.cli.api`
 =====================  =====================================================
 
 Each command is a thin caller: it parses options, calls the one job function that the
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli import db, hygiene, imports, loyalty, nightly, sample, segments
+from flows.cli import api, db, hygiene, imports, loyalty, nightly, sample, segments
 
 __all__ = ["app", "main"]
 
@@ -42,6 +43,7 @@ app.command("dedup")(hygiene.dedup)
 app.add_typer(segments.app, name="segments")
 app.add_typer(loyalty.app, name="loyalty")
 app.command("nightly")(nightly.nightly)
+app.add_typer(api.app, name="api")
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """gateway: API keys, idempotency records, intake events, delivery attempts, message events
 
 Revision ID: 0016_gateway
-Revises: 0006_segments
+Revises: 0015a_campaigns (adds the outbox's claim and delivery columns)
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 
 
 revision = '0016_gateway'
-down_revision = '0006_segments'
+down_revision = '0015a_campaigns'
 branch_labels = None
 depends_on = None
 
@@ -18,7 +18,21 @@ def _ts():
     return sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite")
 
 
+OUTBOX_COLUMNS = (
+    sa.Column("claimed_by", sa.String(length=64), nullable=True),
+    sa.Column("lease_until", _ts(), nullable=True),
+    sa.Column("attempts", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", _ts(), nullable=True),
+    sa.Column("sent_at", _ts(), nullable=True),
+    sa.Column("provider_message_id", sa.String(length=255), nullable=True),
+    sa.Column("last_error", sa.String(length=255), nullable=True),
+)
+
+
 def upgrade() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        for column in OUTBOX_COLUMNS:
+            batch_op.add_column(column)
     op.create_table('api_keys',
     sa.Column('key_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -96,6 +110,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        for column in OUTBOX_COLUMNS:
+            batch_op.drop_column(column.name)
     with op.batch_alter_table('message_events', schema=None) as batch_op:
         batch_op.drop_index('ix_message_events_message_key')
 
