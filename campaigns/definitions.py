@@ -1,0 +1,315 @@
+"""Campaign definitions (C1, C2, C6): the marketer's YAML as pydantic models.
+
+A campaign file says who gets the message (a segment by name, an inline rule in the segments
+language, or a trigger), on which channels in which order, with which template per channel and
+language, how often a person may be contacted, the holdout share and the A/B variants, and the
+promo parameters. Every model forbids unknown fields, so a typo is refused with the closest
+name (through :func:`crm.definitions.load_definition`, one pass for every mistake).
+
+.. code-block:: yaml
+
+    id: winback_sms_ru                 # unique, letters, digits, _ and -
+    name: Возвращаем клиентов
+    audience: {segment: winback_at_risk}        # or {rule: {...}} or a trigger:
+    trigger: {kind: no_purchase, days: 120}
+    schedule: monthly                  # once | daily | weekly | monthly: the message-key period
+    channels: [sms, email]             # preference order
+    templates:
+      sms: {ru: {text: "{{ greeting }} Скидка {{ discount_percent }}%: {{ promo_code }}"}}
+      email: {ru: {subject: "...", html: "...", text: "..."}}
+    holdout: 0.1
+    variants: [{name: A, share: 0.5}, {name: B, share: 0.5}]
+    frequency: {per_day: 1, per_week: 3}
+    quiet_hours: {start: "21:00", end: "09:00"}
+    household_level: false
+    promo: {discount_percent: 15, code_prefix: WB, valid_days: 14, over_budget: cap}
+    attribution_days: 14
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from crm.definitions import load_definition, read_source
+
+__all__ = [
+    "CHANNELS",
+    "TRIGGER_KINDS",
+    "Audience",
+    "Campaign",
+    "EmailTemplate",
+    "Frequency",
+    "Promo",
+    "QuietHours",
+    "SmsTemplate",
+    "Templates",
+    "Trigger",
+    "Variant",
+    "definition_sha256",
+    "load_campaign",
+]
+
+#: The channels a campaign may use, in the vocabulary of ``consents.channel``.
+CHANNELS = ("email", "sms")
+
+#: Trigger kinds :mod:`campaigns.triggers` evaluates.
+TRIGGER_KINDS = (
+    "deal_stage",
+    "deal_stalled",
+    "birthday",
+    "no_purchase",
+    "repeat_purchase",
+    "segment_entered",
+    "segment_left",
+    "missing_contact",
+    "points_expiring",
+    "tier_reached",
+)
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,48}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmailTemplate(_Model):
+    """An email in one language: subject, HTML part and plain-text part (Jinja2)."""
+
+    subject: str = Field(min_length=1)
+    html: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+
+
+class SmsTemplate(_Model):
+    """An SMS in one language (Jinja2)."""
+
+    text: str = Field(min_length=1)
+
+
+class Templates(_Model):
+    """Templates per channel and language (``ru``, ``en``…)."""
+
+    email: dict[str, EmailTemplate] = Field(default_factory=dict)
+    sms: dict[str, SmsTemplate] = Field(default_factory=dict)
+
+    def for_channel(self, channel: str) -> dict[str, EmailTemplate] | dict[str, SmsTemplate]:
+        """The language → template mapping of ``channel``."""
+        return self.email if channel == "email" else self.sms
+
+
+class Trigger(_Model):
+    """What fires the campaign for one customer (see :mod:`campaigns.triggers`).
+
+    ``stage`` for ``deal_stage`` / ``deal_stalled`` (the stage name, e.g. "Booking");
+    ``days`` for ``deal_stalled`` (days in the stage), ``no_purchase`` (days since the last
+    paid order), ``birthday`` (days before the birthday, 0 = on the day), ``points_expiring``
+    (points expiring within this many days); ``segment`` for ``segment_entered`` /
+    ``segment_left``; ``field`` (``email`` or ``phone``) for ``missing_contact``; ``tier``
+    for ``tier_reached``; ``cadence_factor`` for ``repeat_purchase`` (remind when the days
+    since the last order reach this multiple of the customer's own mean gap); ``min_points``
+    for ``points_expiring``; ``catch_up_days``: how far back a late run looks for events.
+    """
+
+    kind: Literal[
+        "deal_stage",
+        "deal_stalled",
+        "birthday",
+        "no_purchase",
+        "repeat_purchase",
+        "segment_entered",
+        "segment_left",
+        "missing_contact",
+        "points_expiring",
+        "tier_reached",
+    ]
+    stage: str | None = None
+    pipeline: str | None = None
+    days: int | None = Field(default=None, ge=0, le=3650)
+    segment: str | None = None
+    field: Literal["email", "phone"] | None = None
+    tier: str | None = None
+    cadence_factor: float = Field(default=1.5, gt=0, le=10)
+    min_points: int = Field(default=1, ge=1)
+    catch_up_days: int = Field(default=7, ge=0, le=366)
+
+    @model_validator(mode="after")
+    def _needs(self) -> Trigger:
+        needs: dict[str, tuple[str, ...]] = {
+            "deal_stage": ("stage",),
+            "deal_stalled": ("stage", "days"),
+            "no_purchase": ("days",),
+            "points_expiring": ("days",),
+            "segment_entered": ("segment",),
+            "segment_left": ("segment",),
+            "missing_contact": ("field",),
+            "tier_reached": ("tier",),
+        }
+        missing = [name for name in needs.get(self.kind, ()) if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"trigger {self.kind!r} needs {', '.join(missing)}")
+        return self
+
+
+class Audience(_Model):
+    """Who is considered: the members of a segment, or an inline rule (segments language)."""
+
+    segment: str | None = None
+    rule: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Audience:
+        if (self.segment is None) == (self.rule is None):
+            raise ValueError("audience needs exactly one of segment or rule")
+        return self
+
+
+class Variant(_Model):
+    """An A/B variant with its share of the treated audience; its own templates optional."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    share: float = Field(gt=0, le=1)
+    templates: Templates | None = None
+
+
+class Frequency(_Model):
+    """Messages a person may get across all campaigns (``None``: the platform default)."""
+
+    per_day: int | None = Field(default=None, ge=1)
+    per_week: int | None = Field(default=None, ge=1)
+
+
+class QuietHours(_Model):
+    """Local hours without messages, ``start`` to ``end`` (may wrap midnight: 21:00-09:00)."""
+
+    start: str = "21:00"
+    end: str = "09:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"{value!r} is not a time of day; write HH:MM, e.g. 21:00")
+        return value
+
+    def minutes(self) -> tuple[int, int]:
+        """``start`` and ``end`` as minutes after local midnight."""
+        (h1, m1), (h2, m2) = (map(int, t.split(":")) for t in (self.start, self.end))
+        return h1 * 60 + m1, h2 * 60 + m2
+
+
+class Promo(_Model):
+    """The incentive: a discount, bonus points or a multiplier, per-recipient codes, validity.
+
+    ``point_value`` is what one bonus point costs the business (currency units); the incentive
+    cost of a recipient is ``bonus_points × point_value + discount_percent / 100 × their
+    average order value`` (``bonus_multiplier`` grants ``(multiplier - 1) ×`` the points of one
+    average order at ``points_per_currency``). ``over_budget``: when that cost is above the
+    customer's personal CRM budget (S4), ``cap`` scales the incentive down to the budget and
+    ``no_incentive`` sends the variant without it.
+    """
+
+    discount_percent: float | None = Field(default=None, gt=0, le=90)
+    bonus_points: int | None = Field(default=None, ge=1)
+    bonus_multiplier: float | None = Field(default=None, gt=1, le=10)
+    points_per_currency: float = Field(default=0.01, gt=0)
+    point_value: float = Field(default=1.0, gt=0)
+    code_prefix: str | None = Field(default=None, pattern=r"^[A-Z0-9]{1,12}$")
+    valid_days: int = Field(default=14, ge=1, le=366)
+    over_budget: Literal["cap", "no_incentive"] = "cap"
+
+
+class Campaign(_Model):
+    """One campaign definition (see the module docstring for the YAML)."""
+
+    id: str
+    name: str = Field(min_length=1)
+    description: str = ""
+    audience: Audience | None = None
+    trigger: Trigger | None = None
+    schedule: Literal["once", "daily", "weekly", "monthly"] = "once"
+    channels: list[Literal["email", "sms"]] = Field(min_length=1)
+    templates: Templates
+    holdout: float = Field(default=0.0, ge=0, lt=1)
+    variants: list[Variant] = Field(default_factory=lambda: [Variant(name="A", share=1.0)])
+    frequency: Frequency = Field(default_factory=Frequency)
+    quiet_hours: QuietHours | None = None
+    household_level: bool = False
+    promo: Promo | None = None
+    attribution_days: int = Field(default=14, ge=1, le=365)
+    timezone: str | None = None  # for people without one (default: the program's)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("use 1-48 letters, digits, '_' or '-' (no spaces)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Campaign:
+        if self.audience is None and self.trigger is None:
+            raise ValueError("a campaign needs an audience (segment or rule) or a trigger")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels lists a channel twice")
+        for channel in self.channels:
+            if not self.templates.for_channel(channel):
+                raise ValueError(f"channel {channel!r} has no template (templates.{channel})")
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError("two variants share a name")
+        total = sum(v.share for v in self.variants)
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"variant shares add up to {total:g}, not 1")
+        return self
+
+    def languages(self, channel: str) -> list[str]:
+        """The languages the campaign has a template for on ``channel``."""
+        return sorted(self.templates.for_channel(channel))
+
+    def templates_of(self, variant: str) -> Templates:
+        """The templates of ``variant`` (its own, or the campaign's)."""
+        for v in self.variants:
+            if v.name == variant and v.templates is not None:
+                return v.templates
+        return self.templates
+
+    def period(self, local_day: dt.date) -> str:
+        """The message-key period of a scheduled send on ``local_day``: one message per period."""
+        if self.schedule == "once":
+            return "once"
+        if self.schedule == "daily":
+            return local_day.isoformat()
+        if self.schedule == "weekly":
+            year, week, _ = local_day.isocalendar()
+            return f"{year}-W{week:02d}"
+        return f"{local_day:%Y-%m}"
+
+
+def definition_sha256(text: str) -> str:
+    """The SHA-256 of a definition's text: a new version is loaded only when it changes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_campaign(source: str | Path) -> tuple[Campaign, str]:
+    """Load and validate one campaign file (a path or YAML text).
+
+    Returns
+    -------
+    (Campaign, str)
+        The model and the definition's text (stored as the version's definition).
+
+    Raises
+    ------
+    crm.definitions.DefinitionError
+        Every mistake of the file with its line and field, the closest name suggested.
+    """
+    text, _ = read_source(source, "campaign")
+    return load_definition(source, Campaign, what="campaign"), text
