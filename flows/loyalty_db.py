@@ -20,10 +20,11 @@ import pandas as pd
 from sqlalchemy import CursorResult, func, select, text, update
 from sqlalchemy.orm import Session
 
+from crm.models.core import Customer
 from crm.models.loyalty import LedgerEntry, Prize, PromoCode, PromoCodeUse, Redemption
 from loyalty import errors
 from loyalty.catalogue import check_promo_code, promo_bonus_entry, redemption_entry
-from loyalty.ledger import LEDGER_COLUMNS, balances, make_entries
+from loyalty.ledger import LEDGER_COLUMNS, adjustment_entry, balances
 from loyalty.rules import Rules
 
 __all__ = [
@@ -301,25 +302,29 @@ def adjust_points(
 ) -> int:
     """An operator's correction: a new ``adjust`` entry (never an edit). Returns entries added.
 
-    A negative adjustment may not take more than the customer has available.
+    A negative adjustment may not take more than the customer has available; a retry with
+    the same key returns before any check.
+
+    Raises
+    ------
+    NotFoundError
+        When the customer does not exist.
+    InsufficientPointsError
+        When a negative adjustment exceeds the available points.
     """
-    if points == 0:
-        raise ValueError("an adjustment of 0 points changes nothing")
+    if session.get(Customer, customer_id) is None:
+        raise errors.NotFoundError("customer_id", customer_id)
     _lock_customer(session, customer_id)
-    if points < 0:
-        available = _available(session, customer_id, as_of)
-        if available < -points:
-            raise errors.InsufficientPointsError(customer_id, -points, available)
-    entry = make_entries(
-        key=f"adjust:{idempotency_key}",
+    ledger = customer_ledger(session, customer_id)
+    entry = adjustment_entry(
         customer_id=customer_id,
-        kind="adjust",
         points=points,
-        reason=reason[:32],
         operator=operator,
-        occurred_at=as_of,
-        source_kind="operator",
-        source_id=idempotency_key[:64],
+        reason=reason,
+        key=idempotency_key,
+        as_of=as_of,
         validity_days=rules.program.validity_days,
+        available=_available(session, customer_id, as_of) if points < 0 else None,
+        ledger=ledger,
     )
     return add_entries(session, entry, created_at=as_of)

@@ -8,15 +8,23 @@ database or the clock: flows and the gateway pass frames and ``as_of`` in.
 
 from loyalty.bonuses import activity_entries, birthday_entries, referral_entries, welcome_entries
 from loyalty.catalogue import check_promo_code, promo_bonus_entry, redemption_entry
-from loyalty.earn import OrderQuote, calculate_order, max_burn_points, purchase_entries
+from loyalty.earn import (
+    OrderQuote,
+    calculate_order,
+    checkout_entry,
+    max_burn_points,
+    purchase_entries,
+)
 from loyalty.kpi import customer_kpis
 from loyalty.ledger import (
     LEDGER_COLUMNS,
+    adjustment_entry,
     append,
     balances,
     empty_ledger,
     expiry_entries,
     expiry_schedule,
+    lot_state,
     make_entries,
     reversal_entries,
     statement,
@@ -30,11 +38,13 @@ __all__ = [
     "OrderQuote",
     "Rules",
     "activity_entries",
+    "adjustment_entry",
     "append",
     "balances",
     "birthday_entries",
     "calculate_order",
     "check_promo_code",
+    "checkout_entry",
     "current_tiers",
     "customer_kpis",
     "empty_ledger",
@@ -42,6 +52,7 @@ __all__ = [
     "expiry_entries",
     "expiry_schedule",
     "load_rules",
+    "lot_state",
     "make_entries",
     "max_burn_points",
     "parse_rules",

@@ -24,24 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loyalty.errors import MissingColumnsError
-from loyalty.ledger import empty_ledger, make_entries
+from loyalty.errors import require_columns
+from loyalty.ledger import empty_ledger, instant, make_entries
 from loyalty.rules import Rules
 
 __all__ = ["activity_entries", "birthday_entries", "referral_entries", "welcome_entries"]
-
-
-def _require(frame: pd.DataFrame, columns: list[str], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MissingColumnsError(missing, name)
-
-
-def _ts(value: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        raise ValueError(f"{value!r} is naive: pass a timezone-aware datetime")
-    return ts.tz_convert("UTC")
 
 
 def welcome_entries(customers: pd.DataFrame, rules: Rules, since: Any, as_of: Any) -> pd.DataFrame:
@@ -52,11 +39,12 @@ def welcome_entries(customers: pd.DataFrame, rules: Rules, since: Any, as_of: An
     customers : frame with ``customer_id, created_at`` and optionally ``is_loyalty_member``
         (only members get the bonus) and ``status`` (only ``active`` records).
     """
-    _require(customers, ["customer_id", "created_at"], "customers")
+    require_columns(customers, ["customer_id", "created_at"], "customers")
     points = rules.bonuses.welcome
     if points <= 0:
         return empty_ledger()
-    lo, hi = _ts(since), _ts(as_of)
+    tz = rules.program.timezone
+    lo, hi = instant(since, tz), instant(as_of, tz)
     mask = (customers["created_at"] > lo) & (customers["created_at"] <= hi)
     if "is_loyalty_member" in customers:
         mask &= customers["is_loyalty_member"].fillna(False).astype(bool)
@@ -85,13 +73,13 @@ def birthday_entries(customers: pd.DataFrame, rules: Rules, since: Any, as_of: A
     Dates are those of the program's time zone; someone born on 29 February celebrates on
     28 February in other years. The entry is dated at local midnight of the birthday.
     """
-    _require(customers, ["customer_id", "birth_date"], "customers")
+    require_columns(customers, ["customer_id", "birth_date"], "customers")
     points = rules.bonuses.birthday
     if points <= 0:
         return empty_ledger()
     tz = rules.program.timezone
-    lo = _ts(since).tz_convert(tz).tz_localize(None)
-    hi = _ts(as_of).tz_convert(tz).tz_localize(None)
+    lo = instant(since, tz).tz_convert(tz).tz_localize(None)
+    hi = instant(as_of, tz).tz_convert(tz).tz_localize(None)
     c = customers[customers["birth_date"].notna().to_numpy()]
     if "is_loyalty_member" in c:
         c = c[c["is_loyalty_member"].fillna(False).astype(bool).to_numpy()]
@@ -137,7 +125,7 @@ def activity_entries(events: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     events : frame with ``event_id, customer_id, kind, occurred_at``; kinds without a rule
         earn nothing. Kinds marked ``once`` earn for the customer's first such event only.
     """
-    _require(events, ["event_id", "customer_id", "kind", "occurred_at"], "events")
+    require_columns(events, ["event_id", "customer_id", "kind", "occurred_at"], "events")
     if not rules.activity or events.empty:
         return empty_ledger()
     e = events[events["kind"].isin(list(rules.activity)).to_numpy()]
@@ -166,7 +154,11 @@ def activity_entries(events: pd.DataFrame, rules: Rules) -> pd.DataFrame:
 
 
 def referral_entries(
-    referrals: pd.DataFrame, orders: pd.DataFrame, rules: Rules, as_of: Any
+    referrals: pd.DataFrame,
+    orders: pd.DataFrame,
+    rules: Rules,
+    as_of: Any,
+    since: Any | None = None,
 ) -> pd.DataFrame:
     """Rewards for both sides once the referred friend's first order is paid.
 
@@ -175,6 +167,10 @@ def referral_entries(
     referrals : frame with ``customer_id`` (the friend) and ``referrer_id``.
     orders : frame with ``order_id, customer_id, ordered_at, amount, status``.
     as_of : orders after this instant are not considered.
+    since : the points are dated at the friend's order, but never before this instant
+        (default ``as_of - hold_days``). An order placed earlier can only become the first
+        one late (an earlier order was returned, or the order arrived late): its points are
+        dated when they are granted, never back-dated behind expiries already booked.
 
     Returns
     -------
@@ -182,12 +178,15 @@ def referral_entries(
         Two entries per friend whose first paid order reaches ``min_order_amount``, sourced
         from that order (so its return takes them back) and pending for the same hold.
     """
-    _require(referrals, ["customer_id", "referrer_id"], "referrals")
-    _require(orders, ["order_id", "customer_id", "ordered_at", "amount"], "orders")
+    require_columns(referrals, ["customer_id", "referrer_id"], "referrals")
+    require_columns(orders, ["order_id", "customer_id", "ordered_at", "amount"], "orders")
     ref = rules.referral
     if ref.referrer_points <= 0 and ref.friend_points <= 0:
         return empty_ledger()
-    at = _ts(as_of)
+    tz = rules.program.timezone
+    at = instant(as_of, tz)
+    hold = pd.Timedelta(days=rules.program.hold_days)
+    lo = instant(since, tz) if since is not None else at - hold
     r = referrals[referrals["customer_id"] != referrals["referrer_id"]].drop_duplicates(
         "customer_id"
     )
@@ -201,6 +200,7 @@ def referral_entries(
     m = first.merge(r[["customer_id", "referrer_id"]], on="customer_id")
     if m.empty:
         return empty_ledger()
+    when = m["ordered_at"].where(m["ordered_at"] >= lo, lo)
     friend = m["customer_id"].astype("int64").astype("str")
     oid = m["order_id"].astype("int64").astype("str")
     parts = []
@@ -217,8 +217,8 @@ def referral_entries(
                     points=pts,
                     reason=f"referral_{side}",
                     rule="referral",
-                    occurred_at=m["ordered_at"],
-                    available_at=m["ordered_at"] + pd.Timedelta(days=rules.program.hold_days),
+                    occurred_at=when,
+                    available_at=when + hold,
                     validity_days=rules.program.validity_days,
                     source_kind="order",
                     source_id=oid,

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from loyalty.errors import InsufficientPointsError, OutOfStockError, PromoCodeError
-from loyalty.ledger import make_entries
+from loyalty.ledger import _has_key, make_entries
 from loyalty.rules import Rules
 
 __all__ = ["check_promo_code", "promo_bonus_entry", "redemption_entry"]
@@ -29,8 +29,13 @@ def redemption_entry(
     stock: int,
     key: str,
     as_of: Any,
+    ledger: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The burn entry for redeeming ``quantity`` of a prize, after checking points and stock.
+
+    The idempotency key is checked first: when ``ledger`` already holds ``redeem:<key>``,
+    that entry is returned as it is (appending it adds nothing), so a retry of a redemption
+    that went through is never refused for the points it already spent.
 
     Raises
     ------
@@ -39,6 +44,10 @@ def redemption_entry(
     InsufficientPointsError
         When ``available < points_price × quantity``.
     """
+    if ledger is not None:
+        done = _has_key(ledger, f"redeem:{key}")
+        if len(done):
+            return done.reset_index(drop=True)
     if quantity < 1:
         raise ValueError(f"quantity must be at least 1, got {quantity}")
     if stock < quantity:

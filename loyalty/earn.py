@@ -17,10 +17,16 @@ import numpy as np
 import pandas as pd
 
 from loyalty.errors import InsufficientPointsError, MissingColumnsError
-from loyalty.ledger import empty_ledger, make_entries
+from loyalty.ledger import _has_key, empty_ledger, make_entries
 from loyalty.rules import Rules
 
-__all__ = ["OrderQuote", "calculate_order", "max_burn_points", "purchase_entries"]
+__all__ = [
+    "OrderQuote",
+    "calculate_order",
+    "checkout_entry",
+    "max_burn_points",
+    "purchase_entries",
+]
 
 _EPS = 1e-9
 
@@ -178,6 +184,47 @@ def max_burn_points(amount: float, available: int, rules: Rules) -> int:
         return 0
     by_share = int(np.floor(amount * burn.max_share / rules.program.point_value + _EPS))
     return max(0, min(int(available), by_share))
+
+
+def checkout_entry(
+    *,
+    customer_id: int,
+    order_id: int,
+    points: int,
+    available: int,
+    as_of: Any,
+    ledger: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The burn entry for points spent paying part of an order (``burn:<order_id>``).
+
+    The key is checked first: when ``ledger`` already holds ``burn:<order_id>``, that entry
+    is returned as it is, so a retried checkout is never refused. The entry's source is the
+    order, so returning the order refunds the points (:func:`loyalty.reversal_entries`).
+
+    Raises
+    ------
+    InsufficientPointsError
+        When ``points`` exceeds ``available``.
+    """
+    key = f"burn:{int(order_id)}"
+    if ledger is not None:
+        done = _has_key(ledger, key)
+        if len(done):
+            return done.reset_index(drop=True)
+    if points <= 0:
+        raise ValueError(f"points spent must be positive, got {points}")
+    if available < points:
+        raise InsufficientPointsError(customer_id, int(points), int(available))
+    return make_entries(
+        key=key,
+        customer_id=customer_id,
+        kind="burn",
+        points=-int(points),
+        reason="order_payment",
+        occurred_at=as_of,
+        source_kind="order",
+        source_id=str(int(order_id)),
+    )
 
 
 @dataclass(frozen=True)

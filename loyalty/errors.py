@@ -8,7 +8,8 @@ the promo code) and its message says how to fix it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from crm.definitions import DefinitionError, Problem
 
@@ -21,6 +22,7 @@ __all__ = [
     "OutOfStockError",
     "PromoCodeError",
     "RulesError",
+    "require_columns",
 ]
 
 
@@ -165,7 +167,18 @@ class NotFoundError(LoyaltyError, LookupError):
     def __init__(self, field: str, value: object) -> None:
         self.field = field
         self.value = value
-        super().__init__(f"no {field} {value!r}; check the id (crm loyalty prizes lists them)")
+        hint = {
+            "prize_id": "check the id (crm loyalty prizes lists them)",
+            "customer_id": "no such customer in this database; check the id",
+        }.get(field, "check the spelling")
+        super().__init__(f"no {field} {value!r}; {hint}")
 
     def __str__(self) -> str:  # LookupError/KeyError style quoting is not wanted here
         return str(self.args[0])
+
+
+def require_columns(frame: Any, columns: Sequence[str], name: str) -> None:
+    """Raise :class:`MissingColumnsError` naming what ``frame`` (called ``name``) lacks."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise MissingColumnsError(missing, name)

@@ -11,7 +11,7 @@ burn      \\-      points spent (prize redemption, paying part of an order)
 expire    \\-      points that reached the end of their validity (first in, first out)
 reverse   \\±      a returned order: its grants taken back (``ref_key`` names each grant),
                   and points spent on it refunded
-adjust    \\±      an operator's correction, or a refund offset (see :func:`reversal_entries`)
+adjust    \\±      an operator's correction, or a return offset (see below)
 ========  ======  =====================================================================
 
 A correction is a new entry, never an edit; every entry has a unique
@@ -20,28 +20,57 @@ and expiring points are derived by vectorised group-bys (:func:`balances`).
 
 Points are integers. *Pending* points are purchase points inside their hold period (the
 return window); they count in the balance but cannot be spent. *Lots* (positive entries)
-are consumed first in, first out in the order they become available, and each lot
-expires ``validity_days`` after it became available (:func:`expiry_entries`).
+are consumed first in, first out in the order they become available.
+
+Time
+----
+A lot is valid on the half-open interval ``[available_at, expires_at)``: at the instant
+``expires_at`` it is expired, for every function alike. A debit booked at exactly that
+instant is charged to later lots, :func:`balances` no longer counts the lot as available,
+and :func:`expiry_entries` expires what was left of it just before.
+
+The return rule
+---------------
+A return reverses what that order granted, and nothing else (:func:`reversal_entries`):
+
+1. each grant of the order is taken back first from **its own lot**, as far as that lot is
+   still there (``reverse:<grant>``, reason ``return``): a return never touches older points,
+   so buying and returning inside the hold does not renew points about to expire;
+2. what of the grant **already expired is not taken again**: those points are gone already;
+3. what of the grant was **spent** is recovered from the customer's available balance, first
+   in, first out (``reclaim:<grant>``, reason ``return_spent``);
+4. what the balance cannot cover is booked as an **offset for finance**
+   (``offset:order:<order>:<customer>``, kind ``adjust``, reason ``return_offset``): it brings
+   the balance back to zero, and its points times the point value are what finance deducts
+   from the money refund. Each customer of the order (a friend and a referrer both) gets
+   their own offset;
+5. points the customer burned to pay for the order come back as a new lot
+   (``refund:<burn>``, reason ``return_refund``).
+
+A grant is reversed at most once; a rerun of the same return adds nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from loyalty.errors import InvalidLedgerError, MissingColumnsError
+from crm.asof import as_instant
+from loyalty.errors import InsufficientPointsError, InvalidLedgerError, require_columns
 
 __all__ = [
     "KINDS",
     "LEDGER_COLUMNS",
+    "adjustment_entry",
     "append",
     "balances",
     "empty_ledger",
     "expiry_entries",
     "expiry_schedule",
+    "instant",
+    "lot_state",
     "make_entries",
     "reversal_entries",
     "statement",
@@ -69,19 +98,17 @@ LEDGER_COLUMNS = [
 
 _TS: Any = "datetime64[us, UTC]"
 _FAR = pd.Timestamp("2262-01-01", tz="UTC")
+#: the reason of a reverse entry charged to the lot it names (step 1 of the return rule)
+_OWN_LOT = "return"
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MissingColumnsError(missing, name)
+def instant(value: Any, tz: Any = None) -> pd.Timestamp:
+    """``value`` as an aware UTC instant, by :func:`crm.asof.as_instant`'s one rule.
 
-
-def _ts(value: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        raise ValueError(f"as_of {value!r} is naive: pass a timezone-aware datetime")
-    return ts.tz_convert("UTC")
+    The ledger has no time zone of its own: a bare date or a naive datetime is read in ``tz``
+    (default UTC). Functions that know the program pass ``rules.program.timezone``.
+    """
+    return as_instant(value, tz)
 
 
 def empty_ledger() -> pd.DataFrame:
@@ -113,7 +140,7 @@ def _as_time(value: Any, n: int) -> pd.Series:
         return s.dt.tz_convert("UTC").astype(_TS)
     if isinstance(value, np.ndarray | pd.Index | list):
         return pd.Series(pd.to_datetime(value, utc=True)).astype(_TS)
-    return pd.Series([_ts(value)] * n, dtype=_TS)
+    return pd.Series([instant(value)] * n, dtype=_TS)
 
 
 def _as_col(value: Any, n: int, dtype: Any) -> pd.Series:
@@ -196,7 +223,7 @@ def validate_ledger(ledger: pd.DataFrame) -> None:
     InvalidLedgerError
         Naming the column and the offending entries.
     """
-    _require(ledger, LEDGER_COLUMNS, "ledger")
+    require_columns(ledger, LEDGER_COLUMNS, "ledger")
     keys = ledger["idempotency_key"]
     dup = keys[keys.duplicated()]
     if len(dup):
@@ -217,8 +244,8 @@ def validate_ledger(ledger: pd.DataFrame) -> None:
         )
 
 
-def _isin(values: pd.Series, keys: pd.Series) -> np.ndarray:
-    """``values.isin(keys)`` as a boolean array; a missing value is never in ``keys``.
+def _lookup(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """The position of each of ``values`` in ``keys`` (-1 when absent or missing).
 
     pandas 3 builds the lookup set of a text ``isin`` one Python scalar at a time, about
     10 µs per key: minutes against a ledger of ten million idempotency keys. Factorising
@@ -227,10 +254,22 @@ def _isin(values: pd.Series, keys: pd.Series) -> np.ndarray:
     keys = pd.Series(keys.to_numpy(), dtype=values.dtype)
     both = pd.concat([keys, values], ignore_index=True)
     codes = pd.factorize(both)[0] + 1  # 0: missing
-    known = np.zeros(int(codes.max(initial=0)) + 1, dtype=bool)
-    known[codes[: len(keys)]] = True
-    known[0] = False
-    return known[codes[len(keys) :]]
+    where = np.full(int(codes.max(initial=0)) + 1, -1, dtype=np.int64)
+    # the first position of each key wins (keys are unique in a valid ledger)
+    kc = codes[: len(keys)]
+    where[kc[::-1]] = np.arange(len(keys), dtype=np.int64)[::-1]
+    where[0] = -1
+    return where[codes[len(keys) :]]
+
+
+def _isin(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """``values.isin(keys)`` as a boolean array; a missing value is never in ``keys``."""
+    return _lookup(values, keys) >= 0
+
+
+def _has_key(ledger: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The entry of ``ledger`` keyed ``key`` (an empty frame when there is none)."""
+    return ledger[(ledger["idempotency_key"] == key).to_numpy()]
 
 
 def append(ledger: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
@@ -255,12 +294,119 @@ def _upto(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 def _pending(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     """Points per customer still inside their hold period (net of reversals of those grants)."""
-    held = ledger[(ledger["kind"] == "earn") & (ledger["available_at"] > as_of)]
+    held = ledger[((ledger["kind"] == "earn") & (ledger["available_at"] > as_of)).to_numpy()]
     if held.empty:
         return pd.Series(dtype="int64")
-    rev = ledger[(ledger["kind"] == "reverse") & _isin(ledger["ref_key"], held["idempotency_key"])]
+    rev = ledger[
+        ((ledger["kind"] == "reverse").to_numpy())
+        & _isin(ledger["ref_key"], held["idempotency_key"])
+    ]
     both = pd.concat([held[["customer_id", "points"]], rev[["customer_id", "points"]]])
     return both.groupby("customer_id")["points"].sum()
+
+
+_LOT_COLS = ["lot_key", "customer_id", "points", "available_at", "expires_at"]
+
+
+def _lots_and_debits(led: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Lots in FIFO order (sizes net of what returns took from them) and the FIFO debits.
+
+    A ``reverse`` entry with reason ``return`` is charged to the lot it names: it never takes
+    more than was left of that lot when the return was booked, so shrinking the lot from the
+    start gives every other lot the same history as taking the points at the return.
+    """
+    pts = led["points"].to_numpy()
+    kind = led["kind"].to_numpy()
+    own = (kind == "reverse") & (pts < 0) & (led["reason"].to_numpy() == _OWN_LOT)
+    pos = pts > 0
+    src = led[pos]
+    lots = pd.DataFrame(
+        {
+            "lot_key": src["idempotency_key"].to_numpy(),
+            "customer_id": src["customer_id"].to_numpy(dtype=np.int64),
+            "points": src["points"].to_numpy(dtype=np.int64),
+            "available_at": src["available_at"].fillna(src["occurred_at"]).array,
+            "occurred_at": src["occurred_at"].array,
+            "expires_at": src["expires_at"].fillna(_FAR).astype(_TS).array,
+        }
+    )
+    if own.any():
+        taken = led[own]
+        where = _lookup(taken["ref_key"], src["idempotency_key"])
+        hit = where >= 0
+        shrink = np.zeros(len(lots), dtype=np.int64)
+        np.add.at(shrink, where[hit], taken["points"].to_numpy(dtype=np.int64)[hit])
+        lots["points"] = np.maximum(lots["points"].to_numpy() + shrink, 0)
+    lots = lots.sort_values(
+        ["customer_id", "available_at", "occurred_at", "lot_key"], kind="stable"
+    ).reset_index(drop=True)
+    cid = lots["customer_id"].to_numpy()
+    lots["C"] = lots.groupby("customer_id", sort=False)["points"].cumsum().to_numpy()
+    # FIFO: a lot never expires before an older one (validity may have changed between rules)
+    lots["T"] = lots["expires_at"].groupby(cid, sort=False).cummax().array
+    deb = led[(pts < 0) & (kind != "expire") & ~own]
+    debits = pd.DataFrame(
+        {
+            "customer_id": deb["customer_id"].to_numpy(dtype=np.int64),
+            "at": deb["occurred_at"].array,
+            "points": -deb["points"].to_numpy(dtype=np.int64),
+        }
+    ).sort_values(["customer_id", "at"], kind="stable")
+    debits["D"] = debits.groupby("customer_id", sort=False)["points"].cumsum().to_numpy()
+    # the cumulative debit per customer at each instant (the last one wins at equal times)
+    debits = debits.drop_duplicates(["customer_id", "at"], keep="last")
+    return lots, debits[["customer_id", "at", "D"]]
+
+
+def _debit_before(left: pd.DataFrame, on: str, debits: pd.DataFrame, strictly: bool) -> np.ndarray:
+    """Cumulative FIFO debit of each row's customer before (or at) ``left[on]``."""
+    if left.empty:
+        return np.zeros(0, dtype=np.int64)
+    probe = pd.DataFrame(
+        {
+            "customer_id": left["customer_id"].to_numpy(),
+            "at": left[on].array,
+            "pos": np.arange(len(left)),
+        }
+    ).sort_values("at", kind="stable")
+    joined = pd.merge_asof(
+        probe,
+        debits.sort_values("at", kind="stable"),
+        on="at",
+        by="customer_id",
+        direction="backward",
+        allow_exact_matches=not strictly,
+    )
+    out = np.zeros(len(left), dtype=np.int64)
+    out[joined["pos"].to_numpy()] = joined["D"].fillna(0).to_numpy(dtype=np.int64)
+    return out
+
+
+def _fifo(led: pd.DataFrame, due_by: pd.Timestamp) -> pd.DataFrame:
+    """Every lot of ``led`` with what it expired (when due by ``due_by``) or has left.
+
+    Returns the lots (FIFO order) with ``due`` (``T <= due_by``), ``expired`` (for a due
+    lot: what was left of it just before ``T``) and ``floor`` (for the lots after the due
+    ones: how far the expiries pushed the consumption, see :func:`lot_state`). The
+    computation is a per-customer cumulative sum of credits, an as-of join of cumulative
+    debits, and a cumulative maximum that carries earlier expiries forward.
+    """
+    lots, debits = _lots_and_debits(led)
+    due = (lots["T"] <= due_by).to_numpy()
+    lots["due"] = due
+    c = lots["C"].to_numpy()
+    p = lots["points"].to_numpy()
+    cid = lots["customer_id"].to_numpy()
+    # half-open validity: a debit at the very instant T is charged to the lots after this one
+    d = _debit_before(lots, "T", debits, strictly=True)
+    d = np.where(due, d, 0)
+    jump = np.where(due, c - d, 0)  # where the consumption stands once this lot has expired
+    floor = _prior_cummax(jump, cid)
+    consumed = d + floor
+    lots["expired"] = np.where(due, np.clip(c - np.maximum(c - p, consumed), 0, p), 0)
+    lots["jump"] = jump
+    lots.attrs["debits"] = debits
+    return lots
 
 
 def expiry_schedule(
@@ -269,11 +415,11 @@ def expiry_schedule(
     """How much of each lot expires, first in, first out, for lots due by ``until``.
 
     Lots (positive entries) are ordered by the time they became available; each is consumed
-    by the debits (burn, reverse, negative adjust) booked up to its expiry in that order, and
-    whatever is left of it expires at ``expires_at``. An expiry consumes the rest of its lot,
-    so a later lot is never charged for it: nothing expires twice. The computation is a
-    per-customer cumulative sum of credits, an as-of join of cumulative debits, and a
-    cumulative maximum that carries earlier expiries forward - no loop over customers.
+    by the debits (burn, negative adjust, points reclaimed by a return) booked before its
+    expiry in that order, and whatever is left of it expires at ``expires_at``. A return's
+    ``reverse`` entry is charged to its own lot (see the module's return rule). An expiry
+    consumes the rest of its lot, so a later lot is never charged for it: nothing expires
+    twice.
 
     Parameters
     ----------
@@ -288,63 +434,53 @@ def expiry_schedule(
         ``lot_key, customer_id, expires_at, remaining`` (points that expire), one row per due lot
         (``remaining`` may be 0 when the lot was consumed).
     """
-    until_ts = _ts(until)
-    cut = _ts(debits_until) if debits_until is not None else until_ts
-    led = _upto(ledger, cut)
-    lots = led[led["points"].to_numpy() > 0][
-        ["idempotency_key", "customer_id", "points", "available_at", "occurred_at", "expires_at"]
-    ].copy()
-    out_cols = ["lot_key", "customer_id", "expires_at", "remaining"]
-    if lots.empty:
-        return pd.DataFrame({c: [] for c in out_cols}).astype(
-            {"customer_id": "int64", "remaining": "int64", "expires_at": _TS, "lot_key": "str"}
-        )
-    lots["available_at"] = lots["available_at"].fillna(lots["occurred_at"])
-    lots = lots.sort_values(
-        ["customer_id", "available_at", "occurred_at", "idempotency_key"], kind="stable"
-    )
-    g = lots.groupby("customer_id", sort=False)
-    lots["C"] = g["points"].cumsum()
-    # FIFO: a lot never expires before an older one (validity may have changed between rules)
-    exp = lots["expires_at"].fillna(_FAR)
-    lots["T"] = exp.groupby(lots["customer_id"], sort=False).cummax()
-    due = lots[(lots["T"] <= until_ts).to_numpy()].copy()
-    if due.empty:
-        return pd.DataFrame({c: [] for c in out_cols}).astype(
-            {"customer_id": "int64", "remaining": "int64", "expires_at": _TS, "lot_key": "str"}
-        )
-    debits = led[(led["points"].to_numpy() < 0) & (led["kind"] != "expire").to_numpy()][
-        ["customer_id", "occurred_at", "points"]
-    ].sort_values(["customer_id", "occurred_at"], kind="stable")
-    debits["D"] = -debits.groupby("customer_id", sort=False)["points"].cumsum()
-    # the cumulative debit per customer at each instant (last one wins at equal times)
-    debits = debits.drop_duplicates(["customer_id", "occurred_at"], keep="last")
-    due = due.sort_values("T", kind="stable")
-    joined = pd.merge_asof(
-        due,
-        debits[["customer_id", "occurred_at", "D"]].sort_values("occurred_at", kind="stable"),
-        left_on="T",
-        right_on="occurred_at",
-        by="customer_id",
-        direction="backward",
-        suffixes=("", "_debit"),
-    )
-    joined["D"] = joined["D"].fillna(0).astype("int64")
-    joined = joined.sort_values(
-        ["customer_id", "available_at", "occurred_at", "idempotency_key"], kind="stable"
-    )
-    c = joined["C"].to_numpy()
-    pts = joined["points"].to_numpy()
-    d = joined["D"].to_numpy()
-    floor = _prior_cummax(c - d, joined["customer_id"].to_numpy())
-    consumed = d + floor
-    remaining = np.clip(c - np.maximum(c - pts, consumed), 0, pts)
+    until_ts = instant(until)
+    cut = instant(debits_until) if debits_until is not None else until_ts
+    lots = _fifo(_upto(ledger, cut), until_ts)
+    due = lots[lots["due"].to_numpy()]
     return pd.DataFrame(
         {
-            "lot_key": joined["idempotency_key"].to_numpy(),
-            "customer_id": joined["customer_id"].to_numpy(),
-            "expires_at": joined["T"].reset_index(drop=True),
-            "remaining": remaining.astype("int64"),
+            "lot_key": pd.Series(due["lot_key"].to_numpy(), dtype="str"),
+            "customer_id": due["customer_id"].to_numpy(dtype=np.int64),
+            "expires_at": pd.Series(due["T"].array, dtype=_TS),
+            "remaining": due["expired"].to_numpy(dtype=np.int64),
+        }
+    )
+
+
+def lot_state(ledger: pd.DataFrame, as_of: Any) -> pd.DataFrame:
+    """What each lot holds at ``as_of``: its size, what expired, what was spent, what is left.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lot_key, customer_id, points`` (net of returns charged to it), ``expired``,
+        ``spent`` and ``left`` (``points = expired + spent + left``), ``available`` (the lot is
+        past its hold) and ``expires_at``.
+    """
+    at = instant(as_of)
+    lots = _fifo(_upto(ledger, at), at)
+    debits = lots.attrs["debits"]
+    c = lots["C"].to_numpy()
+    p = lots["points"].to_numpy()
+    cid = lots["customer_id"].to_numpy()
+    due = lots["due"].to_numpy()
+    # how far the FIFO debits and the expiries so far have consumed each customer's lots
+    jump = pd.Series(lots["jump"].to_numpy()).groupby(cid, sort=False).transform("max")
+    d_now = _debit_before(lots.assign(now=at), "now", debits, strictly=False)
+    pointer = d_now + np.maximum(jump.to_numpy(), 0)
+    consumed = np.where(due, p - lots["expired"].to_numpy(), np.clip(pointer - (c - p), 0, p))
+    expired = lots["expired"].to_numpy()
+    return pd.DataFrame(
+        {
+            "lot_key": pd.Series(lots["lot_key"].to_numpy(), dtype="str"),
+            "customer_id": cid,
+            "points": p,
+            "expired": expired,
+            "spent": consumed,
+            "left": p - expired - consumed,
+            "available": (lots["available_at"] <= at).to_numpy(),
+            "expires_at": pd.Series(lots["T"].array, dtype=_TS),
         }
     )
 
@@ -366,7 +502,7 @@ def expiry_entries(ledger: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     One entry per lot, keyed ``expire:<lot key>``: writing them twice adds nothing, and a
     lot's remainder is computed after everything it already paid for.
     """
-    _require(ledger, LEDGER_COLUMNS, "ledger")
+    require_columns(ledger, LEDGER_COLUMNS, "ledger")
     sched = expiry_schedule(ledger, as_of)
     sched = sched[sched["remaining"].to_numpy() > 0]
     keys = "expire:" + sched["lot_key"].astype("str")
@@ -409,8 +545,8 @@ def balances(
         including lots due but not yet booked), ``earned``, ``burned``, ``expired`` and
         ``liability`` (``balance × point_value``).
     """
-    _require(ledger, LEDGER_COLUMNS, "ledger")
-    at = _ts(as_of)
+    require_columns(ledger, LEDGER_COLUMNS, "ledger")
+    at = instant(as_of)
     led = _upto(ledger, at)
     pts = led["points"]
     kind = led["kind"]
@@ -445,10 +581,10 @@ def balances(
 
 def statement(ledger: pd.DataFrame, customer_id: int, as_of: Any | None = None) -> pd.DataFrame:
     """A customer's entries in time order with the running balance after each one."""
-    _require(ledger, LEDGER_COLUMNS, "ledger")
+    require_columns(ledger, LEDGER_COLUMNS, "ledger")
     led = ledger[ledger["customer_id"] == customer_id]
     if as_of is not None:
-        led = _upto(led, _ts(as_of))
+        led = _upto(led, instant(as_of))
     led = led.sort_values(["occurred_at", "idempotency_key"], kind="stable").reset_index(drop=True)
     led["running_balance"] = led["points"].cumsum().astype("int64")
     return led
@@ -460,112 +596,184 @@ def reversal_entries(
     as_of: Any,
     validity_days: int = 365,
 ) -> pd.DataFrame:
-    """Entries that undo what returned orders granted, and refund what was spent on them.
+    """Entries that undo what returned orders granted, by the module's return rule.
 
-    For every grant whose source is a returned order (``source_kind == "order"``), one
-    ``reverse`` entry takes back exactly its points (``ref_key`` = the grant's key). Points
-    burned to pay for the order come back as a ``reverse`` entry too. If the customer has
-    already spent points that are taken back, the available balance would fall below zero;
-    then one ``adjust`` entry (reason ``return_offset``) restores it to zero, and its points,
-    times the point value, are what finance deducts from the money refund.
+    For every grant whose source is a returned order (``source_kind == "order"``): what is
+    left of its own lot is taken back from that lot (``reverse:<grant>``); what of it was
+    spent is reclaimed from the available balance (``reclaim:<grant>``); what of it expired
+    is not taken again. When the available balance cannot cover what is reclaimed, one
+    ``adjust`` entry per customer and order (``offset:order:<order>:<customer>``, reason
+    ``return_offset``) brings it back to zero: finance deducts its points, times the point
+    value, from the money refund. Points burned to pay for the order come back as a new lot
+    (``refund:<burn>``). Every entry is dated ``as_of``.
 
     Parameters
     ----------
-    returned_orders : frame with ``order_id`` (and optionally ``returned_at``; default ``as_of``).
+    returned_orders : frame with ``order_id``.
     validity_days : validity of the points given back (refunds and offsets are new lots).
 
     Returns
     -------
     pandas.DataFrame
         New entries (already-reversed grants are skipped, so a rerun adds nothing).
+
+    Examples
+    --------
+    An order granted 100 points, 80 of which were spent and 20 are left; the customer has 50
+    other points. Returning it books ``reverse`` -20 (its own lot), ``reclaim`` -80 and an
+    offset of +30: the balance ends at 0 and finance keeps 30 of the money refund.
     """
-    _require(ledger, LEDGER_COLUMNS, "ledger")
-    _require(returned_orders, ["order_id"], "returned_orders")
-    at = _ts(as_of)
-    ret = returned_orders[["order_id"]].copy()
-    ret["source_id"] = ret["order_id"].astype("int64").astype("str")
-    if "returned_at" in returned_orders:
-        ret["returned_at"] = pd.to_datetime(returned_orders["returned_at"], utc=True).fillna(at)
-    else:
-        ret["returned_at"] = at
-    ret = ret.drop_duplicates("source_id")
-    of_order = ledger[
-        (ledger["source_kind"] == "order") & _isin(ledger["source_id"], ret["source_id"])
-    ]
-    done = ledger.loc[ledger["kind"] == "reverse", "ref_key"]  # missing keys never match
-    grants = of_order[(of_order["kind"] == "earn") & ~_isin(of_order["idempotency_key"], done)]
-    spent = of_order[(of_order["kind"] == "burn") & ~_isin(of_order["idempotency_key"], done)]
+    require_columns(ledger, LEDGER_COLUMNS, "ledger")
+    require_columns(returned_orders, ["order_id"], "returned_orders")
+    at = instant(as_of)
+    if returned_orders.empty or ledger.empty:
+        return empty_ledger()
+    ret = pd.Series(returned_orders["order_id"].to_numpy(dtype=np.int64)).astype("str")
+    led = _upto(ledger, at)
+    of_order = led[(led["source_kind"] == "order").to_numpy() & _isin(led["source_id"], ret)]
+    if of_order.empty:
+        return empty_ledger()
+    done = led.loc[(led["kind"] == "reverse").to_numpy(), "ref_key"]  # missing never match
+    fresh = ~_isin(of_order["idempotency_key"], done)
+    grants = of_order[(of_order["kind"] == "earn").to_numpy() & fresh]
+    spent = of_order[(of_order["kind"] == "burn").to_numpy() & fresh]
     if grants.empty and spent.empty:
         return empty_ledger()
-    grants = grants.merge(ret[["source_id", "returned_at"]], on="source_id")
-    spent = spent.merge(ret[["source_id", "returned_at"]], on="source_id")
-    take = make_entries(
-        key="reverse:" + grants["idempotency_key"],
-        customer_id=grants["customer_id"],
-        kind="reverse",
-        points=-grants["points"],
-        reason="return",
-        rule=grants["rule"],
-        occurred_at=grants["returned_at"],
-        source_kind="order",
-        source_id=grants["source_id"],
-        ref_key=grants["idempotency_key"],
+    state = lot_state(led, at)
+    where = _lookup(grants["idempotency_key"], state["lot_key"])
+    ok = where >= 0
+    grants = grants[ok]
+    where = where[ok]
+    left = state["left"].to_numpy()[where]
+    used = state["spent"].to_numpy()[where]
+    held = ~state["available"].to_numpy()[where]
+    gcid = grants["customer_id"].to_numpy(dtype=np.int64)
+    gsrc = grants["source_id"].to_numpy()
+    parts = []
+    for prefix, reason, amount in (
+        ("reverse:", _OWN_LOT, left),
+        ("reclaim:", "return_spent", used),
+    ):
+        sel = amount > 0
+        g = grants[sel]
+        parts.append(
+            make_entries(
+                key=prefix + g["idempotency_key"],
+                customer_id=g["customer_id"],
+                kind="reverse",
+                points=-amount[sel],
+                reason=reason,
+                rule=g["rule"],
+                occurred_at=at,
+                source_kind="order",
+                source_id=g["source_id"],
+                ref_key=g["idempotency_key"],
+            )
+        )
+    parts.append(
+        make_entries(
+            key="refund:" + spent["idempotency_key"],
+            customer_id=spent["customer_id"],
+            kind="reverse",
+            points=-spent["points"],
+            reason="return_refund",
+            rule=spent["rule"],
+            occurred_at=at,
+            source_kind="order",
+            source_id=spent["source_id"],
+            ref_key=spent["idempotency_key"],
+            validity_days=validity_days,
+        )
     )
-    give = make_entries(
-        key="refund:" + spent["idempotency_key"],
-        customer_id=spent["customer_id"],
-        kind="reverse",
-        points=-spent["points"],
-        reason="return_refund",
-        rule=spent["rule"],
-        occurred_at=spent["returned_at"],
-        source_kind="order",
-        source_id=spent["source_id"],
-        ref_key=spent["idempotency_key"],
-        validity_days=validity_days,
-    )
-    # how each (customer, order) moves the spendable balance: grants still on hold only
-    # shrink the pending points; grants already available and refunds change what is spendable
-    held = (grants["available_at"] > grants["returned_at"]).to_numpy()
-    moves = pd.DataFrame(
-        {
-            "customer_id": np.r_[
-                grants["customer_id"].to_numpy(), spent["customer_id"].to_numpy()
-            ].astype("int64"),
-            "source_id": np.r_[grants["source_id"].to_numpy(), spent["source_id"].to_numpy()],
-            "returned_at": pd.concat(
-                [grants["returned_at"], spent["returned_at"]], ignore_index=True
-            ),
-            "delta": np.r_[
-                np.where(held, 0, -grants["points"].to_numpy()), -spent["points"].to_numpy()
-            ].astype("int64"),
-        }
+    # what each customer can give back from the balance: the available points, less what
+    # the own lots give back (when spendable), plus the refunds of this return
+    avail = state[state["available"].to_numpy()].groupby("customer_id")["left"].sum()
+    gain = pd.Series(-spent["points"].to_numpy(), index=spent["customer_id"].to_numpy())
+    lost = pd.Series(np.where(held, 0, left), index=gcid)
+    customers = np.unique(np.r_[gcid, spent["customer_id"].to_numpy(dtype=np.int64)])
+    budget = (
+        avail.reindex(customers, fill_value=0)
+        + gain.groupby(level=0).sum().reindex(customers, fill_value=0)
+        - lost.groupby(level=0).sum().reindex(customers, fill_value=0)
     )
     per = (
-        moves.groupby(["customer_id", "returned_at", "source_id"], sort=True)["delta"]
+        pd.DataFrame({"customer_id": gcid, "order": gsrc, "need": used})
+        .groupby(["customer_id", "order"], sort=True)["need"]
         .sum()
         .reset_index()
     )
-    start = balances(ledger, at)["available"]
-    a0 = start.reindex(per["customer_id"]).fillna(0).to_numpy().astype("int64")
-    run = per.groupby("customer_id", sort=False)["delta"].cumsum().to_numpy() + a0
-    # reflect the running balance at zero: the offsets so far are the deepest shortfall so far
-    need = np.maximum(-run, 0)
-    so_far = pd.Series(need).groupby(per["customer_id"].to_numpy(), sort=False).cummax().to_numpy()
-    prev = pd.Series(so_far).groupby(per["customer_id"].to_numpy(), sort=False).shift(1)
-    offset = so_far - prev.fillna(0).to_numpy().astype("int64")
-    per["offset"] = offset
-    per = per[per["offset"] > 0]
-    fix = make_entries(
-        key="offset:order:" + per["source_id"].astype("str"),
-        customer_id=per["customer_id"],
-        kind="adjust",
-        points=per["offset"],
-        reason="return_offset",
-        occurred_at=per["returned_at"],
-        source_kind="order",
-        source_id=per["source_id"],
-        validity_days=validity_days,
-    )
-    parts = [p for p in (take, give, fix) if not p.empty]
+    per = per[per["need"].to_numpy() > 0]
+    if len(per):
+        cum = per.groupby("customer_id", sort=False)["need"].cumsum().to_numpy()
+        room = budget.reindex(per["customer_id"]).to_numpy(dtype=np.int64)
+        short = np.maximum(cum - np.maximum(room, 0), 0)
+        prev = pd.Series(short).groupby(per["customer_id"].to_numpy(), sort=False).shift(1)
+        per["offset"] = short - prev.fillna(0).to_numpy(dtype=np.int64)
+        per = per[per["offset"].to_numpy() > 0]
+        parts.append(
+            make_entries(
+                key="offset:order:"
+                + per["order"].astype("str")
+                + ":"
+                + per["customer_id"].astype("str"),
+                customer_id=per["customer_id"],
+                kind="adjust",
+                points=per["offset"],
+                reason="return_offset",
+                occurred_at=at,
+                source_kind="order",
+                source_id=per["order"],
+                validity_days=validity_days,
+            )
+        )
+    parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True) if parts else empty_ledger()
+
+
+def adjustment_entry(
+    *,
+    customer_id: int,
+    points: int,
+    operator: str,
+    reason: str,
+    key: str,
+    as_of: Any,
+    validity_days: int,
+    available: int | None = None,
+    ledger: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """An operator's correction: one ``adjust`` entry keyed ``adjust:<key>`` (never an edit).
+
+    Parameters
+    ----------
+    points : points to add (positive: a new lot valid ``validity_days``) or take away.
+    available : the customer's spendable points; a negative adjustment may not take more.
+    ledger : when given and it already holds ``adjust:<key>``, that entry is returned as it
+        is, before any check: retrying a correction that went through is never refused.
+
+    Raises
+    ------
+    InsufficientPointsError
+        When a negative adjustment exceeds ``available``.
+    """
+    entry_key = f"adjust:{key}"
+    if ledger is not None:
+        done = _has_key(ledger, entry_key)
+        if len(done):
+            return done.reset_index(drop=True)
+    if points == 0:
+        raise ValueError("an adjustment of 0 points changes nothing")
+    if points < 0 and available is not None and available < -points:
+        raise InsufficientPointsError(customer_id, -points, int(available))
+    return make_entries(
+        key=entry_key,
+        customer_id=customer_id,
+        kind="adjust",
+        points=points,
+        reason=reason[:32],
+        operator=operator,
+        occurred_at=as_of,
+        source_kind="operator",
+        source_id=key[:64],
+        validity_days=validity_days if points > 0 else None,
+    )

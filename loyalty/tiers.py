@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from loyalty.errors import MissingColumnsError
+from loyalty.ledger import instant
 from loyalty.rules import Rules
 
 __all__ = [
@@ -34,13 +35,6 @@ TIER_HISTORY_COLUMNS = [
     "effective_at",
     "basis_value",
 ]
-
-
-def _ts(value: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        raise ValueError(f"as_of {value!r} is naive: pass a timezone-aware datetime")
-    return ts.tz_convert("UTC")
 
 
 def empty_tier_history() -> pd.DataFrame:
@@ -65,7 +59,7 @@ def tier_basis(
     The window is ``(as_of - window_days, as_of]``; ``orders`` is needed for the spend basis,
     ``ledger`` for the points basis.
     """
-    at = _ts(as_of)
+    at = instant(as_of, rules.program.timezone)
     start = at - pd.Timedelta(days=rules.tiers.window_days)
     if rules.tiers.basis == "spend":
         if orders is None:
@@ -85,7 +79,7 @@ def tier_basis(
 
 def current_tiers(history: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     """The last change per customer at or before ``as_of``: ``tier`` and ``since``, by customer."""
-    at = _ts(as_of)
+    at = instant(as_of)
     h = history[(history["effective_at"] <= at).to_numpy()]
     h = h.sort_values(["customer_id", "effective_at"], kind="stable").drop_duplicates(
         "customer_id", keep="last"
@@ -112,7 +106,7 @@ def tier_changes(history: pd.DataFrame, basis: pd.Series, rules: Rules, as_of: A
     pandas.DataFrame
         New history rows, ``effective_at == as_of``; empty when nothing changes.
     """
-    at = _ts(as_of)
+    at = instant(as_of, rules.program.timezone)
     levels = rules.tiers.levels
     codes = np.array([lv.code for lv in levels], dtype=object)
     thresholds = np.array([lv.threshold for lv in levels], dtype=np.float64)

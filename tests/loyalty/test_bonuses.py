@@ -84,3 +84,26 @@ def test_referral_rewards_both_sides_after_first_paid_order(rules) -> None:
     led = append(empty_ledger(), e)
     rev = reversal_entries(led, pd.DataFrame({"order_id": [11]}), ts("2026-05-12"))
     assert sorted(rev["points"].tolist()) == [-500, -300]
+
+
+def test_referral_points_of_a_late_first_order_are_not_back_dated(rules) -> None:
+    # friend 2's first order (too small) is returned a year later; the next order becomes
+    # "first": its referral points are dated when granted, not at the old order, already
+    # expired and behind expiries booked since
+    refs = pd.DataFrame({"customer_id": [2], "referrer_id": [1]})
+    placed = [
+        (10, 2, "2026-01-10", 500.0, "paid", "", "store"),
+        (11, 2, "2026-01-20", 2000.0, "paid", "", "store"),
+    ]
+    assert referral_entries(refs, orders(placed), rules, ts("2026-02-01")).empty
+    placed[0] = (10, 2, "2026-01-10", 500.0, "returned", "", "store")
+    e = referral_entries(refs, orders(placed), rules, ts("2027-03-01"))
+    assert set(e["source_id"]) == {"11"}
+    # dated no earlier than hold_days (14) before the run: available at the run, never before
+    assert set(e["occurred_at"]) == {ts("2027-02-15")}
+    assert set(e["available_at"]) == {ts("2027-03-01")}
+    assert set(e["expires_at"]) == {ts("2028-02-29")}
+    # an order inside that window keeps its own date
+    recent = [(20, 2, "2027-02-25", 2000.0, "paid", "", "store")]
+    e = referral_entries(refs, orders(recent), rules, ts("2027-03-01"))
+    assert set(e["occurred_at"]) == {ts("2027-02-25")}

@@ -5,16 +5,20 @@ import pytest
 from loyalty_helpers import ts
 
 from loyalty import (
+    adjustment_entry,
     append,
     balances,
+    checkout_entry,
     empty_ledger,
     expiry_entries,
+    lot_state,
     make_entries,
+    redemption_entry,
     reversal_entries,
     statement,
     validate_ledger,
 )
-from loyalty.errors import InvalidLedgerError
+from loyalty.errors import InsufficientPointsError, InvalidLedgerError
 
 
 def earn(key, cid, points, at, hold_days=0, order=None, validity=365):
@@ -127,8 +131,13 @@ def test_return_after_points_were_spent_is_offset_and_refunds_points_paid() -> N
     )
     rev = reversal_entries(led, pd.DataFrame({"order_id": [7]}), ts("2025-03-01"))
     got = dict(zip(rev["idempotency_key"], rev["points"], strict=True))
-    # 100 taken back, but only 20 were left: 80 are offset (finance keeps 80 RUB of the refund)
-    assert got == {"reverse:earn:7:base": -100, "offset:order:7": 80}
+    # 20 were left of the lot, 80 were spent and nothing else is there to reclaim them from:
+    # 80 are offset (finance keeps 80 RUB of the refund)
+    assert got == {
+        "reverse:earn:7:base": -20,
+        "reclaim:earn:7:base": -80,
+        "offset:order:7:1": 80,
+    }
     led = append(led, rev)
     assert balances(led, ts("2025-03-01")).loc[1, "balance"] == 0
     refund = reversal_entries(led, pd.DataFrame({"order_id": [9]}), ts("2025-03-02"))
@@ -165,3 +174,151 @@ def test_key_lookup_matches_isin_and_never_matches_a_missing_key() -> None:
     assert _isin(values, pd.Series(["burn:9"])).tolist() == [False, False, False, True]
     assert _isin(values, pd.Series([], dtype="str")).tolist() == [False] * 4
     assert _isin(values.iloc[:0], keys).tolist() == []
+
+
+# --------------------------------------------------------------------------- issue 14 defects
+def test_a_referred_order_returned_gives_each_customer_their_own_offset() -> None:
+    # order 7 of friend 2 granted 2 its base and friend points and referrer 1 its points;
+    # both spent everything before the return
+    led = ledger_of(
+        earn("earn:7:base", 2, 100, "2025-01-01", order=7),
+        earn("referral:friend:2", 2, 300, "2025-01-01", order=7),
+        earn("referral:referrer:2", 1, 500, "2025-01-01", order=7),
+        burn("r1", 2, 400, "2025-02-01"),
+        burn("r2", 1, 500, "2025-02-01"),
+    )
+    rev = reversal_entries(led, pd.DataFrame({"order_id": [7]}), ts("2025-03-01"))
+    offsets = rev[rev["reason"] == "return_offset"]
+    assert dict(zip(offsets["customer_id"], offsets["points"], strict=True)) == {1: 500, 2: 400}
+    led = append(led, rev)
+    validate_ledger(led)
+    bal = balances(led, ts("2025-03-01"))
+    assert bal["balance"].to_dict() == {1: 0, 2: 0}
+
+
+def test_a_lot_is_expired_at_the_instant_it_expires_for_every_function() -> None:
+    # A expires at 2026-01-01 00:00; a burn at exactly that instant is charged to B
+    led = ledger_of(earn("A", 1, 100, "2025-01-01"), earn("B", 1, 100, "2025-06-01"))
+    at = ts("2026-01-01")
+    assert balances(led, at).loc[1, "available"] == 100  # A no longer counts
+    led = append(led, burn("r1", 1, 30, "2026-01-01"))
+    assert expiry_entries(led, at)["points"].tolist() == [-100]  # all of A, none of the burn
+    state = lot_state(led, at).set_index("lot_key")
+    assert state.loc["A", ["expired", "spent", "left"]].tolist() == [100, 0, 0]
+    assert state.loc["B", ["expired", "spent", "left"]].tolist() == [0, 30, 70]
+
+
+def test_a_return_at_the_instant_a_lot_expires_books_what_one_second_later_books() -> None:
+    def returned_at(when: str) -> pd.DataFrame:
+        led = ledger_of(
+            earn("A", 1, 100, "2025-01-01"),  # expires 2026-01-01 00:00
+            earn("earn:7:base", 1, 50, "2025-06-01", order=7),
+            burn("r1", 1, 50, "2025-07-01"),  # out of A
+        )
+        led = append(led, reversal_entries(led, pd.DataFrame({"order_id": [7]}), ts(when)))
+        return append(led, expiry_entries(led, ts("2026-01-02")))
+
+    at_instant, later = returned_at("2026-01-01"), returned_at("2026-01-01 00:00:01")
+    for led in (at_instant, later):
+        kinds = led.groupby("reason")["points"].sum().to_dict()
+        # 50 of A expire, order 7 takes back its own 50, nothing is offset
+        assert kinds == {"purchase": 150, "redemption": -50, "return": -50, "expiry": -50}
+        assert balances(led, ts("2026-01-02")).loc[1, "balance"] == 0
+
+
+def test_a_return_inside_the_hold_does_not_renew_points_about_to_expire() -> None:
+    # 200 points expiring on 1 Jan; a 300-point order on 20 Dec returned on 25 Dec
+    led = ledger_of(
+        earn("old", 1, 200, "2025-01-01"),
+        earn("earn:7:base", 1, 300, "2025-12-20", hold_days=14, order=7),
+    )
+    rev = reversal_entries(led, pd.DataFrame({"order_id": [7]}), ts("2025-12-25"))
+    assert rev[["idempotency_key", "points"]].values.tolist() == [["reverse:earn:7:base", -300]]
+    led = append(led, rev)
+    led = append(led, expiry_entries(led, ts("2026-01-02")))
+    bal = balances(led, ts("2026-01-02"))
+    assert bal.loc[1, ["balance", "expired", "available"]].tolist() == [0, 200, 0]
+
+
+def test_a_return_after_its_points_expired_does_not_take_them_again() -> None:
+    led = ledger_of(
+        earn("earn:7:base", 1, 100, "2025-01-01", order=7),  # expires 2026-01-01
+        earn("B", 1, 50, "2025-06-01"),
+    )
+    led = append(led, expiry_entries(led, ts("2026-01-02")))
+    assert reversal_entries(led, pd.DataFrame({"order_id": [7]}), ts("2026-02-01")).empty
+    assert balances(led, ts("2026-02-01")).loc[1, "balance"] == 50
+
+
+def test_a_return_takes_its_own_lot_then_reclaims_what_was_spent_then_offsets() -> None:
+    # order 7: 100 points, 80 of them spent (the oldest lot); B: 50 points of something else
+    led = ledger_of(
+        earn("earn:7:base", 1, 100, "2025-01-01", order=7),
+        burn("r1", 1, 80, "2025-02-01"),
+        earn("B", 1, 50, "2025-03-01"),
+    )
+    rev = reversal_entries(led, pd.DataFrame({"order_id": [7]}), ts("2025-04-01"))
+    got = dict(zip(rev["idempotency_key"], rev["points"], strict=True))
+    assert got == {"reverse:earn:7:base": -20, "reclaim:earn:7:base": -80, "offset:order:7:1": 30}
+    led = append(led, rev)
+    assert balances(led, ts("2025-04-01")).loc[1, ["balance", "available"]].tolist() == [0, 0]
+    # a rerun adds nothing; the lot B was reclaimed, so nothing of it expires later
+    assert reversal_entries(led, pd.DataFrame({"order_id": [7]}), ts("2025-04-02")).empty
+    assert expiry_entries(led, ts("2027-01-01"))["points"].sum() == 0
+
+
+def test_a_retried_redemption_is_replayed_before_the_balance_is_checked() -> None:
+    led = ledger_of(earn("A", 1, 300, "2025-01-01"))
+    args = dict(customer_id=1, prize_id=5, points_price=300, quantity=1, stock=3, key="k")
+    first = redemption_entry(available=300, as_of=ts("2025-02-01"), ledger=led, **args)
+    led = append(led, first)
+    # the retry sees 0 available points (they were spent by the first try): not refused
+    again = redemption_entry(available=0, as_of=ts("2025-02-01 00:05"), ledger=led, **args)
+    assert again[["idempotency_key", "points"]].values.tolist() == [["redeem:k", -300]]
+    assert len(append(led, again)) == len(led)
+
+
+def test_points_spent_at_checkout_and_operator_adjustments_are_public() -> None:
+    led = ledger_of(earn("A", 1, 300, "2025-01-01"))
+    pay = checkout_entry(
+        customer_id=1, order_id=9, points=120, available=300, as_of=ts("2025-02-01")
+    )
+    assert pay[["idempotency_key", "kind", "points", "source_id"]].values.tolist() == [
+        ["burn:9", "burn", -120, "9"]
+    ]
+    led = append(led, pay)
+    assert checkout_entry(
+        customer_id=1, order_id=9, points=120, available=0, as_of=ts("2025-02-01"), ledger=led
+    )["points"].tolist() == [-120]
+    with pytest.raises(InsufficientPointsError):
+        checkout_entry(
+            customer_id=1, order_id=10, points=200, available=180, as_of=ts("2025-02-01")
+        )
+    fix = adjustment_entry(
+        customer_id=1,
+        points=-50,
+        operator="olga",
+        reason="correction",
+        key="t-1",
+        as_of=ts("2025-02-02"),
+        validity_days=365,
+        available=180,
+    )
+    assert fix[["idempotency_key", "kind", "points", "operator"]].values.tolist() == [
+        ["adjust:t-1", "adjust", -50, "olga"]
+    ]
+    with pytest.raises(InsufficientPointsError):
+        adjustment_entry(
+            customer_id=1,
+            points=-500,
+            operator="olga",
+            reason="correction",
+            key="t-2",
+            as_of=ts("2025-02-02"),
+            validity_days=365,
+            available=180,
+        )
+    # a refund of the order gives the 120 points back as a new lot
+    led = append(led, fix)
+    back = reversal_entries(led, pd.DataFrame({"order_id": [9]}), ts("2025-03-01"))
+    assert back[["idempotency_key", "points"]].values.tolist() == [["refund:burn:9", 120]]
