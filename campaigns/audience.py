@@ -10,6 +10,8 @@ one that fails is the reason):
    followed to the end of the chain); when the survivor (or another of its duplicates) is a
    candidate too, the person gets one message and the other rows are excluded.
 2. ``not_active``: the person has no profile (inactive, deleted, a duplicate without survivor).
+   ``already_sent``: an earlier run queued this campaign's message for the same period or
+   event (its message key is in the outbox).
 3. Reachability on the campaign's channels in preference order: the first channel the person
    can be reached on is chosen. When none works, the reason is the blocker of the most
    preferred channel: ``<channel>_no_address`` (no email / no phone), ``<channel>_invalid``
@@ -33,6 +35,7 @@ budget, or removed (``no_incentive``), as the campaign's ``promo.over_budget`` s
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +52,7 @@ __all__ = [
     "PolicyResult",
     "apply_policy",
     "households",
+    "personal_codes",
     "quiet_hours_release",
     "resolve_survivors",
     "stable_unit",
@@ -58,6 +62,7 @@ __all__ = [
 REASONS = (
     "duplicate_person",
     "not_active",
+    "already_sent",
     "email_no_address",
     "email_invalid",
     "email_no_consent",
@@ -176,6 +181,25 @@ def households(relations: pd.DataFrame | None) -> pd.Series:
             break
         label = new
     return label.astype("int64")
+
+
+def personal_codes(message_keys: Any, secret: str, prefix: str = "") -> np.ndarray:
+    """One promo code per message: ``PREFIX-`` and 10 characters of a keyed SipHash of the key.
+
+    Deterministic (a rerun gives the same code to the same message) and not guessable without
+    the secret; the alphabet leaves out 0/O and 1/I so a code read aloud is not mistaken.
+    """
+    key = hashlib.sha256(f"promo:{secret}".encode()).hexdigest()[:16]
+    h = pd.util.hash_array(np.asarray(message_keys, dtype=object), hash_key=key, categorize=False)
+    alphabet = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ23456789"))
+    digits = [
+        alphabet[((h >> np.uint64(5 * i)) & np.uint64(31)).astype(np.int64)] for i in range(10)
+    ]
+    body = pd.Series(digits[0])
+    for d in digits[1:]:
+        body = body + d
+    head = f"{prefix}-" if prefix else ""
+    return (head + body).to_numpy(dtype=object)
 
 
 def _minutes(hhmm: str) -> int:
@@ -331,6 +355,7 @@ def apply_policy(
     survivors: pd.Series | None = None,
     history: pd.DataFrame | None = None,
     household_of: pd.Series | None = None,
+    already_sent: Any = None,
     defaults: PolicyDefaults | None = None,
 ) -> PolicyResult:
     """Apply the audience policy (see the module docstring) to one campaign run.
@@ -354,6 +379,8 @@ def apply_policy(
         Messages already queued by other runs: ``customer_id``, ``scheduled_for``.
     household_of : Series, optional
         Customer id → household id (:func:`households`), for household-level offers.
+    already_sent : array of int, optional
+        Survivor ids whose message (same key) an earlier run queued.
     defaults : PolicyDefaults, optional
 
     Returns
@@ -382,6 +409,9 @@ def apply_policy(
     # 2. a profile to send to
     known = np.isin(person, people.index.to_numpy())
     reason[(reason == "") & ~known] = "not_active"
+    if already_sent is not None and len(already_sent):
+        done = np.isin(person, np.asarray(already_sent, dtype="int64"))
+        reason[(reason == "") & done] = "already_sent"
     prof = people.reindex(person)
 
     # 3. the first reachable channel in preference order

@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     budget_share: float = Field(0.10, description="Share of predicted margin spent on a customer.")
     value_horizon_days: int = 365
 
+    # campaigns (C3, C5)
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Where the gateway's unsubscribe, click and open endpoints are reached.",
+    )
+    email_from: str = Field("CRM <noreply@example.com>", description="The From of campaign emails.")
+    quiet_hours_start: str = Field("21:00", description="Local time quiet hours begin (HH:MM).")
+    quiet_hours_end: str = Field("09:00", description="Local time quiet hours end (HH:MM).")
+    frequency_per_day: int = Field(1, description="Messages per person per day, all campaigns.")
+    frequency_per_week: int = Field(3, description="Messages per person per week, all campaigns.")
+    sms_segment_cost: float = Field(2.5, description="Price of one SMS segment (currency units).")
+
     # gateway
     api_key: SecretStr = SecretStr("change-me")
     secret_key: SecretStr = SecretStr("dev-secret-change-me")

@@ -11,6 +11,7 @@ from campaigns.audience import (
     PolicyDefaults,
     apply_policy,
     households,
+    personal_codes,
     quiet_hours_release,
     resolve_survivors,
     stable_unit,
@@ -268,3 +269,26 @@ def test_households_join_transitively() -> None:
         }
     )
     assert households(relations).to_dict() == {1: 1, 2: 1, 3: 1, 5: 5, 6: 5}
+
+
+def test_a_message_queued_by_an_earlier_run_is_counted_as_already_sent() -> None:
+    people = pd.DataFrame([_person(**SMS_OK)] * 2, index=[1, 2])
+    result = apply_policy(
+        pd.DataFrame({"customer_id": [1, 2], "message_ref": "2026-12"}),
+        people,
+        _campaign(),
+        AS_OF,
+        already_sent=[2],
+    )
+    assert result.exclusions["reason"].tolist() == ["already_sent"]
+    assert result.counts["sent"] + result.counts["already_sent"] == 2
+
+
+def test_personal_codes_are_stable_distinct_and_keyed_by_the_secret() -> None:
+    keys = [f"winback:1:{i}:2026-12" for i in range(1000)]
+    codes = personal_codes(keys, "secret", "WB")
+    assert codes[0] == personal_codes(keys[:1], "secret", "WB")[0]
+    assert len(set(codes)) == 1000
+    assert all(c.startswith("WB-") and len(c) == 13 for c in codes)
+    assert personal_codes(keys[:1], "other", "WB")[0] != codes[0]
+    assert not set("01IO") & set("".join(c[3:] for c in codes))
