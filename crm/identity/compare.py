@@ -25,6 +25,7 @@ from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 from rapidfuzz.process import cpdist
 
 from crm.identity.keys import Field, Keys
+from crm.identity.names import equivalent, fold_codes
 
 __all__ = ["FIELDS", "Comparison", "candidate_pairs", "compare"]
 
@@ -277,7 +278,9 @@ class Comparison:
     """Comparison of candidate pairs: record positions, levels per field, similarities.
 
     ``agreed`` holds, per field with term-frequency weights, the code of the value two
-    records share exactly (``-1`` where they do not agree exactly).
+    records share exactly (``-1`` where they do not agree exactly). ``given_differs`` is
+    True where the given names disagree (in a pair compared turned round, where either
+    name part disagrees).
     """
 
     a: np.ndarray
@@ -285,6 +288,7 @@ class Comparison:
     levels: pd.DataFrame
     similarity: pd.DataFrame
     agreed: dict[str, np.ndarray]
+    given_differs: np.ndarray
 
 
 def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
@@ -292,8 +296,9 @@ def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
 
     Names are compared both ways round and the better orientation is kept, so a record
     with the surname in the first-name slot still meets its twin. Levels: names 3 equal,
-    2 Jaro–Winkler ≥ 0.94, 1 ≥ 0.85, 0 below; birth date 2 equal, 1 one part differs or
-    day and month swapped, 0 different; phone, email, address, postcode, external id 2 equal,
+    2 Jaro–Winkler ≥ 0.94 or one name in another romanisation or everyday form
+    (:mod:`crm.identity.names`), 1 ≥ 0.85, 0 below; birth date 2 equal, 1 one part differs
+    or day and month swapped, 0 different; phone, email, address, postcode, external id 2 equal,
     1 close (one edit, the same email local part, the same address words), 0 different;
     gender 1 agree, 0 differ; ``-1`` wherever either side is missing.
     """
@@ -313,6 +318,19 @@ def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
     lb = np.where(turn, f[b], la[b])
     first_edits = _oriented(f[a], fb, names, first_sim)
     last_edits = _oriented(la[a], lb, names, last_sim)
+    first_level = _name_level(first_sim, first_edits)
+    last_level = _name_level(last_sim, last_edits)
+    # another romanisation (Iurii, Yuriy, Юрий) or an everyday form (Паша, Pavel; Bill,
+    # William) of one given name is a close agreement, not a disagreement
+    same_given = equivalent(names, f[a], fb)
+    first_level = np.where(same_given & (first_level < 2), 2, first_level).astype(np.int8)
+    fold = fold_codes(names)
+    fa_, fb_ = fold[np.maximum(la[a], 0)], fold[np.maximum(lb, 0)]
+    same_sur = (la[a] >= 0) & (lb >= 0) & (fa_ >= 0) & (fa_ == fb_)
+    last_level = np.where(same_sur & (last_level < 2), 2, last_level).astype(np.int8)
+    # turned round, either name part may be the given name: a shared surname must not
+    # pass for a shared given name (spouses, siblings), so either part differing counts
+    given_differs = np.where(turn, (first_level == 0) | (last_level == 0), first_level == 0)
     mid_sim = _sim(keys.middle.codes[a], keys.middle.codes[b], names, jw)
     mid = np.select([mid_sim >= 0.999, mid_sim >= 0.9], [2, 1], 0).astype(np.int8)
     mid[np.isnan(mid_sim)] = -1
@@ -328,13 +346,14 @@ def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
     mna = (ma - ya.astype("datetime64[M]")).astype(np.int64)
     mnb = (mb - yb.astype("datetime64[M]")).astype(np.int64)
     eq = (ya == yb).astype(int) + (mna == mnb) + (dda == ddb)
-    swap = (ya == yb) & (dda == mnb + 1) & (ddb == mna + 1)
+    # day and month swapped (04.02 against 02.04): both 0-based, day index d is day d + 1
+    swap = (ya == yb) & (dda == mnb) & (ddb == mna) & (dda != ddb)
     birth = np.select([eq == 3, (eq == 2) | swap], [2, 1], 0).astype(np.int8)
     birth[np.isnat(da) | np.isnat(db)] = -1
 
     levels = {
-        "first_name": _name_level(first_sim, first_edits),
-        "last_name": _name_level(last_sim, last_edits),
+        "first_name": first_level,
+        "last_name": last_level,
         "middle_name": mid,
         "gender": gender,
         "birth_date": birth,
@@ -380,4 +399,5 @@ def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
         levels=pd.DataFrame(levels),
         similarity=pd.DataFrame(sims),
         agreed=agreed,
+        given_differs=given_differs,
     )

@@ -32,6 +32,7 @@ __all__ = [
     "gender_keys",
     "name_keys",
     "phone_keys",
+    "phone_match_keys",
     "prepare",
     "transliterate",
 ]
@@ -205,7 +206,9 @@ def name_keys(
     A full name in one field (``"Иванов Иван Петрович"`` in the first-name slot with no
     surname, or a ``full_name`` column) is split: three tokens with a patronymic last are
     read surname-first, otherwise first-name-first; two Cyrillic tokens are read
-    surname-first (the Russian official order), two Latin ones first-name-first.
+    surname-first (the Russian official order), two Latin ones first-name-first. A comma
+    says where the surname ends whatever the script: ``"COOPER, James"`` and
+    ``"Иванов, Иван Петрович"`` are surname-first.
 
     Returns
     -------
@@ -224,6 +227,10 @@ def name_keys(
     packed = la.isna() & f.str.contains(" ", regex=False).fillna(False)
     src = full_c.where(~packed, f)
     use = src.notna() & (packed | (f.isna() & la.isna()))
+    raw = full if full is not None else empty
+    if first is not None:
+        raw = raw.where(~packed, first)
+    comma = use & raw.astype("str").str.contains(",", regex=False).fillna(False)
     if use.any():
         tok = src[use].str.split(" ", n=3, expand=True).reindex(columns=range(4)).astype("str")
         t1, t2, t3 = tok[0], tok[1], tok[2]
@@ -233,6 +240,15 @@ def name_keys(
         p_first = np.where(three & ~patr3, t1, np.where(three | cyr, t2, t1))
         p_last = np.where(three & ~patr3, t3, np.where(three | cyr, t1, t2))
         p_mid = np.where(three & patr3, t3, np.where(three, t2, _NONE))
+        if comma.any():
+            # "Surname, Given [Middle]": the part before the comma is the surname
+            before = _clean_name(raw[use].astype("str").str.split(",", n=1).str[0])
+            after = _clean_name(raw[use].astype("str").str.split(",", n=1).str[1])
+            rest = after.str.split(" ", n=1, expand=True).reindex(columns=range(2))
+            c = comma[use].to_numpy()
+            p_last = np.where(c, before, p_last)
+            p_first = np.where(c, rest[0], p_first)
+            p_mid = np.where(c, rest[1], p_mid)
         f = f.copy()
         la = la.copy()
         mi = mi.copy()
@@ -284,9 +300,12 @@ def phone_keys(values: pd.Series, default_region: str = "RU") -> pd.Series:
     ``916…`` become ``+7916…``); ``+44 (0)7…`` and ``07…`` become ``+447…``. Numbers with
     fewer than 10 digits, more than 15, or a run of one repeated digit are dropped.
     """
-    s = values.astype("str").str.replace("(0)", "", regex=False)
-    plus = s.str.strip().str.startswith("+").fillna(False)
+    s = values.astype("str").str.replace("(0)", "", regex=False).str.strip()
+    # "00" is the international prefix dialled from most of the world: the same as "+"
+    intl = s.str.match(r"00\s*[1-9]", na=False)
+    plus = s.str.startswith("+").fillna(False) | intl
     d = s.str.replace(r"\D", "", regex=True)
+    d = d.mask(intl, d.str[2:])
     n = d.str.len()
     region = default_region.upper()
     if region in ("RU", "KZ"):
@@ -302,6 +321,19 @@ def phone_keys(values: pd.Series, default_region: str = "RU") -> pd.Series:
     junk = national.str.contains(_REPEATED_DIGITS, regex=True, na=False)
     ok = (n >= 10) & (n <= 15) & ~junk
     return ("+" + d).where(ok)
+
+
+def phone_match_keys(values: pd.Series, default_region: str = "RU") -> pd.Series:
+    """The last nine digits of each usable phone number: one key with or without a country code.
+
+    ``+1 206 555 0100``, ``206-555-0100`` and ``001 206 555 0100`` are one number, and so
+    are ``+44 7700 900123``, ``0044 7700 900123`` and ``07700 900123``: a trunk prefix, a
+    country code or the ``00`` international prefix all sit before the last nine digits
+    (the national number in RU, US, UK, FR…), which is what phone comparison uses, like
+    the loose number comparison of phone address books. Unusable numbers stay missing
+    (:func:`phone_keys`).
+    """
+    return phone_keys(values, default_region).str[-9:]
 
 
 def email_keys(values: pd.Series) -> pd.DataFrame:
@@ -339,11 +371,45 @@ def _postcode_keys(values: pd.Series) -> pd.Series:
     return s.where(s.str.len() >= 2)
 
 
+def _day_month(text: pd.Series, counts: np.ndarray) -> pd.Series:
+    """Dates written ``D?M?Y`` with ``.``, ``/`` or ``-``: which part is the month, from the column.
+
+    A part above 12 cannot be a month, so such a date reads itself. The others (both parts
+    at most 12) follow the column: slashed or dashed dates are month-first when more
+    records of the column show a second part above 12 (``12/31/1990``) than a first part
+    above 12 (``31/12/1990``); dotted dates are day-first unless the column shows the same.
+    ``counts`` is the number of records behind each distinct text.
+    """
+    parts = text.str.extract(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4})$")
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    ok = parts[0].notna()
+    if not ok.any():
+        return out
+    p1 = pd.to_numeric(parts[0], errors="coerce")
+    p2 = pd.to_numeric(parts[2], errors="coerce")
+    dotted = parts[1] == "."
+    w = pd.Series(counts, index=text.index)
+    month_first = pd.Series(False, index=text.index)
+    for group in (dotted, ~dotted):
+        g = ok & group
+        says_md = float(w[g & (p2 > 12) & (p1 <= 12)].sum())
+        says_dm = float(w[g & (p1 > 12) & (p2 <= 12)].sum())
+        month_first[g] = says_md > says_dm
+    month_first = (month_first & ~(p1 > 12)) | ((p2 > 12) & (p1 <= 12))
+    day = p1.where(~month_first, p2)
+    month = p2.where(~month_first, p1)
+    frame = pd.DataFrame({"year": pd.to_numeric(parts[3], errors="coerce"), "month": month})
+    frame["day"] = day
+    return pd.to_datetime(frame[ok], errors="coerce").reindex(text.index)
+
+
 def birth_dates(values: pd.Series) -> np.ndarray:
     """Dates as ``datetime64[D]`` (``NaT`` where missing or not a date).
 
-    Accepts dates, datetimes and strings (``1990-01-31``, ``31.01.1990``, ``19900131``,
-    ``31/01/1990``); text is parsed once per distinct value.
+    Accepts dates, datetimes and strings (``1990-01-31``, ``19900131``, ``31.01.1990``,
+    ``31/01/1990``, ``01/31/1990``); text is parsed once per distinct value. Whether a
+    slashed date is day- or month-first is read from the column itself (see
+    :func:`_day_month`): one export may mix ISO, dotted and US dates.
     """
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         v = values
@@ -357,13 +423,9 @@ def birth_dates(values: pd.Series) -> np.ndarray:
         parsed = pd.to_datetime(pd.Series(uniq, dtype=object), errors="coerce")
     else:
         text = pd.Series(uniq).astype("str").str.strip()
-        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-        for fmt, pat in (
-            ("%Y-%m-%d", r"\d{4}-\d{2}-\d{2}.*"),
-            ("%d.%m.%Y", r"\d{1,2}\.\d{1,2}\.\d{4}"),
-            ("%Y%m%d", r"\d{8}"),
-            ("%d/%m/%Y", r"\d{1,2}/\d{1,2}/\d{4}"),
-        ):
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
+        parsed = _day_month(text, counts)
+        for fmt, pat in (("%Y-%m-%d", r"\d{4}-\d{2}-\d{2}.*"), ("%Y%m%d", r"\d{8}")):
             m = text.str.fullmatch(pat, na=False) & parsed.isna()
             if m.any():
                 parsed[m] = pd.to_datetime(text[m].str[:10], format=fmt, errors="coerce")
@@ -479,7 +541,9 @@ def prepare(
         if "birth_date" in by_kind
         else np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[D]")
     )
-    phones = [Field.of(phone_keys(frame[c], default_region)) for c in by_kind.get("phone", [])]
+    phones = [
+        Field.of(phone_match_keys(frame[c], default_region)) for c in by_kind.get("phone", [])
+    ]
     emails, locals_ = [], []
     for c in by_kind.get("email", []):
         ek = email_keys(frame[c])

@@ -7,6 +7,9 @@ random pairs, ``m`` and the prior learned by EM, :class:`~crm.identity.model.Fel
 -> a probability per pair -> pairs at or above ``threshold`` are joined into clusters
 (connected components) with a confidence.
 
+A match needs more than a name: two records agreeing only on names (and a postcode) are
+left apart, however high their score (:func:`corroborated`).
+
 Some disagreements say "two people" whatever else agrees: a different gender, a different
 first name, a different birth date, a different patronymic. Such a pair is never a match;
 when it shares a phone, an email or an address it is a *household* (spouses, a parent and a
@@ -30,8 +33,10 @@ from crm.identity.keys import Keys, prepare
 from crm.identity.model import DEFAULT_U, FellegiSunter
 
 __all__ = [
+    "CORROBORATING",
     "DEFAULT_DIFFERENT_IF",
     "DuplicateResult",
+    "corroborated",
     "estimate_u",
     "find_duplicates",
     "match_to_existing",
@@ -141,11 +146,12 @@ def _score(
     )
     for f in different_if:
         if f in levels:
-            veto = levels[f].to_numpy() == 0
-            if f == "first_name":
-                # a shared person-level id (passport, card) outweighs a mistyped or nick name
-                veto &= ~same_id
+            # given names: turned-round pairs count either name part (Comparison.given_differs)
+            veto = comp.given_differs if f == "first_name" else levels[f].to_numpy() == 0
             different |= veto
+    # a shared person-level id (passport, card) outweighs a disagreement in the details
+    # typed next to it: a nickname, a mistyped or swapped birth date
+    different &= ~same_id
     if isinstance(model, str):
         if model not in ("em", "fixed"):
             raise IdentityError(f"model must be 'em', 'fixed' or a FellegiSunter, not {model!r}")
@@ -171,6 +177,24 @@ def _score(
     logit2 = weight + np.log2(fs.prior_ / (1 - fs.prior_))
     score = 1.0 / (1.0 + np.exp2(np.clip(-logit2, -1000, 1000)))
     return score, weight, different, fs
+
+
+#: Fields that tie a record to one person beyond the name; a match needs one of them.
+CORROBORATING = ("phone", "email", "birth_date", "address", "external_id")
+
+
+def corroborated(levels: pd.DataFrame) -> np.ndarray:
+    """Whether a pair agrees (at least closely) on something besides the name.
+
+    Two records that share only a name, or a name and a postcode, are as likely namesakes
+    as one person however rare the name: a merge needs a phone, an email, a birth date, an
+    address or a person-level id that agree exactly or closely (level 1 or above).
+    """
+    out = np.zeros(len(levels), dtype=bool)
+    for f in CORROBORATING:
+        if f in levels:
+            out |= levels[f].to_numpy() >= 1
+    return out
 
 
 def _tf_adjustment(keys: Keys, comp: Comparison) -> np.ndarray:
@@ -334,7 +358,7 @@ def find_duplicates(
 
     t = time.perf_counter()
     a, b = comp.a, comp.b
-    is_match = (score >= threshold) & ~different
+    is_match = (score >= threshold) & ~different & corroborated(comp.levels)
     if cannot_link is not None and len(cannot_link) and len(a):
         pos = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
         ca = pos.reindex(cannot_link["id_a"].to_numpy()).to_numpy()
@@ -478,7 +502,7 @@ def match_to_existing(
         return empty
     comp = compare(keys, pairs[:, 0], pairs[:, 1])
     score, _, different, _ = _score(keys, comp, model, different_if, seed)
-    ok = (score >= threshold) & ~different
+    ok = (score >= threshold) & ~different & corroborated(comp.levels)
     hits = pd.DataFrame(
         {"old": comp.a[ok], "new": comp.b[ok] - n_old, "score": score[ok]}
     ).sort_values(["new", "score", "old"], ascending=[True, False, True])

@@ -349,3 +349,145 @@ def test_a_rerun_on_the_deduplicated_base_merges_no_namesakes() -> None:
     rest = people[people["customer_id"].isin(survivors)]
     again, wrong_again = wrong_merges(find_duplicates(rest, roles, id_col="customer_id").clusters)
     assert wrong_again <= max(5, again * 0.05), (again, wrong_again)
+
+
+# --------------------------------------------------------------------------- issue 13 defects
+def test_a_day_month_swap_is_a_weaker_agreement_and_a_near_date_is_not_a_swap() -> None:
+    from crm.identity.compare import compare
+    from crm.identity.keys import prepare
+
+    frame = pd.DataFrame(
+        {
+            "name": ["Анна", "Анна", "Анна", "Ann", "Ann"],
+            "born": ["04.02.1990", "02.04.1990", "03.03.1990", "1990-02-04", "1990-04-02"],
+        }
+    )
+    keys = prepare(frame, {"name": "first_name", "born": "birth_date"})
+    levels = compare(keys, np.array([0, 0, 3, 0]), np.array([1, 2, 4, 3])).levels
+    # 04.02 against 02.04 (and ISO 02-04 against 04-02) is day and month swapped: level 1;
+    # 04.02 against 03.03 shares only the year: different dates
+    assert levels["birth_date"].tolist() == [1, 0, 1, 2]
+
+
+def test_a_swapped_birth_date_is_never_a_veto() -> None:
+    ru = dict(
+        first_name="Ольга", last_name="Кузнецова", birth_date="07.01.1975", phone="+79217654321"
+    )
+    en = dict(first_name="John", last_name="Smith", birth_date="1990-01-31", phone="+447700900123")
+    en_base = dict(BASE[2], birth_date="1990-12-01")
+    en_swap = dict(en, birth_date="1990-01-12")
+    frame = people([*BASE[:2], en_base, BASE[3], ru, en_swap])
+    # Кузнецова 1975-07-01 against 07.01.1975; Smith 1990-12-01 against 1990-01-12
+    assert clusters_of(frame) == [{2, 5}, {3, 6}]
+
+
+def test_us_dates_are_read_month_first_when_the_column_says_so() -> None:
+    from crm.identity.keys import birth_dates
+
+    us = pd.Series(["12/31/1985", "04/02/1990", "1990-04-02", "05.06.1970"])
+    ru = pd.Series(["31/12/1985", "04/02/1990", "1990-02-04", "05.06.1970"])
+    assert birth_dates(us).astype(str).tolist() == [
+        "1985-12-31",
+        "1990-04-02",
+        "1990-04-02",
+        "1970-06-05",  # dotted dates stay day-first
+    ]
+    assert birth_dates(ru).astype(str).tolist() == [
+        "1985-12-31",
+        "1990-02-04",
+        "1990-02-04",
+        "1970-06-05",
+    ]
+    us_export = dict(
+        first_name="John", last_name="Smith", birth_date="01/31/1990", email="john.smith@gmail.com"
+    )
+    other = dict(first_name="Mary", last_name="Jones", birth_date="12/25/1970")
+    frame = people([*BASE, us_export, other])
+    assert clusters_of(frame) == [{3, 5}]
+
+
+@pytest.mark.parametrize(
+    ("full", "short"),
+    [
+        ("Павел", "Паша"),
+        ("Николай", "Коля"),
+        ("Елизавета", "Лиза"),
+        ("Юрий", "Iurii"),
+        ("Юрий", "Yury"),
+        ("Yuriy", "Jurij"),
+        ("Anthony", "Tony"),
+        ("Mary", "Molly"),
+        ("William", "Bill"),
+    ],
+)
+def test_diminutives_nicknames_and_transliterations_are_one_given_name(
+    full: str, short: str
+) -> None:
+    a = dict(first_name=full, last_name="Морозов", birth_date="1979-08-19", phone="+79165550101")
+    b = dict(first_name=short, last_name="Морозов", birth_date="1979-08-19", phone="89165550101")
+    sibling = dict(first_name="Пётр", last_name="Морозов", birth_date="1979-08-19")
+    frame = people([*BASE, a, b, dict(sibling, phone="+79165550101")])
+    # the twin brother Пётр shares the phone and the birth date but is another person
+    assert clusters_of(frame) == [{5, 6}]
+
+
+def test_a_shared_external_id_lifts_the_birth_date_and_first_name_vetoes() -> None:
+    roles = {**ROLES, "card": "external_id"}
+    rows = [
+        dict(first_name="Ольга", last_name="Кузнецова", birth_date="1975-07-01", card="RU-7781"),
+        dict(first_name="Ольга", last_name="Кузнецова", birth_date="1957-07-01", card="ru 7781"),
+        dict(first_name="James", last_name="Cooper", birth_date="1980-01-01", card="GB1234"),
+        dict(first_name="Jim", last_name="Cooper", birth_date="1981-03-04", card="GB1234"),
+        dict(first_name="Ann", last_name="Cooper", birth_date="1981-03-04", card="GB9999"),
+    ]
+    frame = people(rows)
+    result = find_duplicates(frame, roles, id_col="customer_id")
+    got = result.clusters.set_index("record_id")["cluster_id"].to_dict()
+    assert got == {1: 1, 2: 1, 3: 3, 4: 3, 5: 5}
+
+
+def test_surname_comma_given_and_swapped_fields_never_pass_a_surname_for_a_given_name() -> None:
+    james = dict(first_name="James", last_name="Cooper", address="5 Elm Road", phone="+12065550100")
+    comma = dict(full_name="COOPER, James", address="5 Elm Road", phone="206-555-0100")
+    # his wife, her name fields swapped, same address and phone
+    mary = dict(first_name="Cooper", last_name="Mary", address="5 Elm Road", phone="2065550100")
+    ivan = dict(
+        first_name="Иван", last_name="Петров", address="ул. Мира, д. 7", phone="+79035550011"
+    )
+    # his brother, written "Surname Given" in the given-name slot
+    brother = dict(first_name="Петров Сергей", address="ул. Мира, д. 7", phone="89035550011")
+    frame = people([james, comma, mary, ivan, brother])
+    roles = {**ROLES, "full_name": "full_name"}
+    result = find_duplicates(frame, roles, id_col="customer_id")
+    c = result.clusters
+    groups = c[c.cluster_size > 1].groupby("cluster_id")["record_id"].apply(set).tolist()
+    assert groups == [{1, 2}]
+    linked = set(map(tuple, result.households[["id_a", "id_b"]].to_numpy().tolist()))
+    assert {(1, 3), (4, 5)} <= linked
+
+
+def test_phones_with_and_without_country_code_or_00_get_one_key() -> None:
+    from crm.identity.keys import phone_match_keys
+
+    us = ["+1 206 555 0100", "206-555-0100", "001 206 555 0100"]
+    uk = ["+44 7700 900123", "0044 7700 900123", "07700 900123"]
+    phones = pd.Series([*us, *uk, "+7 916 123-45-67", "0079161234567"])
+    keys = phone_match_keys(phones).tolist()
+    assert keys[:3] == ["065550100"] * 3
+    assert keys[3:6] == ["700900123"] * 3
+    assert keys[6:] == ["161234567"] * 2
+    mary = dict(first_name="Mary", last_name="Jones", phone="+1 (206) 555-0100")
+    mary_local = dict(first_name="Mary", last_name="Jones", phone="206.555.0100")
+    ru = dict(first_name="Мария", last_name="Волкова", phone="0079031112233")
+    frame = people([*BASE, mary, mary_local, ru])
+    assert clusters_of(frame) == [{4, 7}, {5, 6}]
+
+
+def test_namesakes_without_birth_dates_are_not_merged_on_names_alone() -> None:
+    rows = [
+        dict(first_name="Иван", last_name="Коновалов", postcode="381580"),
+        dict(first_name="Иван", last_name="Коновалов", postcode="381580"),
+        dict(first_name="Jessica", last_name="Wainwright", postcode="SW1A 1AA"),
+        dict(first_name="Jessica", last_name="Wainwright", postcode="SW1A 1AA"),
+    ]
+    assert clusters_of(people([*BASE, *rows])) == []
