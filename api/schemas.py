@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import datetime as dt
+from typing import Literal
 
-__all__ = ["Health", "Ready"]
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "Accepted",
+    "ActivityIn",
+    "ContactIn",
+    "Health",
+    "IntakeStatus",
+    "LeadIn",
+    "OrderIn",
+    "Person",
+    "Ready",
+]
 
 
 class _Out(BaseModel):
@@ -24,3 +37,133 @@ class Ready(_Out):
     database: bool = Field(examples=[True])
     migrations_current: bool = Field(examples=[True])
     detail: str | None = Field(None, examples=[None])
+
+
+# ----------------------------------------------------------------------------- intake
+_SOURCE = Field(
+    min_length=1,
+    max_length=32,
+    pattern=r"^[a-z][a-z0-9_]*$",
+    description="Where the event came from (D4): site_form, app, call_centre, sms_reply, …",
+    examples=["site_form"],
+)
+_CHANNEL = Field(
+    None,
+    max_length=32,
+    description="The acquisition or contact channel: the ad campaign, messenger, phone line…",
+    examples=["yandex_direct"],
+)
+_EXTERNAL_ID = Field(
+    min_length=1,
+    max_length=64,
+    description="The sender's own id of the record: a resend with the same id updates it.",
+    examples=["form-20260601-0001"],
+)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Person(_In):
+    """Contact details as a form or a call centre takes them (normalised on landing)."""
+
+    first_name: str | None = Field(None, max_length=128, examples=["анна"])
+    last_name: str | None = Field(None, max_length=128, examples=["Смирнова"])
+    middle_name: str | None = Field(None, max_length=128, examples=["Петровна"])
+    email: str | None = Field(
+        None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]{2,}$", examples=["anna@example.ru"]
+    )
+    phone: str | None = Field(
+        None, max_length=32, pattern=r"^[+\d][\d\s().-]{6,}$", examples=["8 (912) 345-67-89"]
+    )
+    city: str | None = Field(None, max_length=128, examples=["Москва"])
+    language: Literal["ru", "en"] | None = Field(None, examples=["ru"])
+    email_consent: bool | None = Field(None, description="Opted in to email.", examples=[True])
+    sms_consent: bool | None = Field(None, description="Opted in to SMS.", examples=[False])
+
+
+class ContactIn(Person):
+    """A contact (a person) from an external source; lands like an imported row (D5, D6, D9)."""
+
+    external_id: str = _EXTERNAL_ID
+    source: str = _SOURCE
+    channel: str | None = _CHANNEL
+    gender: Literal["f", "m"] | None = Field(None, examples=["f"])
+    birth_date: dt.date | None = Field(None, examples=["1990-04-12"])
+    job_title: str | None = Field(None, max_length=255, examples=["Генеральный директор"])
+
+
+class LeadIn(_In):
+    """An inquiry (D1, D2): who asked, from where, and what for (BANT when known)."""
+
+    external_id: str = _EXTERNAL_ID
+    source: str = _SOURCE
+    channel: str | None = _CHANNEL
+    customer_external_id: str | None = Field(
+        None, max_length=64, description="The contact's id when the sender knows it."
+    )
+    contact: Person | None = Field(None, description="Who asked, when not a known contact.")
+    need: str | None = Field(None, max_length=128, examples=["2-room flat, low floor"])
+    budget: float | None = Field(None, ge=0, examples=[12_000_000])
+    authority: bool | None = Field(None, examples=[True])
+    timing_days: int | None = Field(None, ge=0, le=3650, examples=[30])
+    created_at: dt.datetime | None = Field(None, description="When asked (default: received).")
+
+    @model_validator(mode="after")
+    def _someone(self) -> LeadIn:
+        if self.customer_external_id is None and (
+            self.contact is None or (self.contact.email is None and self.contact.phone is None)
+        ):
+            raise ValueError("a lead needs customer_external_id or a contact with email or phone")
+        return self
+
+
+class OrderIn(_In):
+    """An order (purchase) of a known contact."""
+
+    external_id: str = _EXTERNAL_ID
+    source: str = _SOURCE
+    channel: Literal["store", "online", "app", "phone"] | None = Field(None, examples=["online"])
+    customer_external_id: str = Field(min_length=1, max_length=64, examples=["cust-000042"])
+    ordered_at: dt.datetime = Field(examples=["2026-06-01T10:15:00+03:00"])
+    amount: float = Field(gt=0, le=1e9, examples=[3490.0])
+    currency: str = Field("RUB", pattern=r"^[A-Z]{3}$", examples=["RUB"])
+    status: Literal["paid", "cancelled", "returned"] = Field("paid", examples=["paid"])
+    category: str | None = Field(None, max_length=64, examples=["shoes"])
+
+
+class ActivityIn(_In):
+    """A customer activity that may earn points (L1): review, app install, social share…"""
+
+    external_id: str = _EXTERNAL_ID
+    source: str = _SOURCE
+    channel: str | None = _CHANNEL
+    customer_external_id: str = Field(min_length=1, max_length=64, examples=["cust-000042"])
+    kind: str = Field(
+        min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$", examples=["review"]
+    )
+    occurred_at: dt.datetime = Field(examples=["2026-06-01T10:15:00Z"])
+
+
+class Accepted(_Out):
+    """An event the gateway has stored durably; it lands in the CRM tables shortly after."""
+
+    intake_id: int = Field(examples=[1042])
+    kind: Literal["lead", "contact", "order", "activity"] = Field(examples=["contact"])
+    external_id: str = Field(examples=["form-20260601-0001"])
+    status: Literal["accepted"] = "accepted"
+    received_at: dt.datetime = Field(examples=["2026-06-01T12:00:00Z"])
+
+
+class IntakeStatus(_Out):
+    """What became of an accepted event."""
+
+    intake_id: int = Field(examples=[1042])
+    kind: str = Field(examples=["contact"])
+    external_id: str = Field(examples=["form-20260601-0001"])
+    status: Literal["accepted", "applied", "rejected"] = Field(examples=["applied"])
+    field: str | None = Field(None, examples=[None])
+    reason: str | None = Field(None, examples=[None])
+    received_at: dt.datetime
+    applied_at: dt.datetime | None = None
