@@ -14,11 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import bindparam, update
+from sqlalchemy import Table, bindparam, update
 
 from crm import store
 from crm.asof import as_instant
@@ -232,7 +232,7 @@ def apply_intake(
                     .values(status="applied", applied_at=as_of)
                 )
             if len(rejected):
-                table = IntakeEvent.__table__
+                table = cast(Table, IntakeEvent.__table__)
                 session.execute(
                     update(table)
                     .where(table.c.intake_id == bindparam("b_id"))
