@@ -10,7 +10,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-__all__ = ["make_engine", "migrate", "session_scope", "sqlite_path"]
+from crm.errors import StoreError
+
+__all__ = ["check_sqlite_folder", "make_engine", "migrate", "session_scope", "sqlite_path"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -23,6 +25,16 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+def check_sqlite_folder(url: str) -> Path | None:
+    """The SQLite file of ``url``; its folder must exist (a typo is an error, not a new database)."""
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise StoreError(
+            f"{url}: the folder {path.parent} does not exist; create it or fix CRM_DATABASE_URL"
+        )
+    return path
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine for ``url``; SQLite gets foreign keys, a busy timeout and no pooling.
 
@@ -31,9 +43,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     overlap, so SQLite engines do not keep idle connections (``NullPool``) and the database
     stays in rollback-journal mode (WAL's shared index must not be shared by two copies).
     """
-    path = sqlite_path(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_sqlite_folder(url)
     if url.startswith("sqlite") and "poolclass" not in kwargs and path is not None:
         kwargs["poolclass"] = NullPool
     engine = create_engine(url, **kwargs)  # type: ignore[arg-type]
@@ -70,7 +80,5 @@ def migrate(url: str, revision: str = "heads") -> None:
     """Apply Alembic migrations up to ``revision`` (all heads by default)."""
     from alembic import command
 
-    path = sqlite_path(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    check_sqlite_folder(url)
     command.upgrade(_alembic_config(url), revision)

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, Table
 from sqlalchemy.engine import make_url
 
-from crm.db import sqlite_path
+from crm.db import check_sqlite_folder, sqlite_path
 from crm.errors import StoreError
 from crm.models.base import UTCDateTime
 
@@ -41,7 +41,9 @@ __all__ = [
     "Write",
     "WriteResult",
     "connect",
+    "dialect",
     "execute",
+    "instant_param",
     "read_arrow",
     "read_frame",
     "transaction",
@@ -72,6 +74,24 @@ def _dialect(url: str) -> str:
     return name
 
 
+def dialect(url: str) -> str:
+    """``"sqlite"`` or ``"postgresql"``: the one place that tells the databases apart."""
+    return _dialect(url)
+
+
+def instant_param(url: str, value: Any) -> Any:
+    """``value`` (an instant) as a query parameter, in the form this database stores it.
+
+    SQLite keeps instants as integer microseconds since the epoch, UTC
+    (:class:`crm.models.base.UTCDateTime`); PostgreSQL takes an aware ``datetime``.
+    """
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if _dialect(url) == "sqlite":
+        return int(ts.value // 1000)  # .value is nanoseconds whatever the unit
+    return ts.to_pydatetime()
+
+
 def _adbc_uri(url: str) -> str:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
@@ -91,9 +111,13 @@ def connect(url: str) -> Iterator[Any]:
     if dialect == "sqlite":
         import adbc_driver_sqlite.dbapi as sqlite_driver
 
-        path = sqlite_path(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        path = check_sqlite_folder(url)
+        if path is not None and not path.exists():
+            # never a silently created empty database that a read then reports on
+            raise StoreError(
+                f"no database at {path}: create it with `crm db upgrade` "
+                "(or point CRM_DATABASE_URL at the right file)"
+            )
         conn = sqlite_driver.connect(_adbc_uri(url), autocommit=True)
         with conn.cursor() as cur:
             # No WAL: this driver links its own copy of SQLite, and two copies in one process

@@ -22,8 +22,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from crm.db import migrate
-from crm.hygiene.database import HygieneRun, apply_clean, read_base
-from crm.hygiene.pipeline import CleanResult, clean_base
+from crm.hygiene.database import HygieneRun, apply_clean, plan_clean, read_base
+from crm.hygiene.pipeline import CleanResult
 from crm.settings import get_settings
 
 __all__ = ["hygiene_flow"]
@@ -35,22 +35,10 @@ def _read(url: str) -> dict[str, pd.DataFrame]:
 
 
 @task(name="normalise, validate, decay, measure")
-def _clean(
+def _plan(
     base: dict[str, pd.DataFrame], as_of: dt.datetime, region: str, stale: int
 ) -> CleanResult:
-    return clean_base(
-        base["customers"],
-        base["contact_points"],
-        base["consents"],
-        as_of=as_of,
-        orders=base["orders"],
-        activities=base["activities"],
-        events=base["events"],
-        suppressions=base["suppressions"],
-        tasks=base["tasks"],
-        default_region=region,
-        stale_after_days=stale,
-    )
+    return plan_clean(base, as_of, default_region=region, stale_after_days=stale)
 
 
 @task(name="write back and store the KPI")
@@ -65,10 +53,13 @@ def hygiene_flow(
     url: str | None = None,
     as_of: dt.datetime | None = None,
     stale_after_days: int = 3 * 365,
-) -> dict[str, float | int]:
+    dry_run: bool = False,
+) -> HygieneRun:
     """Clean the base, suppress what decayed, refresh the robot's tasks and store the KPI.
 
-    ``as_of`` defaults to now (the flow is the top-level caller that may read the clock).
+    The one hygiene job: ``crm clean`` and the nightly chain run this flow. ``as_of``
+    defaults to now (the flow is the top-level caller that may read the clock); with
+    ``dry_run`` nothing is written and the run's id is 0.
     """
     logger = get_run_logger()
     settings = get_settings()
@@ -76,7 +67,9 @@ def hygiene_flow(
     as_of = as_of or dt.datetime.now(dt.UTC)
     migrate(url)
     base = _read(url)
-    result = _clean(base, as_of, settings.default_region, stale_after_days)
+    result = _plan(base, as_of, settings.default_region, stale_after_days)
+    if dry_run:
+        return HygieneRun(quality_run_id=0, result=result, written={})
     run = _write(url, base, result, as_of)
     s = result.summary
     logger.info(
@@ -97,7 +90,7 @@ def hygiene_flow(
         ].to_dict("records"),  # type: ignore[arg-type]
         description="Issues by number of records, as found and still open",
     )
-    return {**s, **result.stats}
+    return run
 
 
 def _markdown(run: HygieneRun) -> str:

@@ -46,7 +46,8 @@ def nightly_flow(
     url = url or settings.resolved_database_url
     as_of = as_of or dt.datetime.now(dt.UTC)
     local_day = as_of.astimezone(zoneinfo.ZoneInfo(settings.default_timezone)).date()
-    hygiene = hygiene_flow(url=url, as_of=as_of)
+    cleaned = hygiene_flow(url=url, as_of=as_of)
+    hygiene = {**cleaned.result.summary, **cleaned.result.stats}
     dedup = dedup_flow(threshold=dedup_threshold, url=url)
     loyalty = loyalty_daily_flow(
         run_date=local_day - dt.timedelta(days=1),

@@ -1,6 +1,7 @@
 """Apply the hygiene pass to the database: read the base, write back changed rows, store the KPI.
 
-Used by ``crm clean`` / ``crm quality`` and by the Prefect flow :mod:`flows.hygiene`.
+The hygiene job is :func:`read_base` → :func:`plan_clean` → :func:`apply_clean`; the Prefect
+flow :mod:`flows.hygiene` runs those three steps as its tasks, and ``crm clean`` runs the flow.
 Bulk reads and writes go through :mod:`crm.store` (Arrow/ADBC); only changed rows are
 written, so a rerun with the same ``as_of`` changes nothing.
 """
@@ -11,20 +12,18 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Boolean, Date, String, Table, Text
 
 from crm import store
 from crm.hygiene.decay import SUPPRESSION_KEY
 from crm.hygiene.pipeline import CUSTOMER_FIELDS, CleanResult, clean_base
-from crm.models.base import UTCDateTime
 
 __all__ = [
     "HygieneRun",
     "apply_clean",
     "latest_quality",
+    "plan_clean",
     "quality_history",
     "read_base",
-    "run_clean",
 ]
 
 
@@ -37,59 +36,11 @@ class HygieneRun:
     written: dict[str, int]
 
 
-def _read_table(url: str, table: str, where: str | None = None) -> pd.DataFrame:
-    """Read a whole table; nullable text columns come through ``COALESCE(col, '')``.
-
-    The ADBC SQLite driver infers a column's type from the first batch of rows, so a text
-    column that is NULL in the first thousand rows (``phone_type`` of email rows,
-    ``middle_name`` of English names) would fail to read; ``''`` is read back as missing.
-    """
-    import crm.models  # noqa: F401  (register the tables)
-    from crm.models import Base
-
-    model = Base.metadata.tables[table]
-    text_cols = [
-        col.name
-        for col in model.columns
-        if col.nullable and isinstance(col.type, String | Text) and not col.primary_key
-    ]
-    select = ", ".join(
-        f"COALESCE({c.name}, '') AS {c.name}" if c.name in text_cols else c.name
-        for c in model.columns
-    )
-    sql = f"SELECT {select} FROM {table}" + (f" WHERE {where}" if where else "")
-    frame = store.read_frame(url, sql)
-    for name in text_cols:
-        frame[name] = frame[name].astype("str").mask(frame[name] == "")
-    # read_frame restores declared types for table names only; do it for the query too
-    return _restore(frame, model)
-
-
-def _restore(frame: pd.DataFrame, model: Table) -> pd.DataFrame:
-    for col in model.columns:
-        name = col.name
-        if name not in frame:
-            continue
-        if isinstance(col.type, UTCDateTime) and not isinstance(
-            frame[name].dtype, pd.DatetimeTZDtype
-        ):
-            values = frame[name]
-            if pd.api.types.is_integer_dtype(values) or values.isna().all():
-                frame[name] = pd.to_datetime(values.astype("Int64"), unit="us", utc=True)
-            else:
-                frame[name] = pd.to_datetime(values, utc=True, format="mixed")
-        elif isinstance(col.type, Boolean) and not pd.api.types.is_bool_dtype(frame[name]):
-            frame[name] = frame[name].astype("boolean")
-        elif isinstance(col.type, Date) and frame[name].notna().any():
-            frame[name] = pd.to_datetime(frame[name]).dt.date
-    return frame
-
-
 def read_base(url: str) -> dict[str, pd.DataFrame]:
     """The frames :func:`clean_base` needs, read set-wise from the database."""
     return {
-        "customers": _read_table(url, "customers"),
-        "contact_points": _read_table(url, "contact_points"),
+        "customers": store.read_frame(url, "customers"),
+        "contact_points": store.read_frame(url, "contact_points"),
         "consents": store.read_frame(
             url, "consents", columns=["customer_id", "channel", "granted", "recorded_at"]
         ),
@@ -108,8 +59,8 @@ def read_base(url: str) -> dict[str, pd.DataFrame]:
             columns=["customer_id", "channel", "kind", "detail", "occurred_at"],
             where="kind IN ('bounced', 'complained', 'opened', 'clicked')",
         ),
-        "suppressions": _read_table(url, "suppressions"),
-        "tasks": _read_table(url, "data_ops_tasks"),
+        "suppressions": store.read_frame(url, "suppressions"),
+        "tasks": store.read_frame(url, "data_ops_tasks"),
     }
 
 
@@ -206,7 +157,7 @@ def apply_clean(
             "quality_runs",
             columns=["quality_run_id"],
             where="as_of = ?",
-            params=[_param(url, as_of)],
+            params=[store.instant_param(url, as_of)],
         )["quality_run_id"].iloc[0]
     )
     issues = result.breakdown[
@@ -223,24 +174,14 @@ def apply_clean(
     return HygieneRun(quality_run_id=run_id, result=result, written=written)
 
 
-def _param(url: str, as_of: dt.datetime) -> object:
-    # SQLite keeps instants as integer microseconds (crm.models.base.UTCDateTime)
-    ts = pd.Timestamp(as_of).tz_convert("UTC")
-    if url.startswith("sqlite"):
-        return int(ts.value // 1000)
-    return ts.to_pydatetime()
-
-
-def run_clean(
-    url: str,
+def plan_clean(
+    base: dict[str, pd.DataFrame],
     as_of: dt.datetime,
     default_region: str = "RU",
     stale_after_days: int = 3 * 365,
-    dry_run: bool = False,
-) -> HygieneRun:
-    """Read, clean and (unless ``dry_run``) write back: what ``crm clean`` and the flow do."""
-    base = read_base(url)
-    result = clean_base(
+) -> CleanResult:
+    """What the hygiene pass decides for the base :func:`read_base` returned (nothing written)."""
+    return clean_base(
         base["customers"],
         base["contact_points"],
         base["consents"],
@@ -253,9 +194,6 @@ def run_clean(
         default_region=default_region,
         stale_after_days=stale_after_days,
     )
-    if dry_run:
-        return HygieneRun(quality_run_id=0, result=result, written={})
-    return apply_clean(url, base, result, as_of)
 
 
 def quality_history(url: str) -> pd.DataFrame:

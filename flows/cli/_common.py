@@ -31,8 +31,16 @@ err_console = Console(stderr=True)
 
 
 def database_url() -> str:
-    """The configured database URL (``CRM_DATABASE_URL``, default SQLite under ./var)."""
-    return get_settings().resolved_database_url
+    """The configured database URL (``CRM_DATABASE_URL``, default ``var/crm.db``).
+
+    The default database's folder (``CRM_DATA_DIR``) is the platform's own and is created
+    when missing; the folder of a URL the user gave must exist (a typo is an error, not a
+    new empty database).
+    """
+    settings = get_settings()
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.resolved_database_url
 
 
 def safe_url(url: str) -> str:

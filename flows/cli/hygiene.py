@@ -6,7 +6,6 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from crm.settings import get_settings
 from flows.cli._common import console, database_url, friendly_errors, now, parse_as_of
 
 __all__ = ["clean", "dedup", "quality"]
@@ -30,18 +29,10 @@ def clean(
     show: int = typer.Option(10, help="How many unmapped titles and cities to list."),
 ) -> None:
     """Normalise and validate the base, suppress what decayed, refresh the data-ops tasks, store the KPI."""
-    from crm.db import migrate
-    from crm.hygiene.database import run_clean
+    from flows.hygiene import hygiene_flow
 
-    url = database_url()
-    migrate(url)
-    moment = parse_as_of(as_of)
-    run = run_clean(
-        url,
-        moment,
-        default_region=get_settings().default_region,
-        stale_after_days=stale_days,
-        dry_run=dry_run,
+    run = hygiene_flow(
+        url=database_url(), as_of=parse_as_of(as_of), stale_after_days=stale_days, dry_run=dry_run
     )
     r, s = run.result, run.result.summary
     console.print(

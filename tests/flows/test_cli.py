@@ -27,6 +27,7 @@ def configured(
 ) -> Iterator[tuple[str, Path]]:
     """Point the settings at the test database and run in a scratch folder."""
     if db_url.startswith("sqlite"):
+        (tmp_path / "fresh").mkdir()
         db_url = (
             f"sqlite:///{tmp_path / 'fresh' / 'crm.db'}"  # not migrated yet: db upgrade does it
         )
@@ -162,3 +163,32 @@ def test_commands_are_registered_in_one_place_not_by_importing_their_modules() -
     names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
     assert {"status", "sample", "import", "clean", "quality", "dedup", "nightly"} <= names
     assert {"db", "segments", "loyalty"} <= names
+
+
+def test_a_sqlite_url_in_a_missing_folder_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path / 'typo' / 'crm.db'}")
+    get_settings.cache_clear()
+    try:
+        for args in (["db", "upgrade"], ["status"]):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 1
+            assert "typo" in _text(result.output) and "does not exist" in _text(result.output)
+        assert not (tmp_path / "typo").exists()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_reading_a_database_that_is_not_there_says_so_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path / 'nothing.db'}")
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["status"])
+        assert result.exit_code == 1
+        assert "no database at" in _text(result.output) and "crm db upgrade" in _text(result.output)
+        assert not (tmp_path / "nothing.db").exists()
+    finally:
+        get_settings.cache_clear()

@@ -12,7 +12,14 @@ from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from crm import store
-from crm.hygiene.database import latest_quality, quality_history, run_clean
+from crm.hygiene.database import (
+    HygieneRun,
+    apply_clean,
+    latest_quality,
+    plan_clean,
+    quality_history,
+    read_base,
+)
 from crm.settings import get_settings
 
 UTC = dt.UTC
@@ -98,6 +105,12 @@ def load_base(url: str) -> None:
     store.write_frame(url, consents, "consents")
 
 
+def run_clean(url: str, as_of: dt.datetime, default_region: str = "RU") -> HygieneRun:
+    """The hygiene job's three steps, as the flow's tasks run them."""
+    base = read_base(url)
+    return apply_clean(url, base, plan_clean(base, as_of, default_region=default_region), as_of)
+
+
 def _snapshot(url: str) -> dict[str, list[list[object]]]:
     out = {}
     for table, key in TABLES.items():
@@ -172,8 +185,8 @@ def test_flow_stores_one_run_per_moment(db_url: str, prefect_harness: None) -> N
     from flows.hygiene import hygiene_flow
 
     load_base(db_url)
-    summary = hygiene_flow(url=db_url, as_of=AS_OF)
-    assert summary["records"] == 5
+    run = hygiene_flow(url=db_url, as_of=AS_OF)
+    assert run.result.summary["records"] == 5 and run.quality_run_id > 0
     hygiene_flow(url=db_url, as_of=AS_OF)
     hygiene_flow(url=db_url, as_of=AS_OF + dt.timedelta(days=1))
     runs = quality_history(db_url)
