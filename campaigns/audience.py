@@ -15,7 +15,7 @@ one that fails is the reason):
 3. Reachability on the campaign's channels in preference order: the first channel the person
    can be reached on is chosen. When none works, the reason is the blocker of the most
    preferred channel: ``<channel>_no_address`` (no email / no phone), ``<channel>_invalid``
-   (the address failed validation; for SMS: the number is not a valid mobile),
+   (the address failed validation; for SMS: the number is not a valid mobile in E.164),
    ``<channel>_no_consent``, ``email_unsubscribed``, ``email_hard_bounce``,
    ``<channel>_suppressed`` (a suppression in force).
 4. ``household_copy``: for a household-level offer one member of each household (relations of
@@ -263,8 +263,11 @@ def _channel_blockers(people: pd.DataFrame, channel: str) -> np.ndarray:
             (~reachable, "email_suppressed"),
         ]
     else:
-        address = _col(people, "phone", None).notna().to_numpy()
-        mobile = _flag(people, "has_mobile")
+        phone = _col(people, "phone", None)
+        address = phone.notna().to_numpy()
+        # only a valid mobile in E.164 (hygiene's normalised form) can take an SMS
+        e164 = phone.astype("string").str.fullmatch(r"\+[1-9]\d{7,14}").fillna(False)
+        mobile = _flag(people, "has_mobile") & e164.to_numpy(dtype=bool)
         consent = _flag(people, "sms_consent")
         reachable = _flag(people, "reachable_sms")
         steps = [
@@ -301,7 +304,7 @@ def _incentives(people: pd.DataFrame, campaign: Campaign) -> pd.DataFrame:
     if promo is None:
         return pd.DataFrame(
             {
-                "discount_percent": zeros,
+                "discount_percent": np.zeros(n, dtype="int64"),
                 "bonus_points": np.zeros(n, dtype="int64"),
                 "bonus_multiplier": np.ones(n),
                 "incentive_cost": zeros,
@@ -320,6 +323,7 @@ def _incentives(people: pd.DataFrame, campaign: Campaign) -> pd.DataFrame:
         extra = (mu - 1.0) * aov * promo.points_per_currency
         return pts * promo.point_value + p / 100.0 * aov + extra * promo.point_value
 
+    pct = np.floor(pct)  # whole percent: what a message can say
     full = cost(pct, points, mult)
     over = full > budget + 1e-9
     if promo.over_budget == "cap":
@@ -335,7 +339,7 @@ def _incentives(people: pd.DataFrame, campaign: Campaign) -> pd.DataFrame:
     none_left = (pct == 0) & (points == 0) & (mult == 1.0)
     return pd.DataFrame(
         {
-            "discount_percent": pct,
+            "discount_percent": np.floor(pct).astype("int64"),
             "bonus_points": points.astype("int64"),
             "bonus_multiplier": mult,
             "incentive_cost": np.round(final, 2),

@@ -292,3 +292,17 @@ def test_personal_codes_are_stable_distinct_and_keyed_by_the_secret() -> None:
     assert all(c.startswith("WB-") and len(c) == 13 for c in codes)
     assert personal_codes(keys[:1], "other", "WB")[0] != codes[0]
     assert not set("01IO") & set("".join(c[3:] for c in codes))
+
+
+def test_sms_goes_only_to_a_valid_mobile_in_e164() -> None:
+    people = pd.DataFrame(
+        [_person(**SMS_OK), _person(**{**SMS_OK, "phone": "8 (916) 123-45-67"})], index=[1, 2]
+    )
+    result = apply_policy(
+        pd.DataFrame({"customer_id": [1, 2], "message_ref": "once"}),
+        people,
+        _campaign(channels=["sms"]),
+        AS_OF,
+    )
+    assert result.recipients["customer_id"].tolist() == [1]
+    assert result.exclusions["reason"].tolist() == ["sms_invalid"]

@@ -25,7 +25,7 @@ def test_the_two_example_campaigns_load() -> None:
     birthday, _ = load_campaign(EXAMPLES / "birthday_email_en.yaml")
     assert birthday.trigger is not None and birthday.trigger.kind == "birthday"
     assert [v.name for v in birthday.variants] == ["A", "B"]
-    assert birthday.templates_of("B").email["en"].subject.startswith("A birthday gift")
+    assert "A birthday gift" in birthday.templates_of("B").email["en"].subject
     assert birthday.templates_of("A").email["en"].subject.startswith("Happy birthday")
 
 
