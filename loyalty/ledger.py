@@ -132,27 +132,37 @@ def empty_ledger() -> pd.DataFrame:
     )
 
 
-def _as_time(value: Any, n: int) -> pd.Series:
+def _as_time(value: Any, n: int) -> Any:
+    """A column of aware UTC instants (microseconds) from a Series, an array or a scalar."""
     if isinstance(value, pd.Series):
-        s = value.reset_index(drop=True)
-        if not isinstance(s.dtype, pd.DatetimeTZDtype):
-            s = pd.to_datetime(s, utc=True)
-        return s.dt.tz_convert("UTC").astype(_TS)
+        arr = value.array
+        if not isinstance(arr, pd.arrays.DatetimeArray) or arr.tz is None:
+            arr = pd.to_datetime(value, utc=True).array
+        arr = arr.tz_convert("UTC")
+        return arr if arr.unit == "us" else arr.as_unit("us")
     if isinstance(value, np.ndarray | pd.Index | list):
-        return pd.Series(pd.to_datetime(value, utc=True)).astype(_TS)
-    return pd.Series([instant(value)] * n, dtype=_TS)
+        return _as_time(pd.Series(pd.to_datetime(value, utc=True)), n)
+    us = np.full(n, instant(value).value // 1000).astype("datetime64[us]")
+    return pd.array(us).tz_localize("UTC")
 
 
-def _as_col(value: Any, n: int, dtype: Any) -> pd.Series:
+def _as_text(value: Any, n: int) -> Any:
+    """A column of text (missing allowed) from a Series, an array or a scalar."""
     if isinstance(value, pd.Series):
-        return value.reset_index(drop=True).astype(dtype)
+        if isinstance(value.dtype, pd.StringDtype) and value.dtype.na_value is np.nan:
+            return value.array
+        return pd.array(value.to_numpy(dtype=object), dtype="str")
     if isinstance(value, np.ndarray | pd.Index | list):
-        return pd.Series(value).astype(dtype)
-    return (
-        pd.Series([value] * n, dtype=dtype)
-        if value is not None
-        else pd.Series([None] * n, dtype=dtype)
-    )
+        return pd.array(np.asarray(value, dtype=object), dtype="str")
+    return pd.array(np.full(n, value, dtype=object), dtype="str")
+
+
+def _as_int(value: Any, n: int) -> np.ndarray:
+    if isinstance(value, pd.Series | pd.Index):
+        return value.to_numpy(dtype=np.int64)
+    if isinstance(value, np.ndarray | list):
+        return np.asarray(value, dtype=np.int64)
+    return np.full(n, int(value), dtype=np.int64)
 
 
 def make_entries(
@@ -187,32 +197,34 @@ def make_entries(
     """
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r} is not one of {KINDS}")
-    keys = _as_col(key, 1, "str")
+    keys = _as_text(key, 1)
     n = len(keys)
     occ = _as_time(occurred_at, n)
     avail = occ if available_at is None else _as_time(available_at, n)
-    pts = _as_col(points, n, "int64")
+    pts = _as_int(points, n)
+    exp_us = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
     if validity_days is not None:
-        exp = (avail + pd.Timedelta(days=validity_days)).where(pts.to_numpy() > 0)
-    else:
-        exp = pd.Series(pd.NaT, index=range(n), dtype=_TS)
-    return pd.DataFrame(
+        grant = pts > 0
+        exp_us[grant] = (avail + pd.Timedelta(days=validity_days)).tz_localize(None)[grant]
+    frame = pd.DataFrame(
         {
             "idempotency_key": keys,
-            "customer_id": _as_col(customer_id, n, "int64"),
-            "kind": pd.Series([kind] * n, dtype="str"),
+            "customer_id": _as_int(customer_id, n),
+            "kind": _as_text(kind, n),
             "points": pts,
-            "reason": _as_col(reason, n, "str"),
-            "rule": _as_col(rule, n, "str"),
-            "operator": _as_col(operator, n, "str"),
-            "source_kind": _as_col(source_kind, n, "str"),
-            "source_id": _as_col(source_id, n, "str"),
-            "ref_key": _as_col(ref_key, n, "str"),
+            "reason": _as_text(reason, n),
+            "rule": _as_text(rule, n),
+            "operator": _as_text(operator, n),
+            "source_kind": _as_text(source_kind, n),
+            "source_id": _as_text(source_id, n),
+            "ref_key": _as_text(ref_key, n),
             "occurred_at": occ,
             "available_at": avail,
-            "expires_at": exp.astype(_TS),
-        }
+            "expires_at": pd.array(exp_us).tz_localize("UTC"),
+        },
+        copy=False,
     )
+    return frame
 
 
 def validate_ledger(ledger: pd.DataFrame) -> None:
@@ -292,121 +304,152 @@ def _upto(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return ledger[(ledger["occurred_at"] <= as_of).to_numpy()]
 
 
-def _pending(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
-    """Points per customer still inside their hold period (net of reversals of those grants)."""
-    held = ledger[((ledger["kind"] == "earn") & (ledger["available_at"] > as_of)).to_numpy()]
-    if held.empty:
-        return pd.Series(dtype="int64")
-    rev = ledger[
-        ((ledger["kind"] == "reverse").to_numpy())
-        & _isin(ledger["ref_key"], held["idempotency_key"])
-    ]
-    both = pd.concat([held[["customer_id", "points"]], rev[["customer_id", "points"]]])
-    return both.groupby("customer_id")["points"].sum()
+_NAT = np.iinfo(np.int64).min
+_FAR_US = _FAR.value // 1000
 
 
-_LOT_COLS = ["lot_key", "customer_id", "points", "available_at", "expires_at"]
+def _us(values: pd.Series) -> np.ndarray:
+    """Instants as int64 microseconds since the epoch (missing: the smallest int64)."""
+    arr = values.array
+    if not isinstance(arr, pd.arrays.DatetimeArray):
+        arr = pd.to_datetime(values, utc=True).array
+    if arr.unit != "us":
+        arr = arr.as_unit("us")
+    return np.asarray(arr.asi8)
 
 
-def _lots_and_debits(led: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Lots in FIFO order (sizes net of what returns took from them) and the FIFO debits.
-
-    A ``reverse`` entry with reason ``return`` is charged to the lot it names: it never takes
-    more than was left of that lot when the return was booked, so shrinking the lot from the
-    start gives every other lot the same history as taking the points at the return.
-    """
-    pts = led["points"].to_numpy()
-    kind = led["kind"].to_numpy()
-    own = (kind == "reverse") & (pts < 0) & (led["reason"].to_numpy() == _OWN_LOT)
-    pos = pts > 0
-    src = led[pos]
-    lots = pd.DataFrame(
-        {
-            "lot_key": src["idempotency_key"].to_numpy(),
-            "customer_id": src["customer_id"].to_numpy(dtype=np.int64),
-            "points": src["points"].to_numpy(dtype=np.int64),
-            "available_at": src["available_at"].fillna(src["occurred_at"]).array,
-            "occurred_at": src["occurred_at"].array,
-            "expires_at": src["expires_at"].fillna(_FAR).astype(_TS).array,
-        }
-    )
-    if own.any():
-        taken = led[own]
-        where = _lookup(taken["ref_key"], src["idempotency_key"])
-        hit = where >= 0
-        shrink = np.zeros(len(lots), dtype=np.int64)
-        np.add.at(shrink, where[hit], taken["points"].to_numpy(dtype=np.int64)[hit])
-        lots["points"] = np.maximum(lots["points"].to_numpy() + shrink, 0)
-    lots = lots.sort_values(
-        ["customer_id", "available_at", "occurred_at", "lot_key"], kind="stable"
-    ).reset_index(drop=True)
-    cid = lots["customer_id"].to_numpy()
-    lots["C"] = lots.groupby("customer_id", sort=False)["points"].cumsum().to_numpy()
-    # FIFO: a lot never expires before an older one (validity may have changed between rules)
-    lots["T"] = lots["expires_at"].groupby(cid, sort=False).cummax().array
-    deb = led[(pts < 0) & (kind != "expire") & ~own]
-    debits = pd.DataFrame(
-        {
-            "customer_id": deb["customer_id"].to_numpy(dtype=np.int64),
-            "at": deb["occurred_at"].array,
-            "points": -deb["points"].to_numpy(dtype=np.int64),
-        }
-    ).sort_values(["customer_id", "at"], kind="stable")
-    debits["D"] = debits.groupby("customer_id", sort=False)["points"].cumsum().to_numpy()
-    # the cumulative debit per customer at each instant (the last one wins at equal times)
-    debits = debits.drop_duplicates(["customer_id", "at"], keep="last")
-    return lots, debits[["customer_id", "at", "D"]]
+def _is(codes: np.ndarray, uniques: Any, value: str) -> np.ndarray:
+    hit = np.flatnonzero(np.asarray(uniques, dtype=object) == value)
+    return codes == hit[0] if len(hit) else np.zeros(len(codes), dtype=bool)
 
 
-def _debit_before(left: pd.DataFrame, on: str, debits: pd.DataFrame, strictly: bool) -> np.ndarray:
-    """Cumulative FIFO debit of each row's customer before (or at) ``left[on]``."""
-    if left.empty:
-        return np.zeros(0, dtype=np.int64)
-    probe = pd.DataFrame(
-        {
-            "customer_id": left["customer_id"].to_numpy(),
-            "at": left[on].array,
-            "pos": np.arange(len(left)),
-        }
-    ).sort_values("at", kind="stable")
-    joined = pd.merge_asof(
-        probe,
-        debits.sort_values("at", kind="stable"),
-        on="at",
-        by="customer_id",
-        direction="backward",
-        allow_exact_matches=not strictly,
-    )
-    out = np.zeros(len(left), dtype=np.int64)
-    out[joined["pos"].to_numpy()] = joined["D"].fillna(0).to_numpy(dtype=np.int64)
+def _starts(groups: np.ndarray) -> np.ndarray:
+    return np.r_[True, groups[1:] != groups[:-1]] if len(groups) else np.zeros(0, dtype=bool)
+
+
+def _seg_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Cumulative sum restarting at every ``starts``."""
+    if len(values) == 0:
+        return values.astype(np.int64)
+    cs = np.cumsum(values, dtype=np.int64)
+    first = np.flatnonzero(starts)
+    base = (cs - values)[first]
+    return cs - np.repeat(base, np.diff(np.r_[first, len(values)]))
+
+
+def _seg_cummax(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Cumulative maximum restarting at every ``starts`` (values of any sign)."""
+    if len(values) == 0:
+        return values
+    lo, hi = int(values.min()), int(values.max())
+    span = hi - lo + 1
+    group = np.cumsum(starts) - 1
+    if span * (int(group[-1]) + 1) < 2**62:  # one pass: later groups sit above earlier ones
+        shifted = (values - lo) + group * span
+        return np.maximum.accumulate(shifted) - group * span + lo
+    return pd.Series(values).groupby(group).cummax().to_numpy()
+
+
+def _debits_at(
+    pcid: np.ndarray,
+    pt: np.ndarray,
+    dcid: np.ndarray,
+    dt: np.ndarray,
+    damt: np.ndarray,
+    strictly: bool,
+) -> np.ndarray:
+    """Per probe ``(customer, instant)``: that customer's debits before (or at) the instant."""
+    n, m = len(pcid), len(dcid)
+    if n == 0 or m == 0:
+        return np.zeros(n, dtype=np.int64)
+    allc = np.r_[dcid, pcid]
+    allt = np.r_[dt, pt]
+    # at equal instants a strict probe sorts before the debits, an inclusive one after them
+    flag = np.r_[np.full(m, 1 if strictly else 0), np.full(n, 0 if strictly else 1)]
+    order = np.lexsort((flag, allt, allc))
+    amount = np.r_[damt, np.zeros(n, dtype=np.int64)][order]
+    run = _seg_cumsum(amount, _starts(allc[order]))
+    out = np.zeros(n, dtype=np.int64)
+    probe = order >= m
+    out[order[probe] - m] = run[probe]
     return out
 
 
-def _fifo(led: pd.DataFrame, due_by: pd.Timestamp) -> pd.DataFrame:
-    """Every lot of ``led`` with what it expired (when due by ``due_by``) or has left.
+class _Lots:
+    """Lots of a ledger in FIFO order, and what the FIFO debits and expiries did to them."""
 
-    Returns the lots (FIFO order) with ``due`` (``T <= due_by``), ``expired`` (for a due
-    lot: what was left of it just before ``T``) and ``floor`` (for the lots after the due
-    ones: how far the expiries pushed the consumption, see :func:`lot_state`). The
-    computation is a per-customer cumulative sum of credits, an as-of join of cumulative
-    debits, and a cumulative maximum that carries earlier expiries forward.
-    """
-    lots, debits = _lots_and_debits(led)
-    due = (lots["T"] <= due_by).to_numpy()
-    lots["due"] = due
-    c = lots["C"].to_numpy()
-    p = lots["points"].to_numpy()
-    cid = lots["customer_id"].to_numpy()
-    # half-open validity: a debit at the very instant T is charged to the lots after this one
-    d = _debit_before(lots, "T", debits, strictly=True)
-    d = np.where(due, d, 0)
-    jump = np.where(due, c - d, 0)  # where the consumption stands once this lot has expired
-    floor = _prior_cummax(jump, cid)
-    consumed = d + floor
-    lots["expired"] = np.where(due, np.clip(c - np.maximum(c - p, consumed), 0, p), 0)
-    lots["jump"] = jump
-    lots.attrs["debits"] = debits
-    return lots
+    def __init__(self, led: pd.DataFrame, due_by: int) -> None:
+        pts = led["points"].to_numpy(dtype=np.int64)
+        cid = led["customer_id"].to_numpy(dtype=np.int64)
+        occ = _us(led["occurred_at"])
+        kc, ku = pd.factorize(led["kind"])
+        own = _is(kc, ku, "reverse") & (pts < 0)
+        if own.any():
+            own &= (led["reason"] == _OWN_LOT).to_numpy()
+        li = np.flatnonzero(pts > 0)
+        keys = led["idempotency_key"]
+        p = pts[li].copy()
+        if own.any():
+            # a return is charged to the lot it names: it never takes more than was left of
+            # that lot when it was booked, so shrinking the lot from the start gives every
+            # other lot the same history as taking the points at the return
+            oi = np.flatnonzero(own)
+            where = _lookup(led["ref_key"].iloc[oi], keys.iloc[li])
+            hit = where >= 0
+            np.add.at(p, where[hit], pts[oi][hit])
+            p = np.maximum(p, 0)
+        lcid = cid[li]
+        locc = occ[li]
+        avail = _us(led["available_at"])[li]
+        avail = np.where(avail == _NAT, locc, avail)
+        exp = _us(led["expires_at"])[li]
+        exp = np.where(exp == _NAT, _FAR_US, exp)
+        order = np.lexsort((locc, avail, lcid))
+        same = (
+            (lcid[order][1:] == lcid[order][:-1])
+            & (avail[order][1:] == avail[order][:-1])
+            & (locc[order][1:] == locc[order][:-1])
+        )
+        if same.any():  # the key breaks ties, so every reader sees the same order
+            rank = pd.factorize(keys.iloc[li], sort=True)[0]
+            order = np.lexsort((rank, locc, avail, lcid))
+        self.rows = li[order]  # positions in ``led``
+        self.cid = lcid[order]
+        self.points = p[order]
+        self.available_at = avail[order]
+        starts = _starts(self.cid)
+        self.starts = starts
+        self.C = _seg_cumsum(self.points, starts)
+        T = exp[order]
+        # FIFO: a lot never expires before an older one (validity may have changed)
+        if len(T) > 1 and ((T[1:] < T[:-1]) & ~starts[1:]).any():
+            T = pd.Series(T).groupby(np.cumsum(starts)).cummax().to_numpy()
+        self.T = T
+        self.due = due_by >= T
+        di = np.flatnonzero((pts < 0) & ~_is(kc, ku, "expire") & ~own)
+        self.dcid, self.dt, self.damt = cid[di], occ[di], -pts[di]
+        # half-open validity: a debit at the very instant T is charged to the later lots
+        d = _debits_at(self.cid, T, self.dcid, self.dt, self.damt, strictly=True)
+        c, pp = self.C, self.points
+        jump = np.where(self.due, np.maximum(c - d, 0), 0)  # consumption once this lot expired
+        prior = np.r_[0, _seg_cummax(jump, starts)[:-1]] if len(jump) else jump
+        prior = np.where(starts, 0, prior)
+        self.jump = jump
+        self.expired = np.where(self.due, np.clip(c - np.maximum(c - pp, d + prior), 0, pp), 0)
+
+    def spent(self, at: int) -> np.ndarray:
+        """What of each lot the FIFO debits up to ``at`` consumed (expired lots: before T)."""
+        c, p = self.C, self.points
+        total = _debits_at(
+            self.cid, np.full(len(c), at, dtype=np.int64), self.dcid, self.dt, self.damt, False
+        )
+        first = np.flatnonzero(self.starts)
+        reach = np.repeat(
+            np.maximum.reduceat(self.jump, first) if len(first) else self.jump,
+            np.diff(np.r_[first, len(c)]),
+        )
+        pointer = total + reach
+        return np.where(self.due, p - self.expired, np.clip(pointer - (c - p), 0, p))
 
 
 def expiry_schedule(
@@ -419,7 +462,8 @@ def expiry_schedule(
     expiry in that order, and whatever is left of it expires at ``expires_at``. A return's
     ``reverse`` entry is charged to its own lot (see the module's return rule). An expiry
     consumes the rest of its lot, so a later lot is never charged for it: nothing expires
-    twice.
+    twice. The computation is a per-customer cumulative sum of credits, a sorted join of
+    cumulative debits, and a cumulative maximum that carries earlier expiries forward.
 
     Parameters
     ----------
@@ -436,14 +480,15 @@ def expiry_schedule(
     """
     until_ts = instant(until)
     cut = instant(debits_until) if debits_until is not None else until_ts
-    lots = _fifo(_upto(ledger, cut), until_ts)
-    due = lots[lots["due"].to_numpy()]
+    led = _upto(ledger, cut)
+    lots = _Lots(led, until_ts.value // 1000)
+    due = lots.due
     return pd.DataFrame(
         {
-            "lot_key": pd.Series(due["lot_key"].to_numpy(), dtype="str"),
-            "customer_id": due["customer_id"].to_numpy(dtype=np.int64),
-            "expires_at": pd.Series(due["T"].array, dtype=_TS),
-            "remaining": due["expired"].to_numpy(dtype=np.int64),
+            "lot_key": pd.Series(led["idempotency_key"].to_numpy()[lots.rows[due]], dtype="str"),
+            "customer_id": lots.cid[due],
+            "expires_at": pd.Series(lots.T[due].astype("datetime64[us]")).dt.tz_localize("UTC"),
+            "remaining": lots.expired[due],
         }
     )
 
@@ -459,41 +504,22 @@ def lot_state(ledger: pd.DataFrame, as_of: Any) -> pd.DataFrame:
         past its hold) and ``expires_at``.
     """
     at = instant(as_of)
-    lots = _fifo(_upto(ledger, at), at)
-    debits = lots.attrs["debits"]
-    c = lots["C"].to_numpy()
-    p = lots["points"].to_numpy()
-    cid = lots["customer_id"].to_numpy()
-    due = lots["due"].to_numpy()
-    # how far the FIFO debits and the expiries so far have consumed each customer's lots
-    jump = pd.Series(lots["jump"].to_numpy()).groupby(cid, sort=False).transform("max")
-    d_now = _debit_before(lots.assign(now=at), "now", debits, strictly=False)
-    pointer = d_now + np.maximum(jump.to_numpy(), 0)
-    consumed = np.where(due, p - lots["expired"].to_numpy(), np.clip(pointer - (c - p), 0, p))
-    expired = lots["expired"].to_numpy()
+    led = _upto(ledger, at)
+    us = at.value // 1000
+    lots = _Lots(led, us)
+    spent = lots.spent(us)
     return pd.DataFrame(
         {
-            "lot_key": pd.Series(lots["lot_key"].to_numpy(), dtype="str"),
-            "customer_id": cid,
-            "points": p,
-            "expired": expired,
-            "spent": consumed,
-            "left": p - expired - consumed,
-            "available": (lots["available_at"] <= at).to_numpy(),
-            "expires_at": pd.Series(lots["T"].array, dtype=_TS),
+            "lot_key": pd.Series(led["idempotency_key"].to_numpy()[lots.rows], dtype="str"),
+            "customer_id": lots.cid,
+            "points": lots.points,
+            "expired": lots.expired,
+            "spent": spent,
+            "left": lots.points - lots.expired - spent,
+            "available": lots.available_at <= us,
+            "expires_at": pd.Series(lots.T.astype("datetime64[us]")).dt.tz_localize("UTC"),
         }
     )
-
-
-def _prior_cummax(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Per run of equal ``groups``: the max of 0 and every earlier value in the run."""
-    if len(values) == 0:
-        return values
-    starts = np.r_[True, groups[1:] != groups[:-1]]
-    shifted = np.r_[0, values[:-1]].astype(np.int64)
-    shifted[starts] = 0
-    run = np.cumsum(starts)
-    return np.maximum(pd.Series(shifted).groupby(run).cummax().to_numpy(), 0)
 
 
 def expiry_entries(ledger: pd.DataFrame, as_of: Any) -> pd.DataFrame:
@@ -505,8 +531,12 @@ def expiry_entries(ledger: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     require_columns(ledger, LEDGER_COLUMNS, "ledger")
     sched = expiry_schedule(ledger, as_of)
     sched = sched[sched["remaining"].to_numpy() > 0]
+    if sched.empty:
+        return empty_ledger()
     keys = "expire:" + sched["lot_key"].astype("str")
     fresh = ~_isin(keys, ledger["idempotency_key"])
+    if not fresh.any():
+        return empty_ledger()
     sched = sched[fresh]
     return make_entries(
         key=keys[fresh],
@@ -541,42 +571,68 @@ def balances(
     pandas.DataFrame
         Indexed by ``customer_id``: ``balance`` (sum of entries), ``pending`` (in hold),
         ``available`` (spendable: balance less pending and less points already past their
-        validity whose expiry is not booked yet), ``expiring`` (points that expire within the horizon,
-        including lots due but not yet booked), ``earned``, ``burned``, ``expired`` and
-        ``liability`` (``balance × point_value``).
+        validity whose expiry is not booked yet), ``expiring`` (points that expire within the
+        horizon, including lots due but not yet booked), ``earned``, ``burned``, ``expired``
+        and ``liability`` (``balance × point_value``).
     """
     require_columns(ledger, LEDGER_COLUMNS, "ledger")
     at = instant(as_of)
+    us = at.value // 1000
     led = _upto(ledger, at)
-    pts = led["points"]
-    kind = led["kind"]
-    frame = pd.DataFrame(
+    pts = led["points"].to_numpy(dtype=np.int64)
+    cid = led["customer_id"].to_numpy(dtype=np.int64)
+    ids, code = np.unique(cid, return_inverse=True)
+    k = len(ids)
+    kc, ku = pd.factorize(led["kind"])
+    is_earn, is_exp = _is(kc, ku, "earn"), _is(kc, ku, "expire")
+
+    def total(mask: np.ndarray, values: np.ndarray = pts, at_code: np.ndarray = code) -> np.ndarray:
+        return np.bincount(at_code[mask], weights=values[mask], minlength=k).astype(np.int64)
+
+    everything = np.ones(len(pts), dtype=bool)
+    balance = total(everything)
+    # pending: purchase grants still in their hold, net of what returns took from them
+    held = is_earn & (_us(led["available_at"]) > us)
+    pending = total(held)
+    if held.any():
+        rev = _is(kc, ku, "reverse")
+        ri = np.flatnonzero(rev)
+        if len(ri):
+            of_held = _isin(
+                led["ref_key"].iloc[ri], led["idempotency_key"].iloc[np.flatnonzero(held)]
+            )
+            mask = np.zeros(len(pts), dtype=bool)
+            mask[ri[of_held]] = True
+            pending += total(mask)
+    horizon = (at + pd.Timedelta(days=expiring_within_days)).value // 1000
+    lots = _Lots(led, horizon)
+    sel = lots.due & (lots.expired > 0)
+    expiring = np.zeros(k, dtype=np.int64)
+    overdue = np.zeros(k, dtype=np.int64)
+    if sel.any():
+        keys = led["idempotency_key"].iloc[lots.rows[sel]]
+        booked = (
+            _isin(keys, led.loc[is_exp, "ref_key"]) if is_exp.any() else np.zeros(len(keys), bool)
+        )
+        lot_code = code[lots.rows[sel]]
+        open_ = ~booked
+        amount = lots.expired[sel]
+        expiring = total(open_, amount, lot_code)
+        overdue = total(open_ & (lots.T[sel] <= us), amount, lot_code)
+    out = pd.DataFrame(
         {
-            "customer_id": led["customer_id"].to_numpy(),
-            "balance": pts.to_numpy(),
-            "earned": np.where(kind == "earn", pts, 0),
-            "burned": np.where(kind == "burn", -pts, 0),
-            "expired": np.where(kind == "expire", -pts, 0),
-        }
+            "balance": balance,
+            "pending": pending,
+            "available": balance - pending - overdue,
+            "expiring": expiring,
+            "earned": total(is_earn),
+            "burned": -total(_is(kc, ku, "burn")),
+            "expired": -total(is_exp),
+            "liability": balance * float(point_value),
+        },
+        index=pd.Index(ids, name="customer_id"),
     )
-    out = frame.groupby("customer_id").sum()
-    out["pending"] = _pending(led, at).reindex(out.index, fill_value=0).astype("int64")
-    out["available"] = out["balance"] - out["pending"]
-    horizon = at + pd.Timedelta(days=expiring_within_days)
-    sched = expiry_schedule(led, horizon, debits_until=at)
-    booked = led.loc[kind == "expire", "ref_key"]
-    sched = sched[~_isin(sched["lot_key"], booked)]
-    out["expiring"] = (
-        sched.groupby("customer_id")["remaining"].sum().reindex(out.index, fill_value=0)
-    ).astype("int64")
-    # points past their validity are not spendable even before the expiry run books them
-    overdue = sched[(sched["expires_at"] <= at).to_numpy()]
-    out["available"] -= (
-        overdue.groupby("customer_id")["remaining"].sum().reindex(out.index, fill_value=0)
-    ).astype("int64")
-    out["liability"] = out["balance"] * float(point_value)
-    cols = ["balance", "pending", "available", "expiring", "earned", "burned", "expired"]
-    return out[[*cols, "liability"]]
+    return out
 
 
 def statement(ledger: pd.DataFrame, customer_id: int, as_of: Any | None = None) -> pd.DataFrame:
@@ -630,104 +686,112 @@ def reversal_entries(
         return empty_ledger()
     ret = pd.Series(returned_orders["order_id"].to_numpy(dtype=np.int64)).astype("str")
     led = _upto(ledger, at)
-    of_order = led[(led["source_kind"] == "order").to_numpy() & _isin(led["source_id"], ret)]
-    if of_order.empty:
+    rows = np.flatnonzero((led["source_kind"] == "order").to_numpy() & _isin(led["source_id"], ret))
+    if len(rows) == 0:
         return empty_ledger()
-    done = led.loc[(led["kind"] == "reverse").to_numpy(), "ref_key"]  # missing never match
-    fresh = ~_isin(of_order["idempotency_key"], done)
-    grants = of_order[(of_order["kind"] == "earn").to_numpy() & fresh]
-    spent = of_order[(of_order["kind"] == "burn").to_numpy() & fresh]
-    if grants.empty and spent.empty:
+    kind = led["kind"].to_numpy(dtype=object)
+    rev_rows = np.flatnonzero(kind == "reverse")
+    keys = led["idempotency_key"]
+    fresh = ~_isin(keys.iloc[rows], led["ref_key"].iloc[rev_rows])  # missing never match
+    rows = rows[fresh]
+    grant_rows = rows[kind[rows] == "earn"]
+    burn_rows = rows[kind[rows] == "burn"]
+    if len(grant_rows) == 0 and len(burn_rows) == 0:
         return empty_ledger()
-    state = lot_state(led, at)
-    where = _lookup(grants["idempotency_key"], state["lot_key"])
-    ok = where >= 0
-    grants = grants[ok]
-    where = where[ok]
-    left = state["left"].to_numpy()[where]
-    used = state["spent"].to_numpy()[where]
-    held = ~state["available"].to_numpy()[where]
-    gcid = grants["customer_id"].to_numpy(dtype=np.int64)
-    gsrc = grants["source_id"].to_numpy()
-    parts = []
-    for prefix, reason, amount in (
-        ("reverse:", _OWN_LOT, left),
-        ("reclaim:", "return_spent", used),
-    ):
-        sel = amount > 0
-        g = grants[sel]
-        parts.append(
-            make_entries(
-                key=prefix + g["idempotency_key"],
-                customer_id=g["customer_id"],
-                kind="reverse",
-                points=-amount[sel],
-                reason=reason,
-                rule=g["rule"],
-                occurred_at=at,
-                source_kind="order",
-                source_id=g["source_id"],
-                ref_key=g["idempotency_key"],
-            )
-        )
-    parts.append(
+    us = at.value // 1000
+    lots = _Lots(led, us)
+    spent_now = lots.spent(us)
+    left_now = lots.points - lots.expired - spent_now
+    lot_of = np.full(len(led), -1, dtype=np.int64)
+    lot_of[lots.rows] = np.arange(len(lots.rows))
+    g = lot_of[grant_rows]
+    grant_rows, g = grant_rows[g >= 0], g[g >= 0]
+    left, used = left_now[g], spent_now[g]
+    held = lots.available_at[g] > us
+    pts = led["points"].to_numpy(dtype=np.int64)
+    cid = led["customer_id"].to_numpy(dtype=np.int64)
+    src = led["source_id"].to_numpy(dtype=object)
+    gkey = keys.to_numpy(dtype=object)
+    # one frame of reverse entries: own lots, reclaimed spending, refunds of points paid
+    own, back = left > 0, used > 0
+    take = np.r_[grant_rows[own], grant_rows[back], burn_rows]
+    prefix = np.r_[
+        np.full(own.sum(), "reverse:", dtype=object),
+        np.full(back.sum(), "reclaim:", dtype=object),
+        np.full(len(burn_rows), "refund:", dtype=object),
+    ]
+    reason = np.r_[
+        np.full(own.sum(), _OWN_LOT, dtype=object),
+        np.full(back.sum(), "return_spent", dtype=object),
+        np.full(len(burn_rows), "return_refund", dtype=object),
+    ]
+    parts = [
         make_entries(
-            key="refund:" + spent["idempotency_key"],
-            customer_id=spent["customer_id"],
+            key=prefix + gkey[take],
+            customer_id=cid[take],
             kind="reverse",
-            points=-spent["points"],
-            reason="return_refund",
-            rule=spent["rule"],
+            points=np.r_[-left[own], -used[back], -pts[burn_rows]],
+            reason=reason,
+            rule=led["rule"].to_numpy(dtype=object)[take],
             occurred_at=at,
             source_kind="order",
-            source_id=spent["source_id"],
-            ref_key=spent["idempotency_key"],
-            validity_days=validity_days,
+            source_id=src[take],
+            ref_key=gkey[take],
+            validity_days=validity_days,  # only the refunds (positive) get an expiry
         )
-    )
-    # what each customer can give back from the balance: the available points, less what
-    # the own lots give back (when spendable), plus the refunds of this return
-    avail = state[state["available"].to_numpy()].groupby("customer_id")["left"].sum()
-    gain = pd.Series(-spent["points"].to_numpy(), index=spent["customer_id"].to_numpy())
-    lost = pd.Series(np.where(held, 0, left), index=gcid)
-    customers = np.unique(np.r_[gcid, spent["customer_id"].to_numpy(dtype=np.int64)])
-    budget = (
-        avail.reindex(customers, fill_value=0)
-        + gain.groupby(level=0).sum().reindex(customers, fill_value=0)
-        - lost.groupby(level=0).sum().reindex(customers, fill_value=0)
-    )
-    per = (
-        pd.DataFrame({"customer_id": gcid, "order": gsrc, "need": used})
-        .groupby(["customer_id", "order"], sort=True)["need"]
-        .sum()
-        .reset_index()
-    )
-    per = per[per["need"].to_numpy() > 0]
-    if len(per):
-        cum = per.groupby("customer_id", sort=False)["need"].cumsum().to_numpy()
-        room = budget.reindex(per["customer_id"]).to_numpy(dtype=np.int64)
-        short = np.maximum(cum - np.maximum(room, 0), 0)
-        prev = pd.Series(short).groupby(per["customer_id"].to_numpy(), sort=False).shift(1)
-        per["offset"] = short - prev.fillna(0).to_numpy(dtype=np.int64)
-        per = per[per["offset"].to_numpy() > 0]
-        parts.append(
-            make_entries(
-                key="offset:order:"
-                + per["order"].astype("str")
-                + ":"
-                + per["customer_id"].astype("str"),
-                customer_id=per["customer_id"],
-                kind="adjust",
-                points=per["offset"],
-                reason="return_offset",
-                occurred_at=at,
-                source_kind="order",
-                source_id=per["order"],
-                validity_days=validity_days,
+    ]
+    need_rows = grant_rows[back]
+    if len(need_rows):
+        # what each customer can give back: the points available now, less what the own
+        # lots give back (when spendable), plus the refunds of this return
+        ids, code = np.unique(
+            np.r_[cid[need_rows], lots.cid, cid[grant_rows], cid[burn_rows]], return_inverse=True
+        )
+        n1, n2, n3 = len(need_rows), len(lots.cid), len(grant_rows)
+        k = len(ids)
+        spendable = np.where(lots.available_at <= us, left_now, 0)
+        budget = (
+            np.bincount(code[n1 : n1 + n2], weights=spendable, minlength=k)
+            - np.bincount(
+                code[n1 + n2 : n1 + n2 + n3], weights=np.where(held, 0, left), minlength=k
             )
+            - np.bincount(code[n1 + n2 + n3 :], weights=pts[burn_rows], minlength=k)
+        ).astype(np.int64)
+        per = (
+            pd.DataFrame(
+                {"customer_id": cid[need_rows], "order": src[need_rows], "need": used[back]}
+            )
+            .groupby(["customer_id", "order"], sort=True)["need"]
+            .sum()
+            .reset_index()
         )
+        pc = per["customer_id"].to_numpy(dtype=np.int64)
+        cum = _seg_cumsum(per["need"].to_numpy(dtype=np.int64), _starts(pc))
+        room = np.maximum(budget[np.searchsorted(ids, pc)], 0)
+        short = np.maximum(cum - room, 0)
+        offset = short - np.where(_starts(pc), 0, np.r_[0, short[:-1]])
+        hit = offset > 0
+        if hit.any():
+            order = per["order"].to_numpy(dtype=object)[hit]
+            parts.append(
+                make_entries(
+                    key="offset:order:" + order + ":" + pc[hit].astype(str).astype(object),
+                    customer_id=pc[hit],
+                    kind="adjust",
+                    points=offset[hit],
+                    reason="return_offset",
+                    occurred_at=at,
+                    source_kind="order",
+                    source_id=order,
+                    validity_days=validity_days,
+                )
+            )
     parts = [p for p in parts if not p.empty]
-    return pd.concat(parts, ignore_index=True) if parts else empty_ledger()
+    return (
+        pd.concat(parts, ignore_index=True)
+        if len(parts) > 1
+        else (parts[0] if parts else empty_ledger())
+    )
 
 
 def adjustment_entry(
