@@ -261,7 +261,7 @@ def test_cli_balance_and_statement(
         bad.write_text("program:\n  hold_days: -1\n", encoding="utf-8")
         checked = runner.invoke(app, ["loyalty", "check-rules", str(bad)])
         assert checked.exit_code == 1
-        assert "line 2" in checked.output and "program.hold_days" in checked.output
+        assert "bad.yaml:2:" in checked.output and "program.hold_days" in checked.output
     finally:
         get_settings.cache_clear()
 
