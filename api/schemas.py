@@ -10,13 +10,26 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "Accepted",
     "ActivityIn",
+    "CardConsent",
+    "CardContactPoint",
+    "CardEntry",
+    "CardLeadScore",
+    "CardLoyalty",
+    "CardMessage",
+    "CardScores",
+    "CardSuppression",
     "ContactIn",
+    "CustomerCard",
     "Health",
     "IntakeStatus",
     "LeadIn",
     "OrderIn",
     "Person",
+    "Quote",
+    "QuoteIn",
     "Ready",
+    "RedemptionIn",
+    "RedemptionOut",
 ]
 
 
@@ -167,3 +180,150 @@ class IntakeStatus(_Out):
     reason: str | None = Field(None, examples=[None])
     received_at: dt.datetime
     applied_at: dt.datetime | None = None
+
+
+# ----------------------------------------------------------------------------- loyalty
+class QuoteIn(_In):
+    """A basket at checkout."""
+
+    customer_id: int = Field(ge=1, le=2**62, examples=[42])
+    amount: float = Field(gt=0, le=1e9, examples=[5000.0])
+    ordered_at: dt.datetime | None = Field(None, description="Default: now.")
+    category: str | None = Field(None, max_length=64, examples=["shoes"])
+    channel: Literal["store", "online", "app", "phone"] | None = Field(None, examples=["online"])
+    use_points: int = Field(0, ge=0, le=10**9, description="Points the customer wants to spend.")
+
+
+class Quote(_Out):
+    """What the order earns and may burn under the loyalty rules (the batch's own rules)."""
+
+    customer_id: int = Field(examples=[42])
+    tier: str = Field(examples=["silver"])
+    available_points: int = Field(examples=[1200])
+    amount: float = Field(examples=[5000.0])
+    max_burn_points: int = Field(examples=[1200])
+    burn_points: int = Field(examples=[0])
+    paid_amount: float = Field(examples=[5000.0])
+    earn_points: int = Field(examples=[250])
+    earn_breakdown: dict[str, int] = Field(examples=[{"base": 250}])
+    pending_days: int = Field(examples=[14])
+
+
+class RedemptionIn(_In):
+    """A prize to redeem for points."""
+
+    customer_id: int = Field(ge=1, le=2**62, examples=[42])
+    prize_id: int = Field(ge=1, le=2**62, examples=[3])
+    quantity: int = Field(1, ge=1, le=1000, examples=[1])
+
+
+class RedemptionOut(_Out):
+    """A redemption made (or, ``replayed``, the one this Idempotency-Key made before)."""
+
+    redemption_id: int = Field(examples=[7])
+    customer_id: int = Field(examples=[42])
+    prize_id: int = Field(examples=[3])
+    quantity: int = Field(examples=[1])
+    points: int = Field(examples=[1000])
+    stock_left: int = Field(examples=[19])
+    replayed: bool = Field(examples=[False])
+
+
+# ----------------------------------------------------------------------------- the card
+class CardContactPoint(_Out):
+    kind: str = Field(examples=["email"])
+    value: str = Field(examples=["anna@example.ru"])
+    normalized: str | None = Field(None, examples=["anna@example.ru"])
+    is_valid: bool | None = Field(None, examples=[True])
+    is_primary: bool = Field(examples=[True])
+
+
+class CardConsent(_Out):
+    channel: str = Field(examples=["email"])
+    granted: bool = Field(examples=[True])
+    source: str = Field(examples=["site_form"])
+    recorded_at: dt.datetime
+
+
+class CardSuppression(_Out):
+    scope: str = Field(examples=["email"])
+    target: str = Field(examples=["anna@example.ru"])
+    reason: str = Field(examples=["hard_bounce"])
+    suppressed_at: dt.datetime
+
+
+class CardScores(_Out):
+    """The latest segments run's profile: RFM, value and budget (S2, S4)."""
+
+    as_of: dt.datetime
+    rfm_code: str | None = Field(None, examples=["545"])
+    rfm_segment: str | None = Field(None, examples=["loyal"])
+    recency: int | None = Field(None, examples=[12])
+    frequency: int = Field(examples=[7])
+    monetary: float = Field(examples=[23100.0])
+    probability_alive: float | None = Field(None, examples=[0.93])
+    predicted_value: float | None = Field(None, examples=[18400.0])
+    personal_budget: float | None = Field(None, examples=[552.0])
+    lead_score: float | None = Field(None, examples=[64.0])
+
+
+class CardLeadScore(_Out):
+    """A lead's score with its explanation (every point named, S3)."""
+
+    lead_id: int
+    rule_score: float = Field(examples=[64.0])
+    model_probability: float | None = Field(None, examples=[0.31])
+    factors: str | None = Field(None, examples=["budget: 20; timing: 15"])
+
+
+class CardEntry(_Out):
+    occurred_at: dt.datetime
+    kind: str = Field(examples=["earn"])
+    points: int = Field(examples=[250])
+    running_balance: int = Field(examples=[1450])
+    reason: str | None = Field(None, examples=["purchase"])
+
+
+class CardLoyalty(_Out):
+    tier: str | None = Field(None, examples=["silver"])
+    balance: int = Field(examples=[1450])
+    pending: int = Field(examples=[250])
+    available: int = Field(examples=[1200])
+    expiring: int = Field(examples=[0])
+    statement: list[CardEntry] = Field(description="The latest entries, newest first.")
+
+
+class CardMessage(_Out):
+    message_key: str
+    campaign_id: str = Field(examples=["winback-ru"])
+    channel: str = Field(examples=["sms"])
+    status: str = Field(examples=["sent"])
+    scheduled_for: dt.datetime
+    sent_at: dt.datetime | None = None
+    events: list[str] = Field(examples=[["delivered", "clicked"]])
+
+
+class CustomerCard(_Out):
+    """Everything about one customer on one page (P: the customer card)."""
+
+    customer_id: int = Field(examples=[42])
+    external_id: str | None = Field(None, examples=["cust-000042"])
+    status: str = Field(examples=["active"])
+    first_name: str | None = Field(None, examples=["Анна"])
+    last_name: str | None = Field(None, examples=["Смирнова"])
+    middle_name: str | None = Field(None, examples=["Петровна"])
+    gender: str | None = Field(None, examples=["f"])
+    birth_date: dt.date | None = None
+    city: str | None = Field(None, examples=["Москва"])
+    language: str | None = Field(None, examples=["ru"])
+    source: str | None = Field(None, examples=["site_form"])
+    lifecycle_stage: str = Field(examples=["customer"])
+    created_at: dt.datetime
+    contact_points: list[CardContactPoint]
+    consents: list[CardConsent] = Field(description="The latest consent per channel.")
+    suppressions: list[CardSuppression] = Field(description="Suppressions in force.")
+    scores: CardScores | None = None
+    lead_scores: list[CardLeadScore]
+    segments: list[str] = Field(examples=[["vip", "low_floor_interest"]])
+    loyalty: CardLoyalty
+    messages: list[CardMessage] = Field(description="The latest messages, newest first.")
