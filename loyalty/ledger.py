@@ -315,7 +315,7 @@ def _us(values: pd.Series) -> np.ndarray:
         arr = pd.to_datetime(values, utc=True).array
     if arr.unit != "us":
         arr = arr.as_unit("us")
-    return np.asarray(arr.asi8)
+    return np.asarray(arr.asi8)  # type: ignore[attr-defined]  # pandas-stubs lacks it
 
 
 def _is(codes: np.ndarray, uniques: Any, value: str) -> np.ndarray:
