@@ -31,7 +31,7 @@ def table_status(url: str) -> pd.DataFrame:
         newest = f"MAX({ts[0].name})" if ts else none
         parts.append(f"SELECT '{name}' AS tbl, COUNT(*) AS n, {newest} AS newest FROM {name}")
     frame = store.read_frame(url, " UNION ALL ".join(parts))
-    newest = frame["newest"]
+    newest: pd.Series = frame["newest"]
     if not isinstance(newest.dtype, pd.DatetimeTZDtype):  # SQLite: integer microseconds, UTC
         newest = pd.to_datetime(newest.astype("Int64"), unit="us", utc=True)
     return pd.DataFrame(

@@ -14,34 +14,134 @@ PURE = ("segments", "campaigns", "loyalty")
 FORBIDDEN_IN_PURE = (
     "prefect",
     "fastapi",
+    "starlette",
+    "uvicorn",
     "flows",
     "api",
     "sqlalchemy",
-    "crm.store",
-    "crm.db",
-    "crm.settings",
+    "adbc_driver_manager",
+    "adbc_driver_sqlite",
+    "adbc_driver_postgresql",
+    "psycopg",
+    "sqlite3",
 )
+# what of crm/ a pure room may use: time, the definitions loader, column names, errors
+CRM_ALLOWED_IN_PURE = ("crm.asof", "crm.definitions", "crm.columns", "crm.errors")
+# only these open database connections (or engines); everything else goes through them
+CONNECTION_MODULES = ("crm/store.py", "crm/db.py", "crm/migrations/")
+DRIVERS = ("adbc_driver_manager", "adbc_driver_sqlite", "adbc_driver_postgresql", "psycopg")
+CONNECTING_CALLS = ("create_engine", "create_async_engine")
 
 
-def _imports(path: Path) -> set[str]:
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, root: Path = ROOT) -> set[str]:
+    """Every module ``path`` imports, relative imports resolved and ``from a import b`` read as
+    both ``a`` and ``a.b`` (``from crm import store`` imports ``crm.store``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = _module_name(path, root)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")
     return names
+
+
+def _is(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def pure_room_offenders(root: Path, room: str) -> list[str]:
+    """Imports in a pure room that reach orchestration, the gateway, a database or crm's
+    non-pure parts."""
+    offenders = []
+    for path in sorted((root / room).rglob("*.py")):
+        for name in sorted(_imports(path, root)):
+            crm_part = name.split(".")[0] == "crm" and name != "crm"
+            crm_ok = _is(name, CRM_ALLOWED_IN_PURE)
+            if _is(name, FORBIDDEN_IN_PURE) or (crm_part and not crm_ok and not _crm_name(name)):
+                offenders.append(f"{path.relative_to(root)} imports {name}")
+    return offenders
+
+
+def _crm_name(name: str) -> bool:
+    # ``from crm.columns import CUSTOMER_ID`` also yields ``crm.columns.CUSTOMER_ID``
+    return any(name.startswith(p + ".") for p in CRM_ALLOWED_IN_PURE)
+
+
+def connection_offenders(root: Path) -> list[str]:
+    """Modules other than crm/store.py and crm/db.py that import a driver or make an engine."""
+    offenders = []
+    for folder in ("crm", "segments", "campaigns", "loyalty", "flows", "api"):
+        for path in sorted((root / folder).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            if rel.startswith(CONNECTION_MODULES):
+                continue
+            for name in sorted(_imports(path, root)):
+                if _is(name, DRIVERS) or name.rpartition(".")[2] in CONNECTING_CALLS:
+                    offenders.append(f"{rel} imports {name}")
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    called = (
+                        func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                    )
+                    if called in CONNECTING_CALLS:
+                        offenders.append(f"{rel}:{node.lineno} calls {called}")
+    return offenders
 
 
 @pytest.mark.parametrize("room", PURE)
 def test_pure_rooms_do_not_touch_orchestration_gateway_or_database(room: str) -> None:
-    offenders = []
-    for path in sorted((ROOT / room).rglob("*.py")):
-        for name in _imports(path):
-            if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN_IN_PURE):
-                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    offenders = pure_room_offenders(ROOT, room)
     assert not offenders, "\n".join(offenders)
+
+
+def test_only_the_store_and_db_modules_open_connections() -> None:
+    offenders = connection_offenders(ROOT)
+    assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "from crm import store\n",
+        "from crm.ingest import import_file\n",
+        "import adbc_driver_sqlite.dbapi\n",
+        "from ..flows import nightly\n",
+        "from prefect import flow\n",
+    ],
+)
+def test_the_architecture_test_catches_a_planted_violation(tmp_path: Path, planted: str) -> None:
+    room = tmp_path / "segments"
+    room.mkdir()
+    (room / "__init__.py").write_text("", encoding="utf-8")
+    (room / "clean.py").write_text("from crm.columns import CUSTOMER_ID\n", encoding="utf-8")
+    assert pure_room_offenders(tmp_path, "segments") == []
+    (room / "planted.py").write_text(planted, encoding="utf-8")
+    assert pure_room_offenders(tmp_path, "segments"), f"not caught: {planted!r}"
+
+
+def test_the_architecture_test_catches_a_planted_connection(tmp_path: Path) -> None:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "job.py").write_text(
+        "import sqlalchemy as sa\nengine = sa.create_engine('sqlite://')\n", encoding="utf-8"
+    )
+    assert connection_offenders(tmp_path) == ["flows/job.py:2 calls create_engine"]
 
 
 def test_crm_core_does_not_import_other_rooms() -> None:
@@ -58,6 +158,7 @@ def test_crm_core_does_not_import_other_rooms() -> None:
                 "api",
                 "prefect",
                 "fastapi",
+                "typer",
             ):
                 offenders.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not offenders, "\n".join(offenders)
