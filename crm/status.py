@@ -28,8 +28,8 @@ def table_status(url: str) -> pd.DataFrame:
     for name, table in sorted(Base.metadata.tables.items()):
         ts = [c for c in table.columns if isinstance(c.type, DateTime | UTCDateTime)]
         ts.sort(key=lambda c: _PREFERRED.index(c.name) if c.name in _PREFERRED else 99)
-        newest = f"MAX({ts[0].name})" if ts else none
-        parts.append(f"SELECT '{name}' AS tbl, COUNT(*) AS n, {newest} AS newest FROM {name}")
+        latest = f"MAX({ts[0].name})" if ts else none
+        parts.append(f"SELECT '{name}' AS tbl, COUNT(*) AS n, {latest} AS newest FROM {name}")
     frame = store.read_frame(url, " UNION ALL ".join(parts))
     newest: pd.Series = frame["newest"]
     if not isinstance(newest.dtype, pd.DatetimeTZDtype):  # SQLite: integer microseconds, UTC
