@@ -1,7 +1,7 @@
 """The nightly job: clean the base, merge duplicates, run the loyalty day, score and segment.
 
 One Prefect flow calling the rooms' flows as subflows in the order the data flows
-(``../shared/architecture.md``): hygiene first (normalised phones and emails feed the
+(``docs/architecture.md``): hygiene first (normalised phones and emails feed the
 duplicate search), then identity resolution (profiles are built on the survivors), then the
 loyalty day (points balances and tiers feed the profiles), then the segments run. Each
 subflow is rerun-safe, so the whole job is too.

@@ -1,4 +1,4 @@
-"""Keep the rooms honest (see ../shared/architecture.md)."""
+"""Keep the rooms honest (see docs/architecture.md)."""
 
 from __future__ import annotations
 
