@@ -29,7 +29,6 @@ class Settings(BaseSettings):
     default_region: str = Field("RU", description="Region for phone numbers written without +code.")
     default_currency: str = "RUB"
     default_timezone: str = "Europe/Moscow"
-    batch_rows: int = Field(500_000, description="Rows per Arrow batch in bulk writes.")
 
     # personal CRM budget (S4)
     margin: float = Field(0.30, description="Gross margin applied to predicted revenue.")
