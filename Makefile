@@ -18,8 +18,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
-DEMO_DB := var/demo.db
-DEMO_ENV := CRM_DATABASE_URL=sqlite:///$(DEMO_DB) PREFECT_HOME=$(CURDIR)/var/prefect \
+# the demo fills the default database (CRM_DATA_DIR/crm.db), so every `crm` command works on it
+# afterwards without setting anything
+DEMO_DB := var/crm.db
+DEMO_ENV := PREFECT_HOME=$(CURDIR)/var/prefect \
   PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_LOGGING_LEVEL=WARNING
 
 demo: setup  ## a fresh SQLite demo database: 10k generated customers, an import, the nightly job, a summary
