@@ -5,7 +5,8 @@ candidate pairs from blocking keys (:func:`crm.identity.compare.candidate_pairs`
 all pairs) -> comparison levels per field -> Fellegi–Sunter weights (``u`` measured on
 random pairs, ``m`` and the prior learned by EM, :class:`~crm.identity.model.FellegiSunter`)
 -> a probability per pair -> pairs at or above ``threshold`` are joined into clusters
-(connected components) with a confidence.
+around a centre that every member matches, never holding two "different people"
+(:mod:`crm.identity.cluster`), with a confidence.
 
 A match needs more than a name: two records agreeing only on names (and a postcode) are
 left apart, however high their score (:func:`corroborated`).
@@ -24,9 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
+from crm.identity.cluster import centre_clusters, component_pairs, components
 from crm.identity.compare import FIELDS, Comparison, candidate_pairs, compare
 from crm.identity.errors import IdentityError, RoleError
 from crm.identity.keys import Keys, prepare
@@ -261,10 +261,42 @@ def _seed_m(train: pd.DataFrame) -> dict[str, np.ndarray]:
     return m
 
 
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return labels
+def _banned(ids: np.ndarray, n: int, cannot_link: pd.DataFrame | None) -> np.ndarray:
+    """Pair codes ``lo * n + hi`` of the ``cannot_link`` pairs (merges a person undid)."""
+    if cannot_link is None or not len(cannot_link):
+        return np.empty(0, dtype=np.int64)
+    pos = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
+    ca = pos.reindex(cannot_link["id_a"].to_numpy()).to_numpy()
+    cb = pos.reindex(cannot_link["id_b"].to_numpy()).to_numpy()
+    okc = ~(np.isnan(ca) | np.isnan(cb))
+    lo = np.minimum(ca[okc], cb[okc]).astype(np.int64)
+    hi = np.maximum(ca[okc], cb[okc]).astype(np.int64)
+    return lo * n + hi
+
+
+def _decide(
+    comp: Comparison,
+    score: np.ndarray,
+    different: np.ndarray,
+    threshold: float,
+    n: int,
+    banned: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``is_match`` and ``different`` per pair; an undone merge is two different people."""
+    if len(banned):
+        different = different | np.isin(comp.a * n + comp.b, banned)
+    return (score >= threshold) & ~different & corroborated(comp.levels), different
+
+
+def _concat(x: Comparison, y: Comparison) -> Comparison:
+    return Comparison(
+        a=np.concatenate([x.a, y.a]),
+        b=np.concatenate([x.b, y.b]),
+        levels=pd.concat([x.levels, y.levels], ignore_index=True),
+        similarity=pd.concat([x.similarity, y.similarity], ignore_index=True),
+        agreed={k: np.concatenate([v, y.agreed[k]]) for k, v in x.agreed.items()},
+        given_differs=np.concatenate([x.given_differs, y.given_differs]),
+    )
 
 
 def _record_ids(frame: pd.DataFrame, id_col: str | None) -> np.ndarray:
@@ -357,18 +389,23 @@ def find_duplicates(
     timings["model"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    banned = _banned(ids, keys.n, cannot_link)
+    is_match, different = _decide(comp, score, different, threshold, keys.n, banned)
+    # every pair inside a small component, so the clustering sees the pairs blocking skipped
+    ea, eb = component_pairs(components(keys.n, comp.a[is_match], comp.b[is_match]))
+    if len(ea):
+        new = ~np.isin(ea * keys.n + eb, comp.a * keys.n + comp.b)
+        ea, eb = ea[new], eb[new]
+    if len(ea):
+        extra = compare(keys, ea, eb)
+        s2, w2, d2, _ = _score(keys, extra, fs, different_if, seed)
+        m2, d2 = _decide(extra, s2, d2, threshold, keys.n, banned)
+        comp = _concat(comp, extra)
+        score, weight = np.concatenate([score, s2]), np.concatenate([weight, w2])
+        is_match, different = np.concatenate([is_match, m2]), np.concatenate([different, d2])
     a, b = comp.a, comp.b
-    is_match = (score >= threshold) & ~different & corroborated(comp.levels)
-    if cannot_link is not None and len(cannot_link) and len(a):
-        pos = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
-        ca = pos.reindex(cannot_link["id_a"].to_numpy()).to_numpy()
-        cb = pos.reindex(cannot_link["id_b"].to_numpy()).to_numpy()
-        okc = ~(np.isnan(ca) | np.isnan(cb))
-        lo = np.minimum(ca[okc], cb[okc]).astype(np.int64)
-        hi = np.maximum(ca[okc], cb[okc]).astype(np.int64)
-        banned = np.isin(a * keys.n + b, lo * keys.n + hi)
-        is_match &= ~banned
-    labels = _components(keys.n, a[is_match], b[is_match])
+    labels = centre_clusters(keys.n, a, b, score, is_match, different)
+    is_match &= labels[a] == labels[b]
     # cluster id: the id of the cluster's first record in frame order
     first_pos = pd.Series(np.arange(keys.n)).groupby(labels).transform("min").to_numpy()
     size = np.bincount(labels)[labels]

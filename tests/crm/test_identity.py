@@ -491,3 +491,40 @@ def test_namesakes_without_birth_dates_are_not_merged_on_names_alone() -> None:
         dict(first_name="Jessica", last_name="Wainwright", postcode="SW1A 1AA"),
     ]
     assert clusters_of(people([*BASE, *rows])) == []
+
+
+def test_a_record_without_a_given_name_never_chains_twins_into_one_person() -> None:
+    twin = dict(last_name="Морозов", birth_date="1991-05-17", phone="+79165550101")
+    twin_en = dict(last_name="Baker", birth_date="1991-05-17", phone="+447700900555")
+    rows = [
+        dict(twin, first_name="Иван", middle_name="Олегович"),
+        dict(twin, first_name="Пётр", middle_name="Олегович"),
+        dict(twin, first_name=None, phone="8 916 555-01-01"),  # the given name left empty
+        dict(twin_en, first_name="Oliver"),
+        dict(twin_en, first_name="Harry"),
+        dict(twin_en, first_name=None, phone="07700 900555"),
+    ]
+    found = clusters_of(people([*BASE, *rows]))
+    # the nameless record joins one twin; the other twin stays apart
+    assert len(found) == 2
+    assert all(len(c) == 2 for c in found)
+    assert any(7 in c for c in found) and any(10 in c for c in found)
+    assert not any({5, 6} <= c or {8, 9} <= c for c in found)
+
+
+def test_namesakes_linked_through_one_record_are_cut_apart() -> None:
+    # A shares a phone with B, B an email with C; A and C were born years apart
+    rows = [
+        dict(first_name="John", last_name="Smith", birth_date="1961-06-02", phone="+12065550100"),
+        dict(first_name="John", last_name="Smith", phone="2065550100", email="js@example.com"),
+        dict(first_name="John", last_name="Smith", birth_date="1990-01-31", email="js@example.com"),
+        dict(first_name="Иван", last_name="Иванов", birth_date="1961-06-02", phone="+79035550011"),
+        dict(first_name="Иван", last_name="Иванов", phone="89035550011", email="ivan@example.ru"),
+        dict(
+            first_name="Иван", last_name="Иванов", birth_date="1990-01-31", email="ivan@example.ru"
+        ),
+    ]
+    found = clusters_of(people(rows))
+    assert len(found) == 2 and all(len(c) == 2 for c in found)
+    assert not any({1, 3} <= c or {4, 6} <= c for c in found)
+    assert {2, 5} <= set().union(*found)
