@@ -31,18 +31,17 @@ _LINE = 76  # base64 characters per body line (RFC 2045)
 _WORD_BYTES = 45  # UTF-8 bytes per encoded word: "=?utf-8?b?" + 60 base64 chars + "?=" = 72
 
 
-def _utf8_chunks(text: str, limit: int) -> list[bytes]:
-    """``text`` in UTF-8 pieces of at most ``limit`` bytes, never splitting a character."""
-    chunks: list[bytes] = []
-    current = bytearray()
-    for char in text:
-        encoded = char.encode("utf-8")
-        if len(current) + len(encoded) > limit:
-            chunks.append(bytes(current))
-            current = bytearray()
-        current += encoded
-    if current or not chunks:
-        chunks.append(bytes(current))
+def _utf8_chunks(data: bytes, limit: int) -> list[bytes]:
+    """UTF-8 ``data`` in pieces of at most ``limit`` bytes, never splitting a character."""
+    chunks = []
+    start = 0
+    while len(data) - start > limit:
+        cut = start + limit
+        while data[cut] & 0xC0 == 0x80:  # a continuation byte: back off to the character start
+            cut -= 1
+        chunks.append(data[start:cut])
+        start = cut
+    chunks.append(data[start:])
     return chunks
 
 
@@ -61,7 +60,10 @@ def encode_header(text: str) -> bytes:
     text = " ".join(text.split()) if ("\r" in text or "\n" in text) else text
     if text.isascii() and len(text) <= 900:
         return text.encode("ascii")
-    words = [b"=?utf-8?b?" + base64.b64encode(c) + b"?=" for c in _utf8_chunks(text, _WORD_BYTES)]
+    data = text.encode("utf-8")
+    if len(data) <= _WORD_BYTES:
+        return b"=?utf-8?b?" + base64.b64encode(data) + b"?="
+    words = [b"=?utf-8?b?" + base64.b64encode(c) + b"?=" for c in _utf8_chunks(data, _WORD_BYTES)]
     return b"\r\n ".join(words)
 
 
@@ -73,6 +75,8 @@ def message_id(message_key: str, domain: str) -> str:
 
 def _body(text: str) -> bytes:
     encoded = base64.b64encode(text.encode("utf-8"))
+    if len(encoded) <= _LINE:
+        return encoded
     return _CRLF.join([encoded[i : i + _LINE] for i in range(0, len(encoded), _LINE)])
 
 

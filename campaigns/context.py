@@ -1,0 +1,198 @@
+"""The personalisation context of each message: what a template may say about its recipient (C4).
+
+:func:`build_contexts` turns one row per message (the audience, with the profile columns) into
+the frame :func:`campaigns.render.render_messages` renders, column by column:
+
+- ``first_name``: the given name, correctly cased (``иван`` → ``Иван``, ``анна-мария`` →
+  ``Анна-Мария``), or missing when the slot is empty, fake (``test``), the surname itself, or
+  looks like a surname (``Иванов``): a missing name gets the fallback greeting, never a
+  surname or a ``None``. The surname (``last_name``) is not in the context at all.
+- ``middle_name``: the patronymic, cased, for the formal Russian address ("Иван Петрович").
+- ``greeting``: ``"Здравствуйте, Иван!"`` / ``"Hello Jane,"``, or ``"Добрый день!"`` /
+  ``"Hello,"`` without a usable name.
+- ``language`` (``ru``/``en``, the default where missing or unknown), ``locale`` (babel's
+  ``ru_RU``/``en_US``), ``currency`` and ``timezone``.
+- ``promo_code``: the recipient's own code, from a ``customer_id``/``promo_code`` frame.
+
+Every other column of the input (points, tier, product picks…) is carried over as it is.
+Names are cleaned by :mod:`crm.hygiene.names` (the rules of D5), once per distinct value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crm.columns import CUSTOMER_ID, FIRST_NAME, GENDER, LANGUAGE, LAST_NAME, MIDDLE_NAME
+from crm.hygiene.names import is_fake_name, looks_like_surname, proper_case
+
+__all__ = [
+    "CONTEXT_COLUMNS",
+    "FALLBACK_GREETINGS",
+    "LANGUAGES",
+    "LOCALES",
+    "build_contexts",
+    "sample_context",
+]
+
+#: The languages templates are written in, and babel's locale for each.
+LOCALES = {"ru": "ru_RU", "en": "en_US"}
+LANGUAGES = tuple(LOCALES)
+#: The greeting when the given name is missing or unusable.
+FALLBACK_GREETINGS = {"ru": "Добрый день!", "en": "Hello,"}
+_GREETINGS = {"ru": ("Здравствуйте, ", "!"), "en": ("Hello ", ",")}
+_CURRENCIES = {"ru": "RUB", "en": "RUB"}
+
+#: The columns every context has (besides those carried over from the input).
+CONTEXT_COLUMNS = (
+    CUSTOMER_ID,
+    FIRST_NAME,
+    MIDDLE_NAME,
+    GENDER,
+    "greeting",
+    LANGUAGE,
+    "locale",
+    "currency",
+    "timezone",
+    "promo_code",
+)
+
+
+def _clean_given(first: pd.Series, last: pd.Series) -> pd.Series:
+    """The usable given name of each row, cased, or missing."""
+    text = first.astype("str").str.strip()
+    words = text.str.split()
+    # "Иванов Иван" in the first-name slot: keep the first word that is not the surname
+    surname = last.astype("str").str.strip().str.casefold()
+    several = words.map(lambda ws: isinstance(ws, list) and len(ws) > 1).to_numpy(dtype=bool)
+    if several.any():
+        picked = [
+            next((w for w in ws if w.casefold() != s), None)
+            for ws, s in zip(words[several], surname[several].fillna(""), strict=True)
+        ]
+        text = text.copy()
+        text[several] = pd.Series(picked, index=text.index[several], dtype=object)
+    cased = proper_case(text)
+    unusable = (
+        cased.isna()
+        | is_fake_name(cased)
+        | looks_like_surname(cased)
+        | (cased.str.casefold() == surname).fillna(False).astype(bool)
+        | (cased.str.len().fillna(0) < 2)
+    )
+    return cased.mask(unusable)
+
+
+def build_contexts(
+    recipients: pd.DataFrame,
+    *,
+    promo_codes: pd.DataFrame | None = None,
+    default_language: str = "ru",
+    default_currency: str | None = None,
+    default_timezone: str = "Europe/Moscow",
+) -> pd.DataFrame:
+    """One personalisation context per message.
+
+    Parameters
+    ----------
+    recipients : DataFrame
+        One row per message with ``customer_id`` and the profile's ``first_name``,
+        ``last_name``, ``middle_name``, ``gender``, ``language``, ``timezone`` (missing
+        columns count as empty), plus anything the templates use (``message_key``,
+        ``channel``, ``address``, points…), which is carried over.
+    promo_codes : DataFrame, optional
+        ``customer_id`` and ``promo_code``: each recipient's own code (missing where absent).
+    default_language : str
+        For recipients without a known language (``"ru"`` or ``"en"``).
+    default_currency : str, optional
+        Where the input has no ``currency`` column (default: RUB).
+    default_timezone : str
+        Where the profile has no time zone.
+
+    Returns
+    -------
+    DataFrame
+        On the index of ``recipients``, with :data:`CONTEXT_COLUMNS` and the carried-over
+        columns; no ``last_name``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"customer_id": [1, 2], "first_name": ["иван", None],
+    ...                       "language": ["ru", "en"]})
+    >>> build_contexts(frame)["greeting"].tolist()
+    ['Здравствуйте, Иван!', 'Hello,']
+    """
+    if default_language not in LOCALES:
+        raise ValueError(f"default_language={default_language!r}: expected one of {LANGUAGES}")
+    if CUSTOMER_ID not in recipients.columns:
+        raise KeyError(f"recipients need a {CUSTOMER_ID!r} column")
+    n = len(recipients)
+    empty = pd.Series([None] * n, index=recipients.index, dtype="object")
+
+    def column(name: str) -> pd.Series:
+        return recipients[name] if name in recipients.columns else empty
+
+    out = recipients.drop(columns=[LAST_NAME], errors="ignore").copy()
+    language = column(LANGUAGE).astype("str").str.strip().str.lower().str[:2]
+    language = language.where(language.isin(LANGUAGES), default_language)
+    out[LANGUAGE] = language.astype(object)
+    out["locale"] = language.map(LOCALES).astype(object)
+    if "currency" not in out.columns:
+        out["currency"] = default_currency or _CURRENCIES[default_language]
+    out["timezone"] = column("timezone").fillna(default_timezone).astype(object)
+
+    given = _clean_given(column(FIRST_NAME), column(LAST_NAME))
+    out[FIRST_NAME] = given.astype(object).where(given.notna(), None)
+    middle = proper_case(column(MIDDLE_NAME))
+    out[MIDDLE_NAME] = middle.astype(object).where(middle.notna() & given.notna(), None)
+    gender = column(GENDER).astype("str").str.strip().str.lower().str[:1]
+    genders = gender.to_numpy(dtype=object).copy()
+    genders[~gender.isin(["m", "f"]).to_numpy()] = None
+    out[GENDER] = pd.Series(genders, index=out.index, dtype=object)
+
+    greeting = np.full(n, None, dtype=object)
+    for lang, (before, after) in _GREETINGS.items():
+        mine = (language == lang).to_numpy()
+        named = mine & given.notna().to_numpy()
+        greeting[mine] = FALLBACK_GREETINGS[lang]
+        greeting[named] = before + given[named].to_numpy(dtype=object) + after
+    out["greeting"] = pd.Series(greeting, index=out.index, dtype=object)
+
+    if promo_codes is not None:
+        codes = promo_codes.drop_duplicates(CUSTOMER_ID, keep="last").set_index(CUSTOMER_ID)
+        picked = recipients[CUSTOMER_ID].map(codes["promo_code"])
+        out["promo_code"] = picked.astype(object).where(picked.notna(), None)
+    elif "promo_code" not in out.columns:
+        out["promo_code"] = None
+    first = [c for c in CONTEXT_COLUMNS if c in out.columns]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
+def sample_context(language: str = "ru") -> dict[str, object]:
+    """A made-up recipient for checking templates: every context column filled in.
+
+    Parameters
+    ----------
+    language : {"ru", "en"}
+
+    Returns
+    -------
+    dict
+        Column name → value, as one row of :func:`build_contexts`' frame.
+    """
+    samples: dict[str, dict[str, str | None]] = {
+        "ru": {FIRST_NAME: "Анна", MIDDLE_NAME: "Сергеевна", GENDER: "f"},
+        "en": {FIRST_NAME: "Jane", MIDDLE_NAME: None, GENDER: "f"},
+    }
+    sample = samples[language]
+    before, after = _GREETINGS[language]
+    return {
+        CUSTOMER_ID: 1,
+        **sample,
+        "greeting": f"{before}{sample[FIRST_NAME]}{after}",
+        LANGUAGE: language,
+        "locale": LOCALES[language],
+        "currency": "RUB",
+        "timezone": "Europe/Moscow",
+        "promo_code": "SAMPLE-0001",
+    }
