@@ -4,9 +4,10 @@
 the frame :func:`campaigns.render.render_messages` renders, column by column:
 
 - ``first_name``: the given name, correctly cased (``иван`` → ``Иван``, ``анна-мария`` →
-  ``Анна-Мария``), or missing when the slot is empty, fake (``test``), the surname itself, or
-  looks like a surname (``Иванов``): a missing name gets the fallback greeting, never a
-  surname or a ``None``. The surname (``last_name``) is not in the context at all.
+  ``Анна-Мария``; a deliberate mixed case such as ``DeShawn`` is kept), or missing when the
+  slot is empty, not a name (digits, one letter, ``aaaa``) or the surname itself (``Иванов
+  Иван`` keeps ``Иван``): a missing name gets the fallback greeting, never a surname or a
+  ``None``. The surname (``last_name``) is not in the context at all.
 - ``middle_name``: the patronymic, cased, for the formal Russian address ("Иван Петрович").
 - ``greeting``: ``"Здравствуйте, Иван!"`` / ``"Hello Jane,"``, or ``"Добрый день!"`` /
   ``"Hello,"`` without a usable name.
@@ -15,7 +16,8 @@ the frame :func:`campaigns.render.render_messages` renders, column by column:
 - ``promo_code``: the recipient's own code, from a ``customer_id``/``promo_code`` frame.
 
 Every other column of the input (points, tier, product picks…) is carried over as it is.
-Names are cleaned by :mod:`crm.hygiene.names` (the rules of D5), once per distinct value.
+The names arrive cleaned by ``crm.hygiene`` in the golden record (D5: casing, fakes, a surname
+swapped out of the first-name slot); what is here is the safety net a greeting needs.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from crm.columns import CUSTOMER_ID, FIRST_NAME, GENDER, LANGUAGE, LAST_NAME, MIDDLE_NAME
-from crm.hygiene.names import is_fake_name, looks_like_surname, proper_case
 
 __all__ = [
     "CONTEXT_COLUMNS",
@@ -58,12 +59,19 @@ CONTEXT_COLUMNS = (
 )
 
 
+def _recase(text: pd.Series) -> pd.Series:
+    """``иван`` / ``ИВАН`` → ``Иван``, ``анна-мария`` → ``Анна-Мария``; mixed case as written."""
+    one_case = (text == text.str.lower()) | (text == text.str.upper())
+    return text.where(~one_case.fillna(False).astype(bool), text.str.title())
+
+
 def _clean_given(first: pd.Series, last: pd.Series) -> pd.Series:
     """The usable given name of each row, cased, or missing."""
     text = first.astype("str").str.strip()
-    words = text.str.split()
-    # "Иванов Иван" in the first-name slot: keep the first word that is not the surname
+    text = text.mask(text == "")
     surname = last.astype("str").str.strip().str.casefold()
+    # "Иванов Иван" in the first-name slot: keep the first word that is not the surname
+    words = text.str.split()
     several = words.map(lambda ws: isinstance(ws, list) and len(ws) > 1).to_numpy(dtype=bool)
     if several.any():
         picked = [
@@ -72,13 +80,14 @@ def _clean_given(first: pd.Series, last: pd.Series) -> pd.Series:
         ]
         text = text.copy()
         text[several] = pd.Series(picked, index=text.index[several], dtype=object)
-    cased = proper_case(text)
+    cased = _recase(text)
+    letters = cased.str.replace(r"[-' ]", "", regex=True)
     unusable = (
         cased.isna()
-        | is_fake_name(cased)
-        | looks_like_surname(cased)
+        | ~cased.str.fullmatch(r"[^\W\d_]+(?:[-' ][^\W\d_]+)*").fillna(False).astype(bool)
+        | (letters.str.len().fillna(0) < 2)
+        | letters.str.casefold().str.fullmatch(r"(.)\1*").fillna(False).astype(bool)
         | (cased.str.casefold() == surname).fillna(False).astype(bool)
-        | (cased.str.len().fillna(0) < 2)
     )
     return cased.mask(unusable)
 
@@ -143,7 +152,7 @@ def build_contexts(
 
     given = _clean_given(column(FIRST_NAME), column(LAST_NAME))
     out[FIRST_NAME] = given.astype(object).where(given.notna(), None)
-    middle = proper_case(column(MIDDLE_NAME))
+    middle = _recase(column(MIDDLE_NAME).astype("str").str.strip())
     out[MIDDLE_NAME] = middle.astype(object).where(middle.notna() & given.notna(), None)
     gender = column(GENDER).astype("str").str.strip().str.lower().str[:1]
     genders = gender.to_numpy(dtype=object).copy()

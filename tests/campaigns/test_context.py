@@ -14,48 +14,52 @@ def _contexts(**columns: list) -> pd.DataFrame:
 
 def test_given_name_is_correctly_cased() -> None:
     out = _contexts(
-        first_name=["иван", "АННА-МАРИЯ", "jane", "  пётр "],
-        last_name=["Петров", "Иванова", "Doe", "Сидоров"],
-        language=["ru", "ru", "en", "ru"],
+        first_name=["иван", "АННА-МАРИЯ", "jane", "  пётр ", "DeShawn", "o'neil"],
+        last_name=["Петров", "Иванова", "Doe", "Сидоров", "Lee", "Doe"],
+        language=["ru", "ru", "en", "ru", "en", "en"],
     )
-    assert out["first_name"].tolist() == ["Иван", "Анна-Мария", "Jane", "Пётр"]
+    assert out["first_name"].tolist() == ["Иван", "Анна-Мария", "Jane", "Пётр", "DeShawn", "O'Neil"]
     assert out["greeting"].tolist() == [
         "Здравствуйте, Иван!",
         "Здравствуйте, Анна-Мария!",
         "Hello Jane,",
         "Здравствуйте, Пётр!",
+        "Hello DeShawn,",
+        "Hello O'Neil,",
     ]
 
 
 def test_never_the_surname_in_the_greeting() -> None:
     out = _contexts(
-        first_name=["Петров", "Иванова", "Иванов Иван", "Smith"],
-        last_name=["Петров", "Сидорова", "Иванов", "Smith"],
-        language=["ru", "ru", "ru", "en"],
+        first_name=["Петров", "ПЕТРОВА", "Иванов Иван", "Smith", "Иван Иванов"],
+        last_name=["Петров", "Петрова", "Иванов", "smith", "Иванов"],
+        language=["ru", "ru", "ru", "en", "ru"],
     )
-    # the surname itself, a surname-shaped word, "Surname Given" in one slot
-    assert out["first_name"].tolist() == [None, None, "Иван", None]
+    # the surname itself (any case), "Surname Given" and "Given Surname" in one slot
+    assert out["first_name"].tolist() == [None, None, "Иван", None, "Иван"]
     assert out["greeting"].tolist() == [
         "Добрый день!",
         "Добрый день!",
         "Здравствуйте, Иван!",
         "Hello,",
+        "Здравствуйте, Иван!",
     ]
     assert "last_name" not in out.columns
 
 
-def test_fallback_greeting_when_the_name_is_missing_or_fake() -> None:
+def test_fallback_greeting_when_the_name_is_missing_or_not_a_name() -> None:
     out = _contexts(
-        first_name=[None, "", "test", "asdf", "Q"],
-        language=["ru", "en", "ru", "en", "en"],
+        first_name=[None, "", "12345", "aaaa", "Q", "-"],
+        language=["ru", "en", "ru", "en", "en", "ru"],
     )
-    assert out["first_name"].tolist() == [None] * 5
+    assert out["first_name"].tolist() == [None] * 6
     assert out["greeting"].tolist() == [
         "Добрый день!",
         "Hello,",
         "Добрый день!",
         "Hello,",
         "Hello,",
+        "Добрый день!",
     ]
 
 
