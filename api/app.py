@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from api import masking
 from api.deps import GatewayState, _utcnow
 from api.limits import BodySizeLimit, RateLimiter
-from api.routers import customers, health, intake, loyalty
+from api.routers import customers, delivery, health, intake, loyalty
 from crm.db import make_engine
 from crm.settings import Settings
 
@@ -107,6 +107,6 @@ def create_app(
     app.state.gateway = state
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
-    for module in (health, intake, loyalty, customers):
+    for module in (health, intake, loyalty, customers, delivery):
         app.include_router(module.router)
     return app

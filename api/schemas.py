@@ -30,6 +30,9 @@ __all__ = [
     "Ready",
     "RedemptionIn",
     "RedemptionOut",
+    "Unsubscribed",
+    "WebhookIn",
+    "WebhookOut",
 ]
 
 
@@ -327,3 +330,45 @@ class CustomerCard(_Out):
     segments: list[str] = Field(examples=[["vip", "low_floor_interest"]])
     loyalty: CardLoyalty
     messages: list[CardMessage] = Field(description="The latest messages, newest first.")
+
+
+# ----------------------------------------------------------------------------- delivery
+class WebhookIn(_In):
+    """A delivery report from the email or SMS provider."""
+
+    event_id: str = Field(
+        min_length=1,
+        max_length=100,
+        description="The provider's event id.",
+        examples=["evt-000123"],
+    )
+    message_key: str | None = Field(None, max_length=255, description="Ours (Idempotency-Key).")
+    provider_message_id: str | None = Field(None, max_length=255, examples=["fake-17"])
+    kind: Literal["delivered", "bounced_hard", "bounced_soft", "complained"] = Field(
+        examples=["bounced_hard"]
+    )
+    detail: str | None = Field(None, max_length=255, examples=["550 5.1.1 user unknown"])
+    occurred_at: dt.datetime | None = Field(None, description="Default: received.")
+
+    @model_validator(mode="after")
+    def _which(self) -> WebhookIn:
+        if self.message_key is None and self.provider_message_id is None:
+            raise ValueError("give message_key or provider_message_id")
+        return self
+
+
+class WebhookOut(_Out):
+    """What the report did to the message."""
+
+    message_key: str
+    status: str = Field(examples=["bounced"])
+    recorded: bool = Field(description="False when this event id was seen before.")
+    suppressed: bool = Field(description="The channel is suppressed for this address now.")
+
+
+class Unsubscribed(_Out):
+    """The opt-out is recorded; no further message goes out on this channel."""
+
+    customer_id: int
+    channel: str = Field(examples=["email"])
+    recorded: bool = Field(description="False when this link was used before.")

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     loyalty_rules: Path = Field(
         Path("loyalty/rules.example.yaml"), description="The loyalty rules the gateway quotes with."
     )
+    link_max_age_days: int = Field(
+        400, description="Unsubscribe and tracking links older than this are refused."
+    )
     api_max_body_bytes: int = Field(64_000, description="Largest request body the gateway reads.")
     api_rate_per_s: float = Field(2_000.0, description="Requests per second allowed per API key.")
     api_rate_burst: int = Field(4_000, description="Burst of requests allowed per API key.")

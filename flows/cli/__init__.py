@@ -44,6 +44,7 @@ app.add_typer(segments.app, name="segments")
 app.add_typer(loyalty.app, name="loyalty")
 app.command("nightly")(nightly.nightly)
 app.add_typer(api.app, name="api")
+app.command("worker")(api.worker)
 
 
 def main() -> None:

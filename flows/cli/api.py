@@ -7,7 +7,7 @@ from rich.table import Table
 
 from flows.cli._common import console, database_url, friendly_errors, now
 
-__all__ = ["app"]
+__all__ = ["app", "worker"]
 
 app = typer.Typer(
     help="The FastAPI gateway: serve it, manage its API keys.", invoke_without_command=True
@@ -106,3 +106,15 @@ def key_list() -> None:
             f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
         )
     console.print(table)
+
+
+@friendly_errors
+def worker(
+    once: bool = typer.Option(False, "--once", help="Drain what is due now, then exit."),
+    name: str = typer.Option("", help="Worker name (default host-pid); its journal's name."),
+) -> None:
+    """The delivery worker: drains the outbox (SMTP, SMS provider) and lands intake events."""
+    from api.worker import run_worker
+
+    totals = run_worker(database_url(), once=once, name=name or None)
+    console.print(", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "nothing due")
