@@ -559,6 +559,9 @@ def run_worker(
     engine = make_engine(url)
     totals: dict[str, int] = {}
     try:
+        # before this worker locks its own journal: a previous life under the same name
+        # may have left one (killed), and only an unlocked journal is recovered
+        recover_journals(engine, cfg.journal_dir, clock())
         with worker_parts(cfg, factory or default_senders(settings)) as (j, s, lim, pool):
             while True:
                 counts = deliver_batch(engine, cfg, s, lim, j, pool, clock)
