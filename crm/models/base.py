@@ -33,7 +33,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     reads and writes move timestamps through Arrow without parsing or formatting
     (10M rows in milliseconds instead of seconds), and keeps comparisons numeric.
     The ORM sees aware ``datetime`` objects on both databases; naive values are refused.
-    In migrations write it as ``sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite")``.
+    In migrations use ``crm.migrations.columns.utc_datetime()`` (the same storage, written once).
     """
 
     impl = DateTime(timezone=True)

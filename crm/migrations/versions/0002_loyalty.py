@@ -4,6 +4,9 @@ Revision ID: 0002_loyalty
 Revises: 0001_core
 """
 from alembic import op
+
+from crm.migrations.columns import ID
+from crm.migrations.columns import utc_datetime as _ts
 import sqlalchemy as sa
 
 
@@ -12,11 +15,7 @@ down_revision = '0001_core'
 branch_labels = None
 depends_on = None
 
-ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
-
-def _ts():
-    return sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite")
 
 
 def upgrade() -> None:

@@ -7,16 +7,15 @@ Revises: 0002_loyalty, 0003_hygiene, 0005_identity (joins the three branches int
 import sqlalchemy as sa
 from alembic import op
 
+from crm.migrations.columns import ID
+from crm.migrations.columns import utc_datetime as _ts
+
 revision = "0006_segments"
 down_revision = ("0002_loyalty", "0003_hygiene", "0005_identity")
 branch_labels = None
 depends_on = None
 
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-
-def _ts():
-    return sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite")
 
 
 def upgrade() -> None:

@@ -7,15 +7,14 @@ Revises: 0015a_campaigns (adds the outbox's claim and delivery columns)
 import sqlalchemy as sa
 from alembic import op
 
+from crm.migrations.columns import utc_datetime as _ts
+
 
 revision = '0016_gateway'
 down_revision = '0015a_campaigns'
 branch_labels = None
 depends_on = None
 
-
-def _ts():
-    return sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite")
 
 
 OUTBOX_COLUMNS = (
