@@ -171,6 +171,10 @@ class _GuardedEnvironment(SandboxedEnvironment):
         budget.calls += 1
         if budget.calls > limits.max_calls:
             raise _too_much(f"more than {limits.max_calls:,} calls in one message")
+        # the platform's own functions (track, range, the guards) skip the generic checks
+        trusted = getattr(__obj, "crm_trusted", None)
+        if trusted is not None and not kwargs:
+            return __obj(__context, *args) if trusted == "context" else __obj(*args)
         for arg in (*args, *kwargs.values()):
             if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > 10**9:
                 raise _too_much(f"a call with the number {arg}; numbers that big are refused")
@@ -484,11 +488,12 @@ def environment(limits: Limits = LIMITS) -> _GuardedEnvironment:
                 )
             yield item
 
-    env.globals.update(
-        range=guarded_range,
-        _crm_loop=loop,
-        _crm_length=lambda value: _checked_length(value, limits.max_length),
-    )
+    def length(value: Any) -> Any:
+        return _checked_length(value, limits.max_length)
+
+    for trusted in (guarded_range, loop, length):
+        setattr(trusted, "crm_trusted", "plain")  # noqa: B010
+    env.globals.update(range=guarded_range, _crm_loop=loop, _crm_length=length)
     return env
 
 
@@ -714,6 +719,7 @@ def _tracker(base_url: str, sign: Callable[[tuple[str, ...]], str]) -> Callable[
         """``{{ track("https://shop.example/x") }}``: the click-tracked link to that URL."""
         return prefix + sign((_checked_field(str(ctx["message_key"])), _checked_field(str(url))))
 
+    track.crm_trusted = "context"  # type: ignore[attr-defined]
     return track
 
 
