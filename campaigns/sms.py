@@ -42,7 +42,10 @@ GSM7_BASIC = (
 #: The default extension table (TS 23.038 6.2.1.1): each costs an escape septet plus its own.
 GSM7_EXTENSION = "\f^{}\\[~]|€"
 
+_EXTENSION_SET = frozenset(GSM7_EXTENSION)
+_GSM_ALL = frozenset(GSM7_BASIC) | _EXTENSION_SET
 _SINGLE = {GSM7: 160, UCS2: 70}
+
 _PART = {GSM7: 153, UCS2: 67}
 
 # septets per BMP code point: 1 basic, 2 extension, 0 not in GSM-7
@@ -62,7 +65,8 @@ def _greedy_parts(costs: Iterable[int], per_part: int) -> int:
 
 
 def segment_count(text: str) -> tuple[str, int]:
-    """Encoding and number of SMS segments of one text.
+    """Encoding and number of SMS segments of one text (plain Python, for one-offs such as a
+    preview; :func:`segment_counts` does a column at once and gives the same answers).
 
     Parameters
     ----------
@@ -83,8 +87,21 @@ def segment_count(text: str) -> tuple[str, int]:
     >>> segment_count("Привет")
     ('UCS-2', 1)
     """
-    frame = segment_counts([text])
-    return str(frame["sms_encoding"].iat[0]), int(frame["sms_segments"].to_numpy()[0])
+    if set(text) <= _GSM_ALL:
+        encoding, units = GSM7, len(text) + sum(map(text.count, _EXTENSION_SET.intersection(text)))
+        wide = units > len(text)
+    else:
+        encoding, units = UCS2, len(text.encode("utf-16-le")) // 2
+        wide = units > len(text)
+    if units <= _SINGLE[encoding]:
+        return encoding, 1
+    if not wide:
+        return encoding, -(-units // _PART[encoding])
+    if encoding == GSM7:
+        costs = [2 if c in _EXTENSION_SET else 1 for c in text]
+    else:
+        costs = [2 if ord(c) >= 0x10000 else 1 for c in text]
+    return encoding, _greedy_parts(costs, _PART[encoding])
 
 
 def segment_counts(texts: Iterable[str] | pd.Series) -> pd.DataFrame:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from campaigns.sms import (
     GSM7_BASIC,
@@ -110,3 +112,15 @@ def test_warning_when_cyrillic_makes_three_segments() -> None:
     (warning,) = segment_warnings(counts)
     assert warning.startswith("1 SMS in Cyrillic (UCS-2) take 3 or more segments (up to 3)")
     assert segment_warnings(segment_counts(["ж" * 134])) == []
+
+
+ALPHABET = st.sampled_from(["a", "€", "[", "ж", EMOJI, " ", "\n", "é", "ç"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(ALPHABET, max_size=400).map("".join), min_size=1, max_size=5))
+def test_one_by_one_and_column_counts_agree(texts: list[str]) -> None:
+    frame = segment_counts(texts)
+    assert list(zip(frame["sms_encoding"], frame["sms_segments"], strict=True)) == [
+        segment_count(t) for t in texts
+    ]
