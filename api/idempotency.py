@@ -37,7 +37,7 @@ def body_hash(body: bytes | str) -> str:
 
 
 def find(session: Session, key_id: int, idempotency_key: str, request_sha256: str) -> Replay | None:
-    """The first response to this key, or None; 422 if the key came with another body."""
+    """The first response to this key, or None; 409 if the key came with another body."""
     row = session.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.key_id == key_id,
@@ -48,7 +48,7 @@ def find(session: Session, key_id: int, idempotency_key: str, request_sha256: st
         return None
     if row.request_sha256 != request_sha256:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            status.HTTP_409_CONFLICT,
             "Idempotency-Key was already used for a different request body",
         )
     return Replay(row.status_code, json.loads(row.response))

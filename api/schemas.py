@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "Accepted",
@@ -80,6 +80,16 @@ _EXTERNAL_ID = Field(
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        """Refuse what no database column takes: NUL characters, instants outside 1900-2200."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        if isinstance(value, dt.date) and not 1900 <= value.year <= 2200:
+            raise ValueError("must be between the years 1900 and 2200")
+        return value
+
 
 class Person(_In):
     """Contact details as a form or a call centre takes them (normalised on landing)."""
@@ -121,7 +131,7 @@ class LeadIn(_In):
     )
     contact: Person | None = Field(None, description="Who asked, when not a known contact.")
     need: str | None = Field(None, max_length=128, examples=["2-room flat, low floor"])
-    budget: float | None = Field(None, ge=0, examples=[12_000_000])
+    budget: float | None = Field(None, ge=0, le=1e11, examples=[12_000_000])
     authority: bool | None = Field(None, examples=[True])
     timing_days: int | None = Field(None, ge=0, le=3650, examples=[30])
     created_at: dt.datetime | None = Field(None, description="When asked (default: received).")

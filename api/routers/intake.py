@@ -37,6 +37,7 @@ IdempotencyKey = Annotated[
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No API key, or an unknown or revoked one."},
     403: {"description": "The key has no `intake` scope."},
+    409: {"description": "The Idempotency-Key was used before for a different body."},
     413: {"description": "The body is larger than the limit."},
     429: {"description": "The key is over its rate limit (see `Retry-After`)."},
 }

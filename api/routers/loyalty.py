@@ -52,7 +52,7 @@ def rules_of(state: StateDep) -> Rules:
     "/quote",
     response_model=Quote,
     summary="Points an order earns and may burn",
-    responses=_RESPONSES,
+    responses={409: {"description": "use_points is more than the available points."}, **_RESPONSES},
 )
 def quote(body: QuoteIn, state: StateDep, session: SessionDep, key: IntakeKey) -> Quote:
     """The customer's available points and tier now, and the quote for this basket."""

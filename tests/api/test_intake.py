@@ -81,7 +81,7 @@ def test_idempotency_key_replays_the_first_response(client: TestClient) -> None:
     events = store.read_frame(client.db_url, "intake_events")  # type: ignore[attr-defined]
     assert len(events) == 1
     other = client.post("/v1/contacts", json={**CONTACT, "first_name": "Ольга"}, headers=headers)
-    assert other.status_code == 422  # the same key for another request is refused
+    assert other.status_code == 409  # the same key for another request is refused
     fresh = client.post("/v1/contacts", json=CONTACT, headers=auth(client, "intake"))
     assert fresh.json()["intake_id"] != first.json()["intake_id"]  # no key: a new event
 
