@@ -92,6 +92,31 @@ def _clean_given(first: pd.Series, last: pd.Series) -> pd.Series:
     return cased.mask(unusable)
 
 
+def _people(people: pd.DataFrame, default_language: str) -> pd.DataFrame:
+    """Language, locale, given name, patronymic, gender and greeting of each distinct person."""
+    language = people[LANGUAGE].astype("str").str.strip().str.lower().str[:2]
+    language = language.where(language.isin(LANGUAGES), default_language).astype(object)
+    given = _clean_given(people[FIRST_NAME], people[LAST_NAME])
+    middle = _recase(people[MIDDLE_NAME].astype("str").str.strip())
+    gender = people[GENDER].astype("str").str.strip().str.lower().str[:1]
+    out = pd.DataFrame(index=people.index)
+    out[LANGUAGE] = language
+    out["locale"] = language.map(LOCALES).astype(object)
+    out[FIRST_NAME] = given.astype(object).where(given.notna(), None)
+    out[MIDDLE_NAME] = middle.astype(object).where(middle.notna() & given.notna(), None)
+    genders = gender.to_numpy(dtype=object).copy()
+    genders[~gender.isin(["m", "f"]).to_numpy()] = None
+    out[GENDER] = pd.Series(genders, index=people.index, dtype=object)
+    greeting = np.full(len(people), None, dtype=object)
+    for lang, (before, after) in _GREETINGS.items():
+        mine = (language == lang).to_numpy()
+        named = mine & given.notna().to_numpy()
+        greeting[mine] = FALLBACK_GREETINGS[lang]
+        greeting[named] = before + given[named].to_numpy(dtype=object) + after
+    out["greeting"] = pd.Series(greeting, index=people.index, dtype=object)
+    return out
+
+
 def build_contexts(
     recipients: pd.DataFrame,
     *,
@@ -142,34 +167,29 @@ def build_contexts(
         return recipients[name] if name in recipients.columns else empty
 
     out = recipients.drop(columns=[LAST_NAME], errors="ignore").copy()
-    language = column(LANGUAGE).astype("str").str.strip().str.lower().str[:2]
-    language = language.where(language.isin(LANGUAGES), default_language)
-    out[LANGUAGE] = language.astype(object)
-    out["locale"] = language.map(LOCALES).astype(object)
     if "currency" not in out.columns:
         out["currency"] = default_currency or _CURRENCIES[default_language]
     out["timezone"] = column("timezone").fillna(default_timezone).astype(object)
 
-    given = _clean_given(column(FIRST_NAME), column(LAST_NAME))
-    out[FIRST_NAME] = given.astype(object).where(given.notna(), None)
-    middle = _recase(column(MIDDLE_NAME).astype("str").str.strip())
-    out[MIDDLE_NAME] = middle.astype(object).where(middle.notna() & given.notna(), None)
-    gender = column(GENDER).astype("str").str.strip().str.lower().str[:1]
-    genders = gender.to_numpy(dtype=object).copy()
-    genders[~gender.isin(["m", "f"]).to_numpy()] = None
-    out[GENDER] = pd.Series(genders, index=out.index, dtype=object)
-
-    greeting = np.full(n, None, dtype=object)
-    for lang, (before, after) in _GREETINGS.items():
-        mine = (language == lang).to_numpy()
-        named = mine & given.notna().to_numpy()
-        greeting[mine] = FALLBACK_GREETINGS[lang]
-        greeting[named] = before + given[named].to_numpy(dtype=object) + after
-    out["greeting"] = pd.Series(greeting, index=out.index, dtype=object)
+    # names repeat: clean each distinct (name, surname, patronymic, gender, language) once
+    person_columns = (FIRST_NAME, LAST_NAME, MIDDLE_NAME, GENDER, LANGUAGE)
+    codes = np.zeros(n, dtype=np.int64)
+    for name in person_columns:
+        part, _ = pd.factorize(column(name).astype(object), use_na_sentinel=False)
+        codes, _ = pd.factorize(codes * (int(part.max(initial=0)) + 1) + part)
+    _, first_rows = np.unique(codes, return_index=True)
+    people = pd.DataFrame(
+        {name: column(name).to_numpy(dtype=object)[first_rows] for name in person_columns}
+    )
+    cleaned = _people(people, default_language)
+    for name in cleaned.columns:
+        out[name] = pd.Series(
+            cleaned[name].to_numpy(dtype=object)[codes], index=out.index, dtype=object
+        )
 
     if promo_codes is not None:
-        codes = promo_codes.drop_duplicates(CUSTOMER_ID, keep="last").set_index(CUSTOMER_ID)
-        picked = recipients[CUSTOMER_ID].map(codes["promo_code"])
+        by_customer = promo_codes.drop_duplicates(CUSTOMER_ID, keep="last").set_index(CUSTOMER_ID)
+        picked = recipients[CUSTOMER_ID].map(by_customer["promo_code"])
         out["promo_code"] = picked.astype(object).where(picked.notna(), None)
     elif "promo_code" not in out.columns:
         out["promo_code"] = None

@@ -134,6 +134,14 @@ def build_mime(
     )
     text_head, html_head = part % b"plain", part % b"html"
     out: list[bytes] = []
+    bodies: dict[str, bytes] = {}  # many recipients share a body: encode each text once
+
+    def body(text: str) -> bytes:
+        encoded = bodies.get(text)
+        if encoded is None:
+            encoded = bodies[text] = _body(text)
+        return encoded
+
     for key, to, subject, text, html, unsubscribe in zip(
         message_keys, to_addresses, subjects, texts, htmls, unsubscribe_urls, strict=True
     ):
@@ -158,11 +166,11 @@ def build_mime(
                     b'"\r\n\r\n--',
                     boundary,
                     text_head,
-                    _body(text),
+                    body(text),
                     b"\r\n--",
                     boundary,
                     html_head,
-                    _body(html),
+                    body(html),
                     b"\r\n--",
                     boundary,
                     b"--\r\n",

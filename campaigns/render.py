@@ -38,6 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import multiprocessing
+import re
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -54,6 +55,8 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes, pass_conte
 from jinja2.debug import rewrite_traceback_stack
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.visitor import NodeTransformer
+from markupsafe import escape
 
 from campaigns.context import LOCALES, sample_context
 from campaigns.errors import TemplateRenderError, TemplateResourceError
@@ -154,11 +157,7 @@ class _GuardedEnvironment(SandboxedEnvironment):
                 name,
                 filename,
             )
-        tree = super()._parse(source, name, filename)
-        for loop in tree.find_all(nodes.For):
-            loop.iter = _guard_call("_crm_loop", loop.iter)
-        for concat in list(tree.find_all(nodes.Concat)):
-            concat.nodes = [_guard_call("_crm_length", n) for n in concat.nodes]  # type: ignore[arg-type]
+        tree: nodes.Template = _Guards().visit(super()._parse(source, name, filename))
         return tree
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
@@ -207,6 +206,19 @@ class _GuardedEnvironment(SandboxedEnvironment):
                     )
         result = self.binop_table[operator](left, right)
         return _checked_length(result, limit)
+
+
+class _Guards(NodeTransformer):
+    """Every loop's items counted, every ``~`` concatenation's length checked (one call each)."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = _guard_call("_crm_loop", node.iter)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return _guard_call("_crm_length", node)
 
 
 def _guard_call(name: str, node: nodes.Node) -> nodes.Call:
@@ -345,7 +357,7 @@ def plural(locale: str, n: Any, *forms: str) -> str:
 
 
 def _locale(ctx: Context) -> str:
-    value = ctx.get("locale")
+    value = ctx.vars.get("locale") or ctx.get("locale")
     return value if isinstance(value, str) else LOCALES["ru"]
 
 
@@ -557,7 +569,10 @@ def compile_templates(
                 except TemplateSyntaxError as exc:
                     raise TemplateRenderError(name, exc.message or str(exc), exc.lineno) from None
                 template = env.template_class.from_code(env, code, shared, None)
-                template.crm_uses, template.crm_assigns = _used_names(name, source)  # type: ignore[attr-defined]
+                plan = _plan(name, source)
+                template.crm_plan = plan  # type: ignore[attr-defined]
+                template.crm_uses = plan.reads  # type: ignore[attr-defined]
+                template.crm_assigns = plan.assigns  # type: ignore[attr-defined]
                 compiled[part] = template
             out[(channel, language)] = compiled
     return out
@@ -776,6 +791,10 @@ class _Part:
         self.context.parent = dict(template.globals)
         self.copies = _assigns(template)
         self.limit = environment().limits.max_output
+        plan: _Plan = getattr(template, "crm_plan", _Plan(frozenset(), frozenset()))
+        self.reads = sorted(plan.reads)
+        self.slots = sorted(plan.slots)
+        self.escapes = name.endswith(".html")
 
     def __call__(self, row: dict[str, Any]) -> str:
         ctx = self.context
@@ -802,6 +821,86 @@ def _object_column(series: pd.Series) -> list[Any]:
     return values.tolist()
 
 
+def _render_row(part: _Part, row: dict[str, Any]) -> str:
+    budget = environment().budget
+    budget.iterations = budget.calls = budget.depth = 0
+    try:
+        return part(row)
+    except Exception as exc:
+        error = _fail(exc, part.name)
+        error.args = (f"{error.args[0]} (customer {row.get('customer_id')})",)
+        raise error from None
+
+
+def _render_rows(part: _Part, arrays: dict[str, list[Any]]) -> list[str]:
+    """Every row rendered on its own."""
+    names = list(arrays)
+    return [
+        _render_row(part, dict(zip(names, values, strict=True)))
+        for values in zip(*arrays.values(), strict=True)
+    ]
+
+
+_SLOT = "\x00crm-slot-{}\x00"
+_SLOT_SPLIT = re.compile("\x00crm-slot-(\\d+)\x00")
+
+
+def _group_codes(columns: list[list[Any]], n: int) -> np.ndarray:
+    """One integer per row, equal where the rows agree on every column."""
+    codes = np.zeros(n, dtype=np.int64)
+    for values in columns:
+        column, _ = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+        codes, _ = pd.factorize(codes * (int(column.max(initial=0)) + 1) + column)
+    return codes
+
+
+def _render_memo(part: _Part, arrays: dict[str, list[Any]]) -> list[str]:
+    """The rows rendered once per distinct combination of the values the template reads.
+
+    A template is a pure function of the variables it reads (the sandbox has no clock and no
+    randomness), so rows that agree on them get the same text. A variable printed only as a
+    bare ``{{ name }}`` (a promo code, a link) is a slot: the template is rendered with a
+    marker in its place and each row's value, escaped as Jinja2 would, is joined in.
+    """
+    n = len(arrays["message_key"])
+    slots = [c for c in part.slots if c in arrays]
+    for c in slots:
+        if any(isinstance(v, str) and "\x00" in v for v in arrays[c]):
+            return _render_rows(part, arrays)  # a value holding the marker: no shortcut
+    keys = [c for c in part.reads if c in arrays and c not in slots]
+    codes = _group_codes([arrays[c] for c in keys], n)
+    _, first = np.unique(codes, return_index=True)
+    names = list(arrays)
+    texts: list[str] = []
+    for position in first.tolist():
+        row = {c: arrays[c][position] for c in names}
+        row.update({c: _SLOT.format(i) for i, c in enumerate(slots)})
+        texts.append(_render_row(part, row))
+    if not slots:
+        chosen: list[str] = np.array(texts, dtype=object)[codes].tolist()
+        return chosen
+    printed = {}
+    for c in slots:
+        values = np.empty(n, dtype=object)
+        values[:] = [
+            "" if v is None else (str(escape(v)) if part.escapes else str(v)) for v in arrays[c]
+        ]
+        printed[c] = values
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes))
+    out = np.empty(n, dtype=object)
+    for code, text in enumerate(texts):
+        rows = order[(bounds[code - 1] if code else 0) : bounds[code]]
+        bits = _SLOT_SPLIT.split(text)
+        # literal, slot, literal, slot, …, literal: numpy adds the strings column-wise
+        joined = np.full(len(rows), bits[0], dtype=object)
+        for k in range(1, len(bits), 2):
+            joined = joined + printed[slots[int(bits[k])]][rows] + bits[k + 1]
+        out[rows] = joined
+    result: list[str] = out.tolist()
+    return result
+
+
 def _render_frame(
     contexts: pd.DataFrame,
     templates: Any,
@@ -811,8 +910,10 @@ def _render_frame(
     base_url: str,
     email_from: str,
     params: Mapping[str, Any],
+    memo: bool = True,
 ) -> pd.DataFrame:
-    """:func:`render_messages` in this process."""
+    """:func:`render_messages` in this process (``memo=False``: every row rendered, the
+    reference the memoised path is tested against)."""
     issued_at = pd.Timestamp(as_of)
     sign_click = LinkSigner(secret, "click").at(issued_at)
     sign_unsubscribe = LinkSigner(secret, "unsubscribe").at(issued_at)
@@ -826,7 +927,6 @@ def _render_frame(
     language = contexts["language"].to_numpy(dtype=object)
     columns = [c for c in contexts.columns if c not in LINK_VARIABLES]
     keys = contexts["message_key"].astype(str).to_numpy(dtype=object)
-    budget = environment().budget
     groups = pd.DataFrame({"c": channel, "l": language}).groupby(["c", "l"], sort=True).indices
     for group, rows in groups.items():
         ch, lang = str(group[0]), str(group[1])  # type: ignore[index]
@@ -845,35 +945,22 @@ def _render_frame(
         need_unsub = ch == "email" or "unsubscribe_url" in used
         need_pixel = "open_pixel_url" in used
         sub = contexts.iloc[rows]
-        arrays = [_object_column(sub[c]) for c in columns]
-        names = [*columns, "message_key"]
-        arrays.append(keys[rows].tolist())
-        results: list[list[str]] = [[] for _ in parts]
-        unsub_urls: list[str | None] = []
-        unsub_prefix = f"{base}{UNSUBSCRIBE_PATH}"
-        open_prefix = f"{base}{OPEN_PATH}"
-        for values in zip(*arrays, strict=True):
-            row = dict(zip(names, values, strict=True))
-            key = values[-1]
-            if need_unsub:
-                url = unsub_prefix + sign_unsubscribe((key, str(int(row["customer_id"])), ch))
-                row["unsubscribe_url"] = url
-                unsub_urls.append(url)
-            if need_pixel:
-                row["open_pixel_url"] = open_prefix + sign_open((key,)) + ".gif"
-            budget.iterations = budget.calls = budget.depth = 0
-            i = 0
-            try:
-                for i, part in enumerate(parts):
-                    results[i].append(part(row))
-            except Exception as exc:
-                error = _fail(exc, parts[i].name)
-                error.args = (f"{error.args[0]} (customer {row['customer_id']})",)
-                raise error from None
-        for rendered, part in zip(results, parts, strict=True):
-            out[part.column][rows] = rendered
+        arrays = {c: _object_column(sub[c]) for c in columns}
+        arrays["message_key"] = keys[rows].tolist()
         if need_unsub:
-            unsubscribe[rows] = unsub_urls
+            prefix = f"{base}{UNSUBSCRIBE_PATH}"
+            arrays["unsubscribe_url"] = [
+                prefix + sign_unsubscribe((key, str(int(customer)), ch))
+                for key, customer in zip(arrays["message_key"], arrays["customer_id"], strict=True)
+            ]
+            unsubscribe[rows] = arrays["unsubscribe_url"]
+        if need_pixel:
+            prefix = f"{base}{OPEN_PATH}"
+            arrays["open_pixel_url"] = [
+                prefix + sign_open((k,)) + ".gif" for k in arrays["message_key"]
+            ]
+        for part in parts:
+            out[part.column][rows] = (_render_memo if memo else _render_rows)(part, arrays)
     is_sms = channel == "sms"
     if is_sms.any():
         counts = segment_counts(out["sms_text"][is_sms].tolist())
@@ -903,12 +990,50 @@ def _uses(template: Any) -> frozenset[str]:
     return used
 
 
+#: What the project's filters and functions read from the context besides their arguments.
+_IMPLICIT = frozenset({"locale", "currency", "timezone"})
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a template reads: every context name (``reads``), those printed only as a bare
+    ``{{ name }}`` and never assigned (``slots``), and whether it assigns anything."""
+
+    reads: frozenset[str]
+    slots: frozenset[str]
+    assigns: bool = True
+
+
 @functools.lru_cache(maxsize=256)
-def _used_names(name: str, source: str) -> tuple[frozenset[str], bool]:
-    """The context names a template reads, and whether it assigns any (``{% set %}``)."""
+def _plan(name: str, source: str) -> _Plan:
     tree = environment().parse(source, name, name)
+    undeclared = frozenset(meta.find_undeclared_variables(tree))
+    reads = undeclared | _IMPLICIT | ({"message_key"} if "track" in undeclared else frozenset())
+    bare = {
+        id(node)
+        for output in tree.find_all(nodes.Output)
+        for node in output.nodes
+        if isinstance(node, nodes.Name) and node.ctx == "load"
+    }
+    loads: dict[str, list[int]] = {}
+    stored: set[str] = set()
+    for node in tree.find_all(nodes.Name):
+        if node.ctx == "load":
+            loads.setdefault(node.name, []).append(id(node))
+        else:
+            stored.add(node.name)
+    for macro in tree.find_all(nodes.Macro):
+        stored.update(arg.name for arg in macro.args)
+    slots = frozenset(
+        v
+        for v, ids in loads.items()
+        if v in undeclared
+        and v not in stored
+        and v not in _IMPLICIT
+        and all(i in bare for i in ids)
+    )
     assigns = tree.find(nodes.Assign) is not None or tree.find(nodes.AssignBlock) is not None
-    return frozenset(meta.find_undeclared_variables(tree)), assigns
+    return _Plan(reads, slots, assigns)
 
 
 _PENDING: dict[str, Any] = {}
@@ -993,8 +1118,12 @@ def render_messages(
     shares = [np.flatnonzero(bucket == i) for i in range(processes)]
     _PENDING.update(contexts=contexts, templates=templates, kwargs=kwargs)
     try:
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
-            frames = list(pool.map(_render_partition, shares))
+        # the workers fork with the frame in memory (nothing pickled on the way in); this
+        # process renders the first share itself while they render the others
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(processes - 1, mp_context=context) as pool:
+            others = pool.map(_render_partition, shares[1:])
+            frames = [_render_partition(shares[0]), *others]
     finally:
         _PENDING.clear()
     order = np.argsort(np.concatenate(shares), kind="stable")

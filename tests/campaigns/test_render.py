@@ -348,3 +348,60 @@ def test_a_channel_and_language_without_a_template_is_an_error() -> None:
         TemplateRenderError, match=r"templates\.sms\.en: no template for 1 recipient"
     ):
         render_messages(frame, TEMPLATES, as_of=AS_OF, secret=SECRET, params=PARAMS)
+
+
+def test_rendering_once_per_distinct_input_equals_rendering_every_row() -> None:
+    from campaigns.render import _render_frame
+
+    templates = {
+        "email": {
+            "en": {
+                "subject": "{{ first_name }}{% if vip %} (VIP){% endif %}",
+                "html": (
+                    "<p>{{ greeting }}</p><p>{{ note }} / {{ note|upper }}</p>"
+                    "{% for i in range(n) %}<i>{{ i }}{{ promo_code }}</i>{% endfor %}"
+                    "{% macro m(promo_code) %}[{{ promo_code }}]{% endmacro %}{{ m('x') }}"
+                    "<a href='{{ unsubscribe_url }}'>u</a><a href='{{ track(url) }}'>t</a>"
+                ),
+                "text": "{% set who = first_name or 'friend' %}{{ who }} {{ promo_code }} {{ n }}",
+            }
+        },
+        "sms": {
+            "ru": {"text": "{{ greeting }} {{ promo_code }} {{ n|plural('раз', 'раза', 'раз') }}"}
+        },
+    }
+    names = ["<Tom> & Co", "jane", None, "иван", "Анна", "jane", None, "O'Neil"]
+    frame = pd.DataFrame(
+        {
+            "customer_id": range(1, 9),
+            "message_key": [f"k{i}" for i in range(1, 9)],
+            "channel": ["email", "email", "email", "sms", "sms", "email", "email", "email"],
+            "language": ["en", "en", "en", "ru", "ru", "en", "en", "en"],
+            "address": [f"c{i}@example.com" for i in range(1, 9)],
+            "first_name": names,
+            "vip": [True, False, True, False, True, False, False, True],
+            "n": [0, 1, 2, 3, 1, 1, 0, 2],
+            "url": ["https://a.example/1", "https://a.example/2"] * 4,
+            "note": ["<b>Tom</b> & Co", "x", "x", "y", "y", "x", "z", "<b>Tom</b> & Co"],
+        }
+    )
+    codes = pd.DataFrame(
+        {"customer_id": [1, 2, 4, 6, 8], "promo_code": ["A&1", "B2", "C3", "B2", None]}
+    )
+    contexts = build_contexts(frame, promo_codes=codes)
+    kwargs = {
+        "as_of": AS_OF,
+        "secret": SECRET,
+        "base_url": "http://x",
+        "email_from": "a@b.example",
+        "params": {},
+    }
+    memo = _render_frame(contexts, templates, memo=True, **kwargs)
+    rows = _render_frame(contexts, templates, memo=False, **kwargs)
+    pd.testing.assert_frame_equal(memo, rows)
+    assert memo.loc[0, "body_html"].startswith(
+        "<p>Hello,</p><p>&lt;b&gt;Tom&lt;/b&gt; &amp; Co / &lt;B&gt;TOM&lt;/B&gt; &amp; CO</p>"
+    )
+    assert "<i>0A&amp;1</i>" not in memo.loc[0, "body_html"]  # n = 0: no loop
+    assert "<i>0</i><i>1</i>" in memo.loc[2, "body_html"]  # no promo code: printed as nothing
+    assert memo.loc[1, "body_text"] == "Jane B2 1"
