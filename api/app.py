@@ -96,6 +96,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         masking.install()
         yield
+        state.intake.stop()
         engine.dispose()
 
     app = FastAPI(

@@ -11,15 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.groupcommit import IntakeWriter
 from api.keys import KeyInfo, hash_key, lookup_key
 from api.limits import RateLimiter
 from crm.settings import Settings
@@ -58,6 +60,14 @@ class GatewayState:
 
     def __post_init__(self) -> None:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.intake = IntakeWriter(self.engine, self.clock)
+
+    def cached_key(self, plain: str) -> tuple[bool, KeyInfo | None]:
+        """(hit, key) from the cache alone, without touching the database."""
+        hit = self._keys.get(hash_key(plain))
+        if hit is not None and hit[1] > time.monotonic():
+            return True, hit[0]
+        return False, None
 
     def key(self, plain: str) -> KeyInfo | None:
         """The key behind ``plain`` (cached for ``key_cache_s``: a revocation takes that long)."""
@@ -104,14 +114,14 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer crm_…`")
 
 
-def require_scope(scope: str) -> Callable[..., KeyInfo]:
+def require_scope(scope: str) -> Callable[..., Awaitable[KeyInfo]]:
     """A dependency that lets a request through only with a live key holding ``scope``.
 
     401 without a key or with an unknown/revoked one, 403 with a key of another scope,
     429 (with ``Retry-After``) when the key is over its rate limit.
     """
 
-    def check(
+    async def check(
         state: StateDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> KeyInfo:
@@ -121,7 +131,9 @@ def require_scope(scope: str) -> Callable[..., KeyInfo]:
                 "missing API key: send Authorization: Bearer <key>",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        info = state.key(credentials.credentials)
+        hit, info = state.cached_key(credentials.credentials)
+        if not hit:  # the database is only asked on a cache miss, off the event loop
+            info = await run_in_threadpool(state.key, credentials.credentials)
         if info is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

@@ -1,7 +1,8 @@
 """Event intake (D4): leads, contacts, orders and activity events from external sources.
 
-Each POST validates its body (422 naming the field), stores the event in ``intake_events``
-and commits before answering 202: an acknowledged event is durable. The events land in the
+Each POST validates its body (422 naming the field) and hands the event to the
+group-commit writer (:mod:`api.groupcommit`), which stores it in ``intake_events`` and
+commits before the 202 goes out: an acknowledged event is durable. The events land in the
 CRM tables through the import path (:func:`api.intake.apply_intake`, run by ``crm worker``),
 so a contact from a form is normalised and matched to known people exactly like an import.
 """
@@ -13,11 +14,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 
-from api import idempotency
-from api.deps import IntakeKey, SessionDep, StateDep
+from api.deps import GatewayState, IntakeKey, SessionDep, StateDep
+from api.groupcommit import Pending
+from api.idempotency import body_hash
 from api.intake import event_payload
+from api.keys import KeyInfo
 from api.schemas import Accepted, ActivityIn, ContactIn, IntakeStatus, LeadIn, OrderIn
 from crm.models.gateway import IntakeEvent
 
@@ -43,67 +45,34 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def accept(
-    state: StateDep,
-    session: SessionDep,
-    key: IntakeKey,
+async def accept(
+    state: GatewayState,
+    key: KeyInfo,
     request: Request,
     kind: str,
     body: BaseModel,
     idempotency_key: str | None,
-) -> Accepted | JSONResponse:
-    """Store one event durably (with its idempotency record) and acknowledge it."""
+) -> JSONResponse:
+    """Hand one event to the group-commit writer; answer once its batch is committed."""
     payload = event_payload(kind, body, state.settings.default_timezone)
-    digest = idempotency.body_hash(payload)
-    if idempotency_key:
-        first = idempotency.find(session, key.key_id, idempotency_key, digest)
-        if first is not None:
-            return JSONResponse(
-                first.body, first.status_code, headers={"Idempotent-Replayed": "true"}
-            )
-    received = state.clock()
-    event = IntakeEvent(
-        kind=kind,
-        external_id=getattr(body, "external_id"),  # noqa: B009  every intake body has one
-        source=getattr(body, "source"),  # noqa: B009
-        channel=getattr(body, "channel", None),
-        payload=payload,
-        key_id=key.key_id,
-        received_at=received,
-        status="accepted",
-    )
-    session.add(event)
-    session.flush()
-    answer = Accepted(
-        intake_id=event.intake_id,
-        kind=kind,  # type: ignore[arg-type]
-        external_id=event.external_id,
-        received_at=received,
-    )
-    if idempotency_key:
-        idempotency.remember(
-            session,
+    stored = await state.intake.submit(
+        Pending(
+            kind=kind,
+            external_id=getattr(body, "external_id"),  # noqa: B009  every intake body has one
+            source=getattr(body, "source"),  # noqa: B009
+            channel=getattr(body, "channel", None),
+            payload=payload,
             key_id=key.key_id,
-            idempotency_key=idempotency_key,
-            method=request.method,
+            idempotency_key=idempotency_key or None,
+            request_sha256=body_hash(payload),
             path=request.url.path,
-            request_sha256=digest,
-            status_code=202,
-            body=answer.model_dump(mode="json"),
-            as_of=received,
         )
-    try:
-        session.commit()  # durable before the 202
-    except IntegrityError:  # the same key at the same moment: the other request won
-        session.rollback()
-        if idempotency_key:
-            first = idempotency.find(session, key.key_id, idempotency_key, digest)
-            if first is not None:
-                return JSONResponse(
-                    first.body, first.status_code, headers={"Idempotent-Replayed": "true"}
-                )
-        raise
-    return answer
+    )
+    if stored.replayed:
+        return JSONResponse(
+            stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+    return JSONResponse(stored.body, stored.status_code)
 
 
 @router.post(
@@ -113,14 +82,13 @@ def accept(
     summary="Take in a contact (a person) from a form, app or call centre",
     responses=_RESPONSES,
 )
-def post_contact(
+async def post_contact(
     body: ContactIn,
     state: StateDep,
-    session: SessionDep,
     key: IntakeKey,
     request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> Accepted | JSONResponse:
+) -> JSONResponse:
     """Normalised and matched to known people like an imported row; needs an email or a phone."""
     if body.email is None and body.phone is None:
         raise HTTPException(
@@ -134,7 +102,7 @@ def post_contact(
                 }
             ],
         )
-    return accept(state, session, key, request, "contact", body, idempotency_key)
+    return await accept(state, key, request, "contact", body, idempotency_key)
 
 
 @router.post(
@@ -144,16 +112,15 @@ def post_contact(
     summary="Take in an inquiry (lead) with its source and channel",
     responses=_RESPONSES,
 )
-def post_lead(
+async def post_lead(
     body: LeadIn,
     state: StateDep,
-    session: SessionDep,
     key: IntakeKey,
     request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> Accepted | JSONResponse:
+) -> JSONResponse:
     """A lead of a known contact (``customer_external_id``) or of a new one (``contact``)."""
-    return accept(state, session, key, request, "lead", body, idempotency_key)
+    return await accept(state, key, request, "lead", body, idempotency_key)
 
 
 @router.post(
@@ -163,16 +130,15 @@ def post_lead(
     summary="Take in an order of a known contact",
     responses=_RESPONSES,
 )
-def post_order(
+async def post_order(
     body: OrderIn,
     state: StateDep,
-    session: SessionDep,
     key: IntakeKey,
     request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> Accepted | JSONResponse:
+) -> JSONResponse:
     """Upserted on ``external_id``; earns points in the next loyalty run."""
-    return accept(state, session, key, request, "order", body, idempotency_key)
+    return await accept(state, key, request, "order", body, idempotency_key)
 
 
 @router.post(
@@ -182,16 +148,15 @@ def post_order(
     summary="Take in a customer activity (review, app install, share…)",
     responses=_RESPONSES,
 )
-def post_activity(
+async def post_activity(
     body: ActivityIn,
     state: StateDep,
-    session: SessionDep,
     key: IntakeKey,
     request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> Accepted | JSONResponse:
+) -> JSONResponse:
     """Activities may earn points under the loyalty rules' ``bonuses.activity``."""
-    return accept(state, session, key, request, "activity", body, idempotency_key)
+    return await accept(state, key, request, "activity", body, idempotency_key)
 
 
 @router.get(

@@ -1,0 +1,244 @@
+"""Group commit of intake events: many requests, one transaction, each answered after it.
+
+A request hands its event to :class:`IntakeWriter` and waits; one writer thread takes
+whatever is queued at that moment (no fixed wait window: under light load a batch is one
+event, under heavy load it is everything that arrived during the previous commit), stores
+the batch in one transaction with idempotency records sorted by key (two gateways
+inserting overlapping keys in different orders would deadlock), commits, and only then
+answers every request in it. So an acknowledged event is durable, and a commit costs one
+fsync per batch instead of one per request.
+
+Idempotency inside the writer: a key already stored replays its first response (or 409
+with another body); the same key twice in one batch stores one event and answers both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Engine, Table, and_, insert, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
+
+from crm.models.gateway import IdempotencyRecord, IntakeEvent
+
+__all__ = ["IntakeWriter", "Pending", "Stored"]
+
+EVENTS = cast(Table, IntakeEvent.__table__)
+RECORDS = cast(Table, IdempotencyRecord.__table__)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What a request gets back: the status code, the body, whether it was a replay."""
+
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+@dataclass
+class Pending:
+    """One event waiting for the writer."""
+
+    kind: str
+    external_id: str
+    source: str
+    channel: str | None
+    payload: str
+    key_id: int
+    idempotency_key: str | None
+    request_sha256: str
+    path: str
+    future: Future[Stored] = field(default_factory=Future)
+
+
+class IntakeWriter:
+    """The writer thread of one gateway process (started on first use)."""
+
+    def __init__(
+        self, engine: Engine, clock: Callable[[], dt.datetime], max_batch: int = 2_000
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    async def submit(self, item: Pending) -> Stored:
+        """Queue ``item`` and wait until its batch is committed."""
+        self._start()
+        self._queue.put(item)
+        return await asyncio.wrap_future(item.future)
+
+    def _start(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="intake-writer", daemon=True
+                    )
+                    self._thread.start()
+
+    def stop(self) -> None:
+        """Finish what is queued and stop the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._write(batch)
+            if stop:
+                return
+
+    def _write(self, batch: list[Pending]) -> None:
+        try:
+            answers = self._store(batch)
+        except IntegrityError:
+            # another gateway process stored one of these keys meanwhile: one by one
+            answers = {}
+            for item in batch:
+                try:
+                    answers.update(self._store([item]))
+                except Exception as exc:  # answered as a failure, never left waiting
+                    item.future.set_exception(exc)
+        except Exception as exc:
+            for item in batch:
+                item.future.set_exception(exc)
+            return
+        for item in batch:
+            if not item.future.done():
+                item.future.set_result(answers[id(item)])
+
+    def _store(self, batch: list[Pending]) -> dict[int, Stored]:
+        received = self.clock()
+        answers: dict[int, Stored] = {}
+        keyed = sorted(
+            (i for i in batch if i.idempotency_key),
+            key=lambda i: (i.key_id, i.idempotency_key or ""),
+        )
+        with self.engine.begin() as conn:
+            known: dict[tuple[int, str], tuple[str, int, str]] = {}
+            if keyed:
+                pairs = sorted({(i.key_id, i.idempotency_key or "") for i in keyed})
+                rows = conn.execute(
+                    select(
+                        RECORDS.c.key_id,
+                        RECORDS.c.idempotency_key,
+                        RECORDS.c.request_sha256,
+                        RECORDS.c.status_code,
+                        RECORDS.c.response,
+                    ).where(
+                        or_(
+                            *(
+                                and_(RECORDS.c.key_id == k, RECORDS.c.idempotency_key == v)
+                                for k, v in pairs
+                            )
+                        )
+                        if len(pairs) <= 50
+                        else tuple_(RECORDS.c.key_id, RECORDS.c.idempotency_key).in_(pairs)
+                    )
+                ).all()
+                known = {(int(r[0]), str(r[1])): (r[2], int(r[3]), r[4]) for r in rows}
+            first_of: dict[tuple[int, str], Pending] = {}
+            fresh: list[Pending] = []
+            for item in batch:
+                pair = (item.key_id, item.idempotency_key or "")
+                if item.idempotency_key and pair in known:
+                    digest, code, body = known[pair]
+                    answers[id(item)] = _replay(item, digest, code, json.loads(body))
+                elif item.idempotency_key and pair in first_of:
+                    continue  # answered from the first of the batch below
+                else:
+                    if item.idempotency_key:
+                        first_of[pair] = item
+                    fresh.append(item)
+            if fresh:
+                ids = (
+                    conn.execute(
+                        insert(EVENTS).returning(EVENTS.c.intake_id, sort_by_parameter_order=True),
+                        [
+                            {
+                                "kind": i.kind,
+                                "external_id": i.external_id,
+                                "source": i.source,
+                                "channel": i.channel,
+                                "payload": i.payload,
+                                "key_id": i.key_id,
+                                "received_at": received,
+                                "status": "accepted",
+                            }
+                            for i in fresh
+                        ],
+                    )
+                    .scalars()
+                    .all()
+                )
+                for item, intake_id in zip(fresh, ids, strict=True):
+                    answers[id(item)] = Stored(
+                        202,
+                        {
+                            "intake_id": int(intake_id),
+                            "kind": item.kind,
+                            "external_id": item.external_id,
+                            "status": "accepted",
+                            "received_at": received.isoformat().replace("+00:00", "Z"),
+                        },
+                    )
+                records = [
+                    {
+                        "key_id": i.key_id,
+                        "idempotency_key": i.idempotency_key,
+                        "method": "POST",
+                        "path": i.path[:255],
+                        "request_sha256": i.request_sha256,
+                        "status_code": 202,
+                        "response": json.dumps(answers[id(i)].body, ensure_ascii=False),
+                        "created_at": received,
+                    }
+                    for i in sorted(
+                        (i for i in fresh if i.idempotency_key),
+                        key=lambda i: (i.key_id, i.idempotency_key or ""),
+                    )
+                ]
+                if records:
+                    conn.execute(insert(RECORDS), records)
+        for item in batch:  # later copies of a key within the batch
+            if id(item) not in answers:
+                first = first_of[(item.key_id, item.idempotency_key or "")]
+                answers[id(item)] = _replay(
+                    item, first.request_sha256, 202, answers[id(first)].body
+                )
+        return answers
+
+
+def _replay(item: Pending, digest: str, code: int, body: dict[str, Any]) -> Stored:
+    if digest != item.request_sha256:
+        return Stored(
+            409, {"detail": "Idempotency-Key was already used for a different request body"}
+        )
+    return Stored(code, body, replayed=True)
