@@ -42,8 +42,10 @@ __all__ = [
     "WriteResult",
     "connect",
     "dialect",
+    "encode_table",
     "execute",
     "instant_param",
+    "placeholders",
     "read_arrow",
     "read_frame",
     "transaction",
@@ -90,6 +92,21 @@ def instant_param(url: str, value: Any) -> Any:
     if _dialect(url) == "sqlite":
         return int(ts.value // 1000)  # .value is nanoseconds whatever the unit
     return ts.to_pydatetime()
+
+
+def placeholders(url: str, sql: str) -> str:
+    """``sql`` written with ``?`` placeholders, in this database's style (``$1…`` on PostgreSQL)."""
+    return _numbered_params(sql) if _dialect(url) == "postgresql" else sql
+
+
+def encode_table(url: str, table: str, data: pa.Table) -> pa.Table:
+    """``data`` for ``cursor.adbc_ingest`` into the model table ``table`` of this database.
+
+    Instants become what the database stores (integer microseconds UTC on SQLite, see
+    :func:`instant_param`), dates ``date32``, dictionaries and large strings plain strings:
+    the same encoding :func:`write_frame` applies.
+    """
+    return _to_arrow(data, _column_kinds(_model_table(table)), _dialect(url))
 
 
 def _adbc_uri(url: str) -> str:

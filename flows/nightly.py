@@ -48,7 +48,7 @@ def nightly_flow(
     local_day = as_of.astimezone(zoneinfo.ZoneInfo(settings.default_timezone)).date()
     cleaned = hygiene_flow(url=url, as_of=as_of)
     hygiene = {**cleaned.result.summary, **cleaned.result.stats}
-    dedup = dedup_flow(threshold=dedup_threshold, url=url)
+    dedup = dedup_flow(threshold=dedup_threshold, url=url, as_of=as_of)
     loyalty = loyalty_daily_flow(
         run_date=local_day - dt.timedelta(days=1),
         rules_path=loyalty_rules_path,

@@ -23,9 +23,10 @@ import pandas as pd
 import pyarrow as pa
 
 from crm import store
-from crm.identity.errors import IdentityError, MergeNotFoundError, MergeStateError
-from crm.identity.merge import SURVIVOR_RULE, household_links, merge_plan
-from crm.identity.resolve import DuplicateResult, find_duplicates
+from crm.identity.errors import MergeNotFoundError, MergeStateError
+from crm.identity.job import PEOPLE_ROLES, DedupInputs, DedupPlan, people_frame, plan_dedup
+from crm.identity.merge import SURVIVOR_RULE
+from crm.identity.resolve import DuplicateResult
 
 __all__ = [
     "PEOPLE_ROLES",
@@ -34,24 +35,11 @@ __all__ = [
     "cannot_link",
     "dedup",
     "link_households",
+    "load_inputs",
     "read_people",
     "undo_merge",
+    "write_plan",
 ]
-
-#: Roles of the columns :func:`read_people` returns.
-PEOPLE_ROLES: dict[str, str] = {
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "middle_name": "middle_name",
-    "gender": "gender",
-    "birth_date": "birth_date",
-    "address": "address",
-    "postcode": "postcode",
-    "phone_1": "phone",
-    "phone_2": "phone",
-    "email_1": "email",
-    "email_2": "email",
-}
 
 # (table, primary key, customer column) re-pointed by a merge
 _SIMPLE = (
@@ -65,38 +53,35 @@ _SIMPLE = (
 )
 
 
-def read_people(url: str) -> pd.DataFrame:
-    """Active customers with up to two emails and two phones each (``PEOPLE_ROLES`` columns).
-
-    Contact points are taken primary first, then oldest; the normalised value where there
-    is one.
-    """
-    people = store.read_frame(
+def load_inputs(url: str) -> DedupInputs:
+    """Active customers, their contact points, won deals and undone merges (the job's input)."""
+    customers = store.read_frame(
         url,
         "SELECT customer_id, first_name, last_name, middle_name, gender, birth_date, address, "
         "postcode, created_at FROM customers WHERE status = 'active'",
     )
     points = store.read_frame(
         url,
-        "SELECT cp.customer_id, cp.kind, COALESCE(cp.normalized, cp.value) AS value, "
-        "cp.is_primary, cp.contact_point_id FROM contact_points cp "
+        "SELECT cp.contact_point_id, cp.customer_id, cp.kind, cp.value, "
+        "COALESCE(cp.normalized, cp.value) AS match_value, cp.is_primary "
+        "FROM contact_points cp "
         "JOIN customers c ON c.customer_id = cp.customer_id WHERE c.status = 'active'",
     )
-    points = points.sort_values(
-        ["customer_id", "kind", "is_primary", "contact_point_id"],
-        ascending=[True, True, False, True],
+    deals = store.read_frame(
+        url,
+        "SELECT customer_id, status, created_at, closed_at FROM deals WHERE status = 'won'",
     )
-    points["n"] = points.groupby(["customer_id", "kind"]).cumcount() + 1
-    points = points[points["n"] <= 2]
-    wide = points.pivot_table(
-        index="customer_id", columns=["kind", "n"], values="value", aggfunc="first"
-    )
-    wide.columns = ["_".join(str(part) for part in col) for col in wide.columns]
-    out = people.join(wide, on="customer_id")
-    for col in ("phone_1", "phone_2", "email_1", "email_2"):
-        if col not in out:
-            out[col] = pd.Series(pd.NA, index=out.index, dtype="str")
-    return out.sort_values("customer_id", ignore_index=True)
+    return DedupInputs(customers, points, deals, cannot_link(url))
+
+
+def read_people(url: str) -> pd.DataFrame:
+    """Active customers with up to two emails and two phones each (``PEOPLE_ROLES`` columns).
+
+    Contact points are taken primary first, then oldest; the normalised value where there
+    is one (:func:`crm.identity.job.people_frame`).
+    """
+    inputs = load_inputs(url)
+    return people_frame(inputs.customers, inputs.points)
 
 
 def cannot_link(url: str) -> pd.DataFrame:
@@ -107,26 +92,16 @@ def cannot_link(url: str) -> pd.DataFrame:
     return frame
 
 
-def _instants(values: pd.Series | Any, n: int, dialect: str) -> pa.Array:
-    ts = pd.Series(pd.to_datetime(values, utc=True)).reindex(range(n)).ffill()
-    arr = pa.array(ts.dt.as_unit("us"), type=pa.timestamp("us", tz="UTC"))
-    return arr.cast(pa.int64()) if dialect == "sqlite" else arr
-
-
-def _dialect(url: str) -> str:
-    return "sqlite" if url.startswith("sqlite") else "postgresql"
+def _log_table(url: str, columns: dict[str, Any], n: int, as_of: dt.datetime) -> pa.Table:
+    ts = pd.Timestamp(as_of)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    recorded = pa.array([ts.to_pydatetime()] * n, type=pa.timestamp("us", tz="UTC"))
+    return store.encode_table(url, "merge_log", pa.table({**columns, "recorded_at": recorded}))
 
 
 def _fetch(cur: Any, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     cur.execute(sql, params) if params else cur.execute(sql)
     return [tuple(r) for r in cur.fetchall()]
-
-
-def _p(sql: str, dialect: str) -> str:
-    if dialect != "postgresql":
-        return sql
-    parts = sql.split("?")
-    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
 
 
 def apply_merges(url: str, plan: pd.DataFrame, run_id: str, as_of: dt.datetime) -> pd.DataFrame:
@@ -149,7 +124,6 @@ def apply_merges(url: str, plan: pd.DataFrame, run_id: str, as_of: dt.datetime) 
     """
     if plan.empty:
         return plan.assign(merge_id=pd.Series([], dtype="int64"), moved=0)
-    dialect = _dialect(url)
     stage = f"merge_plan_{uuid.uuid4().hex[:8]}"
     with store.connect(url) as conn, store.transaction(conn) as cur:
         start = _fetch(cur, "SELECT COALESCE(MAX(merge_id), 0) FROM merge_log")[0][0]
@@ -157,7 +131,8 @@ def apply_merges(url: str, plan: pd.DataFrame, run_id: str, as_of: dt.datetime) 
             merge_id=np.arange(int(start) + 1, int(start) + 1 + len(plan), dtype=np.int64)
         )
         n = len(plan)
-        log = pa.table(
+        log = _log_table(
+            url,
             {
                 "merge_id": pa.array(plan["merge_id"], pa.int64()),
                 "action": pa.array(["merge"] * n),
@@ -167,8 +142,9 @@ def apply_merges(url: str, plan: pd.DataFrame, run_id: str, as_of: dt.datetime) 
                 "score": pa.array(plan["score"], pa.float64()),
                 "confidence": pa.array(plan["confidence"], pa.float64()),
                 "run_id": pa.array([run_id] * n),
-                "recorded_at": _instants([as_of], n, dialect),
-            }
+            },
+            n,
+            as_of,
         )
         cur.adbc_ingest("merge_log", log, mode="append")
         cur.adbc_ingest(
@@ -296,14 +272,16 @@ def undo_merge(url: str, merge_id: int, run_id: str, as_of: dt.datetime) -> int:
     MergeStateError
         The merge was already undone.
     """
-    dialect = _dialect(url)
+
+    def _p(sql: str) -> str:
+        return store.placeholders(url, sql)
+
     with store.connect(url) as conn, store.transaction(conn) as cur:
         rows = _fetch(
             cur,
             _p(
                 "SELECT action, survivor_id, merged_id, rule, score, confidence FROM merge_log "
-                "WHERE merge_id = ?",
-                dialect,
+                "WHERE merge_id = ?"
             ),
             [int(merge_id)],
         )
@@ -315,7 +293,7 @@ def undo_merge(url: str, merge_id: int, run_id: str, as_of: dt.datetime) -> int:
         _, survivor, merged, rule, score, confidence = entry["merge"]
         given = _fetch(
             cur,
-            _p("SELECT COUNT(*) FROM merge_moves WHERE merge_id = ?", dialect),
+            _p("SELECT COUNT(*) FROM merge_moves WHERE merge_id = ?"),
             [int(merge_id)],
         )[0][0]
         mid = int(merge_id)
@@ -325,16 +303,14 @@ def undo_merge(url: str, merge_id: int, run_id: str, as_of: dt.datetime) -> int:
                     f"UPDATE {table} SET customer_id = (SELECT m.from_customer_id FROM "
                     f"merge_moves m WHERE m.merge_id = ? AND m.table_name = '{table}' "
                     f"AND m.row_id = {table}.{pk}) WHERE {pk} IN (SELECT row_id FROM merge_moves "
-                    f"WHERE merge_id = ? AND table_name = '{table}')",
-                    dialect,
+                    f"WHERE merge_id = ? AND table_name = '{table}')"
                 ),
                 [mid, mid],
             )
         cur.execute(
             _p(
                 "UPDATE customer_tags SET customer_id = ? WHERE customer_id = ? AND tag_id IN "
-                "(SELECT row_id FROM merge_moves WHERE merge_id = ? AND table_name = 'customer_tags')",
-                dialect,
+                "(SELECT row_id FROM merge_moves WHERE merge_id = ? AND table_name = 'customer_tags')"
             ),
             [int(merged), int(survivor), mid],
         )
@@ -343,20 +319,19 @@ def undo_merge(url: str, merge_id: int, run_id: str, as_of: dt.datetime) -> int:
             cur.execute(
                 _p(
                     f"UPDATE relations SET {col} = ? WHERE relation_id IN (SELECT row_id FROM "
-                    f"merge_moves WHERE merge_id = ? AND table_name = '{name}')",
-                    dialect,
+                    f"merge_moves WHERE merge_id = ? AND table_name = '{name}')"
                 ),
                 [int(merged), mid],
             )
         cur.execute(
             _p(
                 "UPDATE customers SET status = 'active', merged_into = NULL "
-                "WHERE customer_id = ? AND status = 'duplicate'",
-                dialect,
+                "WHERE customer_id = ? AND status = 'duplicate'"
             ),
             [int(merged)],
         )
-        log = pa.table(
+        log = _log_table(
+            url,
             {
                 "merge_id": pa.array([mid], pa.int64()),
                 "action": pa.array(["undo"]),
@@ -366,8 +341,9 @@ def undo_merge(url: str, merge_id: int, run_id: str, as_of: dt.datetime) -> int:
                 "score": pa.array([score], pa.float64()),
                 "confidence": pa.array([confidence], pa.float64()),
                 "run_id": pa.array([run_id]),
-                "recorded_at": _instants([as_of], 1, dialect),
-            }
+            },
+            1,
+            as_of,
         )
         cur.adbc_ingest("merge_log", log, mode="append")
     return int(given)
@@ -398,7 +374,7 @@ def link_households(url: str, links: pd.DataFrame, as_of: dt.datetime) -> store.
 
 @dataclass
 class DedupRun:
-    """What :func:`dedup` found and did."""
+    """What :func:`dedup` (or the ``dedup`` flow) found and did."""
 
     result: DuplicateResult
     plan: pd.DataFrame
@@ -410,6 +386,35 @@ class DedupRun:
     stats: dict[str, object] = field(default_factory=dict)
 
 
+def write_plan(
+    url: str, plan: DedupPlan, run_id: str, as_of: dt.datetime, *, dry_run: bool = False
+) -> DedupRun:
+    """Apply ``plan``: each round's merges in order, then the household links.
+
+    With ``dry_run`` nothing is written; the run lists every merge the plan holds.
+    """
+    run = DedupRun(
+        result=plan.result,
+        plan=plan.merges,
+        households=plan.households,
+        dry_run=dry_run,
+        stats={"customers": plan.customers, **plan.stats},
+    )
+    if dry_run:
+        return run
+    done = [apply_merges(url, r, run_id, as_of) for r in plan.rounds]
+    if done:
+        applied = pd.concat(done, ignore_index=True)
+        run.plan = run.plan.merge(applied[["merged_id", "merge_id", "moved"]], on="merged_id")
+        run.plan = run.plan[
+            ["merge_id", "survivor_id", "merged_id", "score", "confidence", "moved"]
+        ]
+        run.merged = len(applied)
+        run.moved_rows = int(applied["moved"].sum())
+    run.households_added = link_households(url, plan.households, as_of).inserted
+    return run
+
+
 def dedup(
     url: str,
     as_of: dt.datetime,
@@ -419,40 +424,13 @@ def dedup(
     run_id: str | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> DedupRun:
-    """Find duplicates among active customers, link households, merge (unless ``dry_run``).
+    """The dedup job: :func:`load_inputs` → :func:`~crm.identity.job.plan_dedup` → :func:`write_plan`.
 
-    A rerun changes nothing: merged records are no longer active, household links are
-    upserted, and merges a person undid are never redone.
+    Finds duplicates among active customers, merges them (unless ``dry_run``) and links
+    households. A rerun changes nothing: the plan is closed under its own rule, merged
+    records are no longer active, household links are upserted, and merges a person
+    undid are never redone. ``flows.identity.dedup_flow`` runs the same three steps as
+    Prefect tasks.
     """
-    if not 0.0 < threshold <= 1.0:
-        raise IdentityError(f"threshold must be in (0, 1], not {threshold}")
-    run_id = run_id or f"dedup-{uuid.uuid4().hex[:12]}"
-    people = read_people(url)
-    if len(people) < 2:
-        empty = find_duplicates(people.head(0), PEOPLE_ROLES, id_col="customer_id")
-        return DedupRun(empty, merge_plan(empty.clusters, empty.pairs, people), pd.DataFrame())
-    result = find_duplicates(
-        people,
-        PEOPLE_ROLES,
-        threshold=threshold,
-        id_col="customer_id",
-        cannot_link=cannot_link(url),
-        **dict(options or {}),
-    )
-    in_clusters = result.clusters.loc[result.clusters["cluster_size"] > 1, "record_id"]
-    deals = store.read_frame(
-        url,
-        "SELECT customer_id, status, created_at, closed_at FROM deals WHERE status = 'won'",
-    )
-    deals = deals[deals["customer_id"].isin(in_clusters)]
-    plan = merge_plan(result.clusters, result.pairs, people, deals)
-    links = household_links(result.households, plan)
-    run = DedupRun(result=result, plan=plan, households=links, dry_run=dry_run)
-    if dry_run:
-        return run
-    done = apply_merges(url, plan, run_id, as_of)
-    run.plan = done
-    run.merged = len(done)
-    run.moved_rows = int(done["moved"].sum()) if len(done) else 0
-    run.households_added = link_households(url, links, as_of).inserted
-    return run
+    plan = plan_dedup(load_inputs(url), threshold=threshold, options=options)
+    return write_plan(url, plan, run_id or f"dedup-{uuid.uuid4().hex[:12]}", as_of, dry_run=dry_run)

@@ -206,3 +206,27 @@ def test_flow_runs_and_reruns(db_url: str, prefect_harness: None) -> None:
     assert (first["merged"], first["households_added"]) == (2, 1)
     second = dedup_flow(url=db_url)
     assert (second["merged"], second["households_added"], second["to_merge"]) == (0, 0, 0)
+
+
+def test_right_after_a_merge_run_a_dry_run_proposes_nothing(sqlite_url: str) -> None:
+    # the demo-sized base (10k customers, the generator's duplicates and households)
+    from crm import sample
+
+    data = sample.generate(10_000, seed=3, orders_per_customer=0.2, events_per_customer=0.2)
+    sample.load(sqlite_url, data)
+    first = dedup(sqlite_url, AS_OF, run_id="first")
+    assert first.merged > 300  # about 6% of the generated records are duplicates
+    assert first.households_added > 100
+    again = dedup(sqlite_url, AS_OF, dry_run=True)
+    assert len(again.plan) == 0, again.plan.head()
+    assert len(again.households) == first.households_added  # the same links, none new
+    rerun = dedup(sqlite_url, AS_OF, run_id="second")
+    assert (rerun.merged, rerun.households_added) == (0, 0)
+
+
+def test_threshold_is_checked_by_the_one_job_both_callers_share(sqlite_url: str) -> None:
+    from crm.identity import IdentityError
+
+    load_base(sqlite_url)
+    with pytest.raises(IdentityError, match=r"threshold must be in \(0, 1\], not 1.5"):
+        dedup(sqlite_url, AS_OF, threshold=1.5)
