@@ -20,7 +20,7 @@ AS_OF = dt.datetime(2026, 11, 1, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def prefect_harness() -> Iterator[None]:
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):
         yield
 
 
