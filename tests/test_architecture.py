@@ -195,3 +195,16 @@ def test_every_module_declares_all() -> None:
             if "__all__" not in path.read_text(encoding="utf-8"):
                 missing.append(str(path.relative_to(ROOT)))
     assert not missing, f"modules without __all__: {missing}"
+
+
+def test_test_modules_have_unique_names() -> None:
+    # tests/<room>/ folders are not packages (they would shadow the rooms), so two test files
+    # of one name collide at collection ("import file mismatch")
+    seen: dict[str, str] = {}
+    clashes = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        rel = str(path.relative_to(ROOT))
+        if path.name in seen:
+            clashes.append(f"{seen[path.name]} and {rel}")
+        seen.setdefault(path.name, rel)
+    assert not clashes, "rename one of: " + "; ".join(clashes)
