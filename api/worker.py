@@ -414,6 +414,17 @@ def deliver_batch(
         return {}
     blocked = _suppressed(engine, ids)
     with engine.connect() as conn:
+        channels = (
+            dict(
+                conn.execute(
+                    select(OUTBOX.c.id, OUTBOX.c.channel).where(OUTBOX.c.id.in_(sorted(blocked)))
+                )
+                .tuples()
+                .all()
+            )
+            if blocked
+            else {}
+        )
         rows = conn.execute(
             select(
                 OUTBOX.c.id,
@@ -479,7 +490,7 @@ def deliver_batch(
             attempts += [
                 {
                     "message_id": i,
-                    "channel": "",
+                    "channel": channels.get(i, ""),
                     "attempt": 0,
                     "worker": cfg.name,
                     "outcome": "suppressed",

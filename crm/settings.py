@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: SecretStr = SecretStr("")
     sms_provider_url: str = Field(
-        "http://127.0.0.1:8025", description="Base URL of the SMS provider (docs/sms-provider.md)."
+        "http://127.0.0.1:8025",
+        description="Base URL of the SMS provider (its contract: api/delivery.py).",
     )
     sms_provider_token: SecretStr = SecretStr("")
     worker_batch: int = Field(200, description="Outbox messages a worker claims at once.")

@@ -166,6 +166,8 @@ def test_hard_bounce_webhook_suppresses_before_the_next_send(
         assert totals == {"sent": 0, "failed": 0, "retry": 0, "suppressed": 1}
         assert len(provider.delivered) == 1  # type: ignore[attr-defined]
     assert _outbox(url) == {"camp:1:1": "bounced", "camp2:1:1": "suppressed"}
+    attempts = store.read_frame(url, "delivery_attempts")
+    assert attempts.loc[attempts["outcome"] == "suppressed", "channel"].tolist() == ["sms"]
     events = store.read_frame(url, "marketing_events")
     assert events["kind"].tolist() == ["bounced"]
 
