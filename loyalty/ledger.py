@@ -111,8 +111,7 @@ def instant(value: Any, tz: Any = None) -> pd.Timestamp:
     return as_instant(value, tz)
 
 
-def empty_ledger() -> pd.DataFrame:
-    """A ledger with no entries and the right dtypes."""
+def _empty() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "idempotency_key": pd.Series([], dtype="str"),
@@ -130,6 +129,14 @@ def empty_ledger() -> pd.DataFrame:
             "expires_at": pd.Series([], dtype=_TS),
         }
     )
+
+
+_EMPTY = _empty()
+
+
+def empty_ledger() -> pd.DataFrame:
+    """A ledger with no entries and the right dtypes."""
+    return _EMPTY.copy()
 
 
 def _as_time(value: Any, n: int) -> Any:
@@ -529,25 +536,28 @@ def expiry_entries(ledger: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     lot's remainder is computed after everything it already paid for.
     """
     require_columns(ledger, LEDGER_COLUMNS, "ledger")
-    sched = expiry_schedule(ledger, as_of)
-    sched = sched[sched["remaining"].to_numpy() > 0]
-    if sched.empty:
+    at = instant(as_of)
+    led = _upto(ledger, at)
+    lots = _Lots(led, at.value // 1000)
+    sel = lots.due & (lots.expired > 0)
+    if not sel.any():
         return empty_ledger()
-    keys = "expire:" + sched["lot_key"].astype("str")
-    fresh = ~_isin(keys, ledger["idempotency_key"])
+    rows = lots.rows[sel]
+    lot_key = led["idempotency_key"].to_numpy(dtype=object)[rows]
+    keys = "expire:" + lot_key
+    fresh = ~_isin(pd.Series(keys, dtype="str"), led["idempotency_key"])
     if not fresh.any():
         return empty_ledger()
-    sched = sched[fresh]
     return make_entries(
         key=keys[fresh],
-        customer_id=sched["customer_id"],
+        customer_id=lots.cid[sel][fresh],
         kind="expire",
-        points=-sched["remaining"],
+        points=-lots.expired[sel][fresh],
         reason="expiry",
-        occurred_at=sched["expires_at"],
+        occurred_at=pd.Series(lots.T[sel][fresh].astype("datetime64[us]")).dt.tz_localize("UTC"),
         source_kind="lot",
-        source_id=sched["lot_key"],
-        ref_key=sched["lot_key"],
+        source_id=lot_key[fresh],
+        ref_key=lot_key[fresh],
     )
 
 

@@ -37,18 +37,21 @@ TIER_HISTORY_COLUMNS = [
 ]
 
 
+_EMPTY = pd.DataFrame(
+    {
+        "customer_id": pd.Series([], dtype="int64"),
+        "tier": pd.Series([], dtype="str"),
+        "previous_tier": pd.Series([], dtype="str"),
+        "direction": pd.Series([], dtype="str"),
+        "effective_at": pd.Series([], dtype="datetime64[us, UTC]"),
+        "basis_value": pd.Series([], dtype="float64"),
+    }
+)
+
+
 def empty_tier_history() -> pd.DataFrame:
     """A tier history with no rows and the right dtypes."""
-    return pd.DataFrame(
-        {
-            "customer_id": pd.Series([], dtype="int64"),
-            "tier": pd.Series([], dtype="str"),
-            "previous_tier": pd.Series([], dtype="str"),
-            "direction": pd.Series([], dtype="str"),
-            "effective_at": pd.Series([], dtype="datetime64[us, UTC]"),
-            "basis_value": pd.Series([], dtype="float64"),
-        }
-    )
+    return _EMPTY.copy()
 
 
 def tier_basis(
@@ -77,15 +80,27 @@ def tier_basis(
     return led[mask.to_numpy()].groupby("customer_id")["points"].sum().astype("float64")
 
 
+def _last_per_customer(history: pd.DataFrame, at: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``history`` that are each customer's last change at or before ``at``."""
+    eff = history["effective_at"]
+    keep = np.flatnonzero((eff <= at).to_numpy())
+    cid = history["customer_id"].to_numpy(dtype=np.int64)[keep]
+    t = eff.to_numpy(dtype="datetime64[us]")[keep]
+    order = np.lexsort((t, cid))
+    c = cid[order]
+    last = order[np.r_[c[1:] != c[:-1], True]] if len(c) else order
+    return keep[last], cid[last]
+
+
 def current_tiers(history: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     """The last change per customer at or before ``as_of``: ``tier`` and ``since``, by customer."""
-    at = instant(as_of)
-    h = history[(history["effective_at"] <= at).to_numpy()]
-    h = h.sort_values(["customer_id", "effective_at"], kind="stable").drop_duplicates(
-        "customer_id", keep="last"
-    )
-    return h.set_index("customer_id")[["tier", "effective_at"]].rename(
-        columns={"effective_at": "since"}
+    rows, cid = _last_per_customer(history, instant(as_of))
+    return pd.DataFrame(
+        {
+            "tier": pd.array(history["tier"].to_numpy(dtype=object)[rows], dtype="str"),
+            "since": history["effective_at"].array[rows],
+        },
+        index=pd.Index(cid, name="customer_id"),
     )
 
 
@@ -110,31 +125,35 @@ def tier_changes(history: pd.DataFrame, basis: pd.Series, rules: Rules, as_of: A
     levels = rules.tiers.levels
     codes = np.array([lv.code for lv in levels], dtype=object)
     thresholds = np.array([lv.threshold for lv in levels], dtype=np.float64)
-    cur = current_tiers(history, at)
-    customers = basis.index.union(cur.index)
-    value = basis.reindex(customers, fill_value=0.0).to_numpy(dtype=np.float64)
+    rows, cur_ids = _last_per_customer(history, at)
+    b_ids = basis.index.to_numpy(dtype=np.int64)
+    ids = np.union1d(b_ids, cur_ids)
+    value = np.zeros(len(ids), dtype=np.float64)
+    value[np.searchsorted(ids, b_ids)] = basis.to_numpy(dtype=np.float64)
     target = np.searchsorted(thresholds, value + 1e-9, side="right") - 1
+    at_cur = np.searchsorted(ids, cur_ids)
     position = {c: i for i, c in enumerate(codes)}
-    now_code = cur["tier"].reindex(customers).fillna(codes[0])
-    now = now_code.map(position).fillna(0).to_numpy(dtype=np.int64)
-    since = cur["since"].reindex(customers)
-    stayed = (
-        since.isna() | (since <= at - pd.Timedelta(days=rules.tiers.min_stay_days))
-    ).to_numpy()
+    now = np.zeros(len(ids), dtype=np.int64)
+    now[at_cur] = [position.get(t, 0) for t in history["tier"].to_numpy(dtype=object)[rows]]
+    stay = pd.Timedelta(days=rules.tiers.min_stay_days)
+    since = history["effective_at"].to_numpy(dtype="datetime64[us]")[rows]
+    stayed = np.ones(len(ids), dtype=bool)
+    stayed[at_cur] = since <= (at - stay).tz_localize(None).to_datetime64()
     up = target > now
-    down = (target < now) & stayed
-    change = up | down
-    out = pd.DataFrame(
+    change = up | ((target < now) & stayed)
+    if not change.any():
+        return empty_tier_history()
+    n = int(change.sum())
+    return pd.DataFrame(
         {
-            "customer_id": np.asarray(customers)[change].astype(np.int64),
-            "tier": codes[target[change]].astype(str),
-            "previous_tier": now_code.to_numpy()[change].astype(str),
-            "direction": np.where(up[change], "up", "down").astype(str),
-            "effective_at": pd.Series([at] * int(change.sum()), dtype="datetime64[us, UTC]"),
+            "customer_id": ids[change],
+            "tier": pd.array(codes[target[change]], dtype="str"),
+            "previous_tier": pd.array(codes[now[change]], dtype="str"),
+            "direction": pd.array(np.where(up[change], "up", "down").astype(object), dtype="str"),
+            "effective_at": pd.Series([at] * n, dtype="datetime64[us, UTC]").array,
             "basis_value": value[change],
         }
     )
-    return out.astype({"tier": "str", "previous_tier": "str", "direction": "str"})
 
 
 def tier_at(
