@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["CRMError", "ImportFileError", "MappingError", "StoreError"]
+__all__ = [
+    "CRMError",
+    "ImportFileError",
+    "ImportRejectedError",
+    "MappingError",
+    "StoreError",
+]
 
 
 class CRMError(Exception):
@@ -19,6 +25,28 @@ class ImportFileError(CRMError):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
+
+
+class ImportRejectedError(CRMError):
+    """Too many rows of an import were quarantined: the file is probably not the right one.
+
+    Nothing of it landed; the quarantined rows are recorded with their reasons (batch
+    ``batch_id``) so the cause can be read there.
+    """
+
+    def __init__(
+        self, path: str, quarantined: int, total: int, limit: float, batch_id: int
+    ) -> None:
+        share = quarantined / total if total else 1.0
+        super().__init__(
+            f"{path}: {quarantined:,} of {total:,} rows quarantined ({share:.0%}, more than the "
+            f"--max-rejects share {limit:.0%}); nothing landed. Reasons: table quarantine, "
+            f"batch {batch_id}"
+        )
+        self.path = path
+        self.quarantined = quarantined
+        self.total = total
+        self.batch_id = batch_id
 
 
 class MappingError(CRMError):

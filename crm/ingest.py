@@ -18,6 +18,7 @@ Example
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from crm import columns as c
-from crm.errors import ImportFileError, MappingError
+from crm.errors import ImportFileError, ImportRejectedError, MappingError
 from crm.store import WriteResult
 
 __all__ = [
@@ -243,6 +244,8 @@ class ImportSummary:
     quarantined: int
     matched_existing: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    #: landed email addresses flagged by hygiene: ``role``, ``free``, ``disposable``
+    email_flags: dict[str, int] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- reading
@@ -250,15 +253,36 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV (UTF-8 or Windows-1251, ``,`` or ``;``), Excel or Parquet file as text.
 
     Returns a frame of strings (empty cells are missing) with a ``line`` column giving
-    each row's line in the source (the header is line 1).
+    each row's line in the source (the header is line 1). Lines a CSV parser cannot take
+    are left out; :func:`read_rows` returns them with their reasons.
+    """
+    return read_rows(path)[0]
+
+
+def read_rows(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read a file as :func:`read_table` does, and the CSV lines that could not be read.
+
+    Returns
+    -------
+    (frame, rejected)
+        ``rejected`` has ``line, field, reason, raw``: a line with more or fewer fields than
+        the header (``"10 fields, the header has 8"``), an unclosed or stray quote, a NUL
+        character, or only empty cells; every other line is in ``frame``.
+
+    Raises
+    ------
+    ImportFileError
+        When the file is missing, of an unsupported type, has no header, or is not text in
+        any supported encoding.
     """
     p = Path(path)
     if not p.exists():
         raise ImportFileError(str(p), "no such file")
     suffix = p.suffix.lower()
+    rejected = _rejected([])
     try:
         if suffix in (".csv", ".txt", ".tsv"):
-            frame = _read_csv(p)
+            frame, rejected = _read_csv(p)
         elif suffix in (".xlsx", ".xlsm", ".xls"):
             frame = pd.read_excel(p, dtype=str)
         elif suffix == ".parquet":
@@ -273,23 +297,112 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise ImportFileError(str(p), "no header row")
     frame.columns = [str(col).strip() for col in frame.columns]
     frame = frame.replace(r"^\s*$", None, regex=True)
-    frame.insert(0, "line", np.arange(2, len(frame) + 2))
-    return frame
+    if "line" not in frame.columns:
+        frame.insert(0, "line", np.arange(2, len(frame) + 2))
+    return frame, rejected
 
 
-def _read_csv(p: Path) -> pd.DataFrame:
-    head = p.read_bytes()[:65536]
-    encoding = "utf-8-sig"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        encoding = "cp1251"
-    text = head.decode(encoding, errors="ignore")
-    first = text.splitlines()[0] if text else ""
-    sep = max([",", ";", "\t"], key=first.count)
-    return pd.read_csv(
-        p, dtype=str, sep=sep, encoding=encoding, keep_default_na=False, na_values=[""]
+def _rejected(rows: list[tuple[int, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "line": pd.Series([r[0] for r in rows], dtype="int64"),
+            "field": pd.Series([None] * len(rows), dtype="object"),
+            "reason": pd.Series([r[1] for r in rows], dtype="object"),
+            "raw": pd.Series(
+                [json.dumps({"text": r[2][:1000]}, ensure_ascii=False) for r in rows],
+                dtype="object",
+            ),
+        }
     )
+
+
+#: a file whose first 64 KiB hold more of these control bytes is not text (a binary file)
+_CONTROL = bytes(range(0, 9)) + bytes(range(14, 32))
+
+
+def _decode_lines(p: Path, data: bytes) -> list[str]:
+    """The file's physical lines, each decoded as UTF-8 or else Windows-1251."""
+    sample = data[:65536]
+    if sample and sum(sample.count(bytes([b])) for b in _CONTROL) > 0.02 * len(sample):
+        raise ImportFileError(
+            str(p), "is not a text file in a supported encoding (UTF-8 or Windows-1251)"
+        )
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines = []
+    for raw in data.split(b"\n"):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:  # a line saved by another program (mixed encodings)
+            lines.append(raw.decode("cp1251", errors="replace"))
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.rstrip("\r") for line in lines]
+
+
+def _read_csv(p: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse a CSV line by line: a line the parser cannot take is rejected, not the file."""
+    lines = _decode_lines(p, p.read_bytes())
+    start = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if start is None:
+        return pd.DataFrame(), _rejected([])
+    first = lines[start]
+    sep = max([",", ";", "\t"], key=first.count)
+    header = next(csv.reader([first], delimiter=sep))
+    width = len(header)
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    i = start + 1
+    while i < len(lines):
+        text = lines[i]
+        number = i + 1
+        if not text.strip():
+            i += 1
+            continue
+        if "\x00" in text:
+            bad.append((number, "the line contains a NUL character", text.replace("\x00", "")))
+            i += 1
+            continue
+        record, used, problem = _record(lines, i, sep, width)
+        if problem:
+            bad.append((number, problem, text))
+        elif len(record) != width:
+            bad.append((number, f"{len(record)} fields, the header has {width}", text))
+        elif not any(cell.strip() for cell in record):
+            bad.append((number, "empty row", text))
+        else:
+            rows.append(record)
+            numbers.append(number)
+        i += used
+    frame = (
+        pd.DataFrame(rows, columns=header, dtype="str")
+        if rows
+        else pd.DataFrame(columns=header, dtype="str")
+    )
+    frame.insert(0, "line", np.asarray(numbers, dtype=np.int64))
+    return frame, _rejected(bad)
+
+
+def _record(lines: list[str], i: int, sep: str, width: int) -> tuple[list[str], int, str | None]:
+    """The record starting at physical line ``i``: its fields, lines used, or a problem.
+
+    A quoted field may run over several lines; a quote that is still open after the
+    record has its header's width of fields (or after 20 lines) is an unclosed quote.
+    """
+    for used in range(1, 21):
+        chunk = "\n".join(lines[i : i + used])
+        if chunk.count('"') % 2 == 0:
+            try:
+                record = next(csv.reader([chunk], delimiter=sep, strict=True))
+            except csv.Error as exc:
+                return [], 1, f"bad quoting: {exc}"
+            if used > 1 and len(record) != width:  # the quote was opened by mistake
+                break
+            return record, used, None
+        if i + used >= len(lines):
+            break
+    return [], 1, "unclosed quote"
 
 
 def resolve_mapping(
@@ -347,17 +460,19 @@ def validate(raw: pd.DataFrame, entity: str, mapping: Mapping[str, str] | None =
             f"required field has no column; map one with --map COLUMN={missing_required[0]}",
         )
 
-    n = len(frame)
     reason = pd.Series(None, index=frame.index, dtype="object")
     bad_field = pd.Series(None, index=frame.index, dtype="object")
     good = pd.DataFrame({"line": frame["line"].to_numpy()}, index=frame.index)
 
-    def fail(mask: pd.Series, name: str, message: pd.Series | str) -> None:
+    def fail(mask: pd.Series, name: str | None, message: pd.Series | str) -> None:
         new = mask & reason.isna()
         if new.any():
             msg = message[new] if isinstance(message, pd.Series) else message
             reason.loc[new] = msg
             bad_field.loc[new] = name
+
+    cells = frame.drop(columns="line")
+    fail(cells.isna().all(axis=1) if len(cells.columns) else ~reason.isna(), None, "empty row")
 
     for name, spec in fields.items():
         if name not in frame.columns:
@@ -439,7 +554,6 @@ def validate(raw: pd.DataFrame, entity: str, mapping: Mapping[str, str] | None =
             "raw": raw_json.to_numpy() if len(raw_json) else np.array([], dtype=object),
         }
     )
-    del n
     return Validated(good=good.loc[~is_bad].reset_index(drop=True), bad=bad)
 
 
@@ -505,75 +619,58 @@ def import_file(
     as_of: dt.datetime,
     mapping: Mapping[str, str] | None = None,
     default_region: str = "RU",
+    max_rejects: float = 0.5,
 ) -> ImportSummary:
     """Validate ``path`` and land its good rows; quarantine the bad ones with reasons.
 
     Idempotent: rows are upserted on ``external_id`` (an unchanged row counts as
     unchanged, not updated), quarantine rows are keyed by (file checksum, line), and
     contact points and consents are only added when new. One batch row records the run.
-    """
-    from sqlalchemy import update
 
+    Parameters
+    ----------
+    max_rejects : when every row, or more than this share of the rows, is quarantined,
+        nothing lands: the quarantine and the batch (status ``rejected``) are recorded and
+        :class:`~crm.errors.ImportRejectedError` is raised, so a wrong file fails a
+        scheduled run instead of passing quietly.
+    """
     from crm import store
-    from crm.db import make_engine, session_scope
-    from crm.models import ImportBatch
 
     p = Path(path)
-    raw = read_table(p)
+    raw, unreadable = read_rows(p)
     checked = validate(raw, entity, mapping)
     sha = hashlib.sha256(p.read_bytes()).hexdigest()
-
-    engine = make_engine(url)
-    try:
-        with session_scope(engine) as session:
-            batch = ImportBatch(
-                entity=entity,
-                source_file=str(p),
-                file_sha256=sha,
-                rows_total=len(raw),
-                started_at=as_of,
-            )
-            session.add(batch)
-            session.flush()
-            batch_id = batch.batch_id
-
+    total = len(raw) + len(unreadable)
+    bad = pd.concat([unreadable, checked.bad], ignore_index=True)
+    batch_id = _open_batch(url, entity, p, sha, total, as_of)
+    refused = total > 0 and (len(bad) >= total or len(bad) > max_rejects * total)
+    result, matched = WriteResult(inserted=0), 0
+    email_flags: dict[str, int] = {}
+    if not refused:
         landed = land_rows(url, entity, checked.good, as_of=as_of, default_region=default_region)
         result, matched = landed.result, landed.matched
-        bad = pd.concat([checked.bad, landed.bad], ignore_index=True)
-
-        if len(bad):
-            quarantine = bad.assign(
-                batch_id=batch_id,
-                entity=entity,
-                source_file=str(p),
-                source_file_sha256=sha,
-                created_at=as_of,
-            )
-            store.write_frame(
-                url,
-                quarantine,
-                "quarantine",
-                mode="upsert",
-                key=["source_file_sha256", "line"],
-                update=["batch_id", "field", "reason", "raw"],
-            )
-
-        with session_scope(engine) as session:
-            session.execute(
-                update(ImportBatch)
-                .where(ImportBatch.batch_id == batch_id)
-                .values(
-                    rows_inserted=result.inserted,
-                    rows_updated=result.updated,
-                    rows_unchanged=result.unchanged,
-                    rows_quarantined=len(bad),
-                    rows_matched=matched,
-                    status="done",
-                    finished_at=as_of,
-                )
-            )
-    finally:
-        engine.dispose()
+        email_flags = landed.email_flags
+        bad = pd.concat([bad, landed.bad], ignore_index=True)
+        refused = total > 0 and len(bad) >= total
+    if len(bad):
+        quarantine = bad.assign(
+            batch_id=batch_id,
+            entity=entity,
+            source_file=str(p),
+            source_file_sha256=sha,
+            created_at=as_of,
+        )
+        store.write_frame(
+            url,
+            quarantine,
+            "quarantine",
+            mode="upsert",
+            key=["source_file_sha256", "line"],
+            update=["batch_id", "field", "reason", "raw"],
+        )
+    _close_batch(url, batch_id, result, len(bad), matched, "rejected" if refused else "done", as_of)
+    if refused:
+        raise ImportRejectedError(str(p), len(bad), total, max_rejects, batch_id)
     reasons: dict[str, int] = {}
     if len(bad):
         counted = bad["reason"].str.replace(r"'[^']*'", "'…'", regex=True).value_counts()
@@ -582,13 +679,64 @@ def import_file(
         entity=entity,
         source_file=str(p),
         batch_id=batch_id,
-        total=len(raw),
+        total=total,
         inserted=result.inserted,
         updated=result.updated,
         unchanged=result.unchanged,
         quarantined=len(bad),
         matched_existing=matched,
         reasons=reasons,
+        email_flags=email_flags,
+    )
+
+
+def _open_batch(url: str, entity: str, p: Path, sha: str, total: int, as_of: dt.datetime) -> int:
+    """Record the start of an import; returns its ``batch_id``."""
+    from crm.db import make_engine, session_scope
+    from crm.models import ImportBatch
+
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            batch = ImportBatch(
+                entity=entity,
+                source_file=str(p),
+                file_sha256=sha,
+                rows_total=total,
+                started_at=as_of,
+            )
+            session.add(batch)
+            session.flush()
+            return int(batch.batch_id)
+    finally:
+        engine.dispose()
+
+
+def _close_batch(
+    url: str,
+    batch_id: int,
+    result: WriteResult,
+    quarantined: int,
+    matched: int,
+    status: str,
+    as_of: dt.datetime,
+) -> None:
+    from crm import store
+
+    store.execute(
+        url,
+        "UPDATE import_batches SET rows_inserted = ?, rows_updated = ?, rows_unchanged = ?, "
+        "rows_quarantined = ?, rows_matched = ?, status = ?, finished_at = ? WHERE batch_id = ?",
+        [
+            result.inserted,
+            result.updated,
+            result.unchanged,
+            quarantined,
+            matched,
+            status,
+            store.instant_param(url, as_of),
+            batch_id,
+        ],
     )
 
 
@@ -604,6 +752,7 @@ class Landed:
     matched: int
     bad: pd.DataFrame  # line, field, reason, raw: references to rows the base does not have
     customer_id: pd.Series | None = None
+    email_flags: dict[str, int] = field(default_factory=dict)
 
 
 def land_rows(
@@ -626,10 +775,10 @@ def land_rows(
     good, bad_refs = _resolve_refs(url, entity, good)
     good = good[~good["line"].isin(bad_refs["line"])] if len(bad_refs) else good
     if entity == "contacts":
-        result, matched, customer_id = _land_contacts(
+        result, matched, customer_id, flags = _land_contacts(
             url, good, as_of=as_of, default_region=default_region
         )
-        return Landed(result, matched, bad_refs, customer_id)
+        return Landed(result, matched, bad_refs, customer_id, flags)
     result = (
         store.write_frame(
             url,
@@ -717,7 +866,7 @@ def _table_frame(entity: str, good: pd.DataFrame, as_of: dt.datetime) -> pd.Data
 
 def _land_contacts(
     url: str, good: pd.DataFrame, *, as_of: dt.datetime, default_region: str
-) -> tuple[WriteResult, int, pd.Series]:
+) -> tuple[WriteResult, int, pd.Series, dict[str, int]]:
     """Upsert customers, then add their new contact points and consents.
 
     D9: the rows are normalised first (names, titles, cities); a row whose ``external_id``
@@ -774,18 +923,18 @@ def _land_contacts(
                     }
                 )
             )
+    flags: dict[str, int] = {}
     if points:
-        cp = pd.concat(points, ignore_index=True)
-        cp = _normalise_points(cp, default_region)
-        cp = cp.assign(is_primary=True, created_at=as_of)
-        store.write_frame(
-            url,
-            cp,
-            "contact_points",
-            mode="upsert",
-            key=["customer_id", "kind", "value"],
-            update=[],
-        )
+        cp, flags = _new_points(url, pd.concat(points, ignore_index=True), default_region, as_of)
+        if len(cp):
+            store.write_frame(
+                url,
+                cp,
+                "contact_points",
+                mode="upsert",
+                key=["customer_id", "kind", "value"],
+                update=[],
+            )
     consents = []
     for col, channel in (("email_consent", "email"), ("sms_consent", "sms")):
         if col in good:
@@ -823,7 +972,8 @@ def _land_contacts(
             ]
         if len(frame):
             store.write_frame(url, frame, "consents")
-    return result, matched, pd.Series(good["customer_id"].to_numpy(), index=good["line"].to_numpy())
+    customer_of_line = pd.Series(good["customer_id"].to_numpy(), index=good["line"].to_numpy())
+    return result, matched, customer_of_line, flags
 
 
 def _normalise_people(good: pd.DataFrame, default_region: str) -> pd.DataFrame:
@@ -891,15 +1041,53 @@ def _match_people(url: str, good: pd.DataFrame, default_region: str) -> tuple[pd
     return same_as, same_row
 
 
-def _normalise_points(cp: pd.DataFrame, default_region: str) -> pd.DataFrame:
-    """Add normalised values with hygiene's normalisers when they are installed."""
-    try:
-        from crm.hygiene import normalise_contact_points  # type: ignore[attr-defined,import-not-found,unused-ignore]
-    except ImportError:
-        low = cp["value"].str.strip()
-        return cp.assign(
-            normalized=np.where(
-                cp["kind"] == "email", low.str.lower(), low.str.replace(r"[^\d+]", "", regex=True)
-            )
-        )
-    return normalise_contact_points(cp, default_region=default_region)
+def _new_points(
+    url: str, cp: pd.DataFrame, default_region: str, as_of: dt.datetime
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The contact points not yet in the base, normalised, flagged and ranked.
+
+    A person has at most one primary point per channel: a new point is primary only when
+    the person has none of that kind yet, and then only the first such point of the file;
+    the others (and every point of a person matched on import) land as secondary. Email
+    addresses carry hygiene's flags (``is_role``: ``info@``…, ``is_free``, ``is_disposable``);
+    returns their counts too.
+    """
+    from crm import store
+    from crm.hygiene import normalise_contact_points, normalise_emails
+
+    cp = cp.drop_duplicates(["customer_id", "kind", "value"])
+    known = store.read_frame(
+        url, "contact_points", columns=["customer_id", "kind", "value", "is_primary"]
+    )
+    if len(known):
+        seen = cp.merge(
+            known[["customer_id", "kind", "value"]].drop_duplicates(),
+            on=["customer_id", "kind", "value"],
+            how="left",
+            indicator=True,
+        )["_merge"].to_numpy()
+        cp = cp[seen == "left_only"]
+    if cp.empty:
+        return cp, {}
+    cp = normalise_contact_points(cp.reset_index(drop=True), default_region=default_region)
+    has_primary = known[known["is_primary"].fillna(False).astype(bool).to_numpy()]
+    taken = cp.merge(
+        has_primary[["customer_id", "kind"]].drop_duplicates(),
+        on=["customer_id", "kind"],
+        how="left",
+        indicator=True,
+    )["_merge"].to_numpy()
+    first = ~cp.duplicated(["customer_id", "kind"]).to_numpy()
+    cp = cp.assign(is_primary=(taken == "left_only") & first, created_at=as_of)
+    is_email = (cp["kind"] == "email").to_numpy()
+    for col in ("is_role", "is_free", "is_disposable"):
+        cp[col] = pd.Series(pd.NA, index=cp.index, dtype="boolean")
+    if is_email.any():
+        em = normalise_emails(cp.loc[is_email, "value"])
+        for col in ("is_role", "is_free", "is_disposable"):
+            cp.loc[is_email, col] = em[col].astype("boolean").to_numpy()
+    flags = {
+        name: int(cp[col].fillna(False).astype(bool).sum())
+        for name, col in (("role", "is_role"), ("free", "is_free"), ("disposable", "is_disposable"))
+    }
+    return cp, flags

@@ -268,17 +268,28 @@ def _lookup(values: pd.Series, keys: pd.Series) -> np.ndarray:
 
     pandas 3 builds the lookup set of a text ``isin`` one Python scalar at a time, about
     10 µs per key: minutes against a ledger of ten million idempotency keys. Factorising
-    both sides together is one hash pass in C.
+    both sides together is one hash pass in C; a few hundred keys go through a dict, which
+    costs less than the frames the hash pass builds.
     """
+    if len(values) + len(keys) <= 2000:
+        where: dict[Any, int] = {}
+        for i, k in enumerate(keys.tolist()):
+            if isinstance(k, str):
+                where.setdefault(k, i)
+        return np.fromiter(
+            (where.get(v, -1) if isinstance(v, str) else -1 for v in values.tolist()),
+            dtype=np.int64,
+            count=len(values),
+        )
     keys = pd.Series(keys.to_numpy(), dtype=values.dtype)
     both = pd.concat([keys, values], ignore_index=True)
     codes = pd.factorize(both)[0] + 1  # 0: missing
-    where = np.full(int(codes.max(initial=0)) + 1, -1, dtype=np.int64)
+    pos = np.full(int(codes.max(initial=0)) + 1, -1, dtype=np.int64)
     # the first position of each key wins (keys are unique in a valid ledger)
     kc = codes[: len(keys)]
-    where[kc[::-1]] = np.arange(len(keys), dtype=np.int64)[::-1]
-    where[0] = -1
-    return where[codes[len(keys) :]]
+    pos[kc[::-1]] = np.arange(len(keys), dtype=np.int64)[::-1]
+    pos[0] = -1
+    return pos[codes[len(keys) :]]
 
 
 def _isin(values: pd.Series, keys: pd.Series) -> np.ndarray:
@@ -298,10 +309,12 @@ def append(ledger: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
     """
     if entries.empty:
         return ledger
-    new = entries[~_isin(entries["idempotency_key"], ledger["idempotency_key"])]
-    new = new.drop_duplicates("idempotency_key")
-    if new.empty:
+    fresh = ~_isin(entries["idempotency_key"], ledger["idempotency_key"])
+    if not fresh.any():
         return ledger
+    new = entries if fresh.all() else entries[fresh]
+    if new["idempotency_key"].duplicated().any():
+        new = new.drop_duplicates("idempotency_key")
     if ledger.empty:
         return new[LEDGER_COLUMNS].reset_index(drop=True)
     return pd.concat([ledger, new[LEDGER_COLUMNS]], ignore_index=True)

@@ -133,6 +133,10 @@ class ContactPoint(Base):
     invalid_reason: Mapped[str | None] = mapped_column(String(64))
     phone_type: Mapped[str | None] = mapped_column(String(16))  # mobile, fixed, ...
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    # hygiene's flags of an email address (None for phones and points not yet checked)
+    is_role: Mapped[bool | None] = mapped_column(Boolean)  # info@, sales@, noreply@ …
+    is_free: Mapped[bool | None] = mapped_column(Boolean)  # gmail.com, mail.ru …
+    is_disposable: Mapped[bool | None] = mapped_column(Boolean)  # throw-away mailbox services
     created_at: Mapped[dt.datetime]
 
 

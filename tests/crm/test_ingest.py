@@ -14,13 +14,14 @@ import pandas as pd
 import pytest
 
 from crm import store
-from crm.errors import ImportFileError, MappingError
+from crm.errors import ImportFileError, ImportRejectedError, MappingError
 from crm.ingest import import_file, read_table, resolve_mapping, validate
 
 AS_OF = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
 LATER = AS_OF + dt.timedelta(days=1)
 
 # line 1 is the header; line numbers below are the file's own
+# more than half of these rows are bad on purpose: the tests import it with max_rejects=1.0
 CONTACTS_CSV = """\
 ID,Фамилия,Имя,E-mail,Телефон,Дата рождения,Стадия,email_consent,sms_consent
 C1,Иванов,Иван,ivan@mail.ru,8 (916) 123-45-67,01.02.1990,customer,да,нет
@@ -142,7 +143,9 @@ def test_orders_are_validated_column_by_column() -> None:
 
 # --------------------------------------------------------------------------- landing
 def test_contacts_land_with_contact_points_and_consents(db_url: str, tmp_path: Path) -> None:
-    summary = import_file(db_url, "contacts", _write(tmp_path, "c.csv", CONTACTS_CSV), as_of=AS_OF)
+    summary = import_file(
+        db_url, "contacts", _write(tmp_path, "c.csv", CONTACTS_CSV), as_of=AS_OF, max_rejects=1.0
+    )
     assert (summary.total, summary.inserted, summary.updated, summary.unchanged) == (7, 3, 0, 0)
     assert summary.quarantined == 4
     assert summary.reasons["external_id repeats line 2"] == 1
@@ -194,7 +197,7 @@ def test_contacts_land_with_contact_points_and_consents(db_url: str, tmp_path: P
 
 def test_importing_the_same_file_twice_changes_nothing(db_url: str, tmp_path: Path) -> None:
     path = _write(tmp_path, "c.csv", CONTACTS_CSV)
-    import_file(db_url, "contacts", path, as_of=AS_OF)
+    import_file(db_url, "contacts", path, as_of=AS_OF, max_rejects=1.0)
     tables = {
         "customers": ["external_id"],
         "contact_points": ["customer_id", "kind", "value"],
@@ -203,7 +206,7 @@ def test_importing_the_same_file_twice_changes_nothing(db_url: str, tmp_path: Pa
     before = {name: _table(db_url, name, order) for name, order in tables.items()}
     quarantined = len(store.read_frame(db_url, "quarantine"))
 
-    again = import_file(db_url, "contacts", path, as_of=LATER)
+    again = import_file(db_url, "contacts", path, as_of=LATER, max_rejects=1.0)
     assert (again.inserted, again.updated, again.unchanged, again.quarantined) == (0, 0, 3, 4)
     for name, order in tables.items():
         pd.testing.assert_frame_equal(_table(db_url, name, order), before[name])
@@ -212,14 +215,18 @@ def test_importing_the_same_file_twice_changes_nothing(db_url: str, tmp_path: Pa
 
 
 def test_a_changed_export_counts_new_updated_and_unchanged(db_url: str, tmp_path: Path) -> None:
-    import_file(db_url, "contacts", _write(tmp_path, "v1.csv", CONTACTS_CSV), as_of=AS_OF)
+    import_file(
+        db_url, "contacts", _write(tmp_path, "v1.csv", CONTACTS_CSV), as_of=AS_OF, max_rejects=1.0
+    )
     v2 = (
         "ID,Фамилия,Имя,E-mail\n"
         "C1,Иванов,Иван,ivan@mail.ru\n"  # same name: unchanged
         "C5,Сидоров,Петр,petr@yandex.ru\n"  # first name changed: updated
         "C7,Новикова,Ольга,olga@mail.ru\n"  # new
     )
-    summary = import_file(db_url, "contacts", _write(tmp_path, "v2.csv", v2), as_of=LATER)
+    summary = import_file(
+        db_url, "contacts", _write(tmp_path, "v2.csv", v2), as_of=LATER, max_rejects=1.0
+    )
     assert (summary.inserted, summary.updated, summary.unchanged, summary.quarantined) == (
         1,
         1,
@@ -295,7 +302,9 @@ def test_parquet_file_lands(db_url: str, tmp_path: Path) -> None:
 def test_orders_resolve_customer_refs_and_quarantine_unknown_ones(
     db_url: str, tmp_path: Path
 ) -> None:
-    import_file(db_url, "contacts", _write(tmp_path, "c.csv", CONTACTS_CSV), as_of=AS_OF)
+    import_file(
+        db_url, "contacts", _write(tmp_path, "c.csv", CONTACTS_CSV), as_of=AS_OF, max_rejects=1.0
+    )
     orders_csv = (
         "external_id,Клиент,Дата заказа,Сумма,Статус\n"
         "O1,C1,2024-03-01 10:00,1500.50,paid\n"
@@ -304,7 +313,7 @@ def test_orders_resolve_customer_refs_and_quarantine_unknown_ones(
         "O4,C1,2024-03-04,0,paid\n"  # not positive
     )
     path = _write(tmp_path, "orders.csv", orders_csv)
-    summary = import_file(db_url, "orders", path, as_of=AS_OF)
+    summary = import_file(db_url, "orders", path, as_of=AS_OF, max_rejects=1.0)
     assert (summary.inserted, summary.updated, summary.unchanged, summary.quarantined) == (
         2,
         0,
@@ -329,10 +338,12 @@ def test_orders_resolve_customer_refs_and_quarantine_unknown_ones(
         5: "amount must be positive",
     }
 
-    again = import_file(db_url, "orders", path, as_of=LATER)
+    again = import_file(db_url, "orders", path, as_of=LATER, max_rejects=1.0)
     assert (again.inserted, again.updated, again.unchanged, again.quarantined) == (0, 0, 2, 2)
     changed = orders_csv.replace("O2,C5,02.03.2024,99,", "O2,C5,02.03.2024,99,returned")
-    third = import_file(db_url, "orders", _write(tmp_path, "orders2.csv", changed), as_of=LATER)
+    third = import_file(
+        db_url, "orders", _write(tmp_path, "orders2.csv", changed), as_of=LATER, max_rejects=1.0
+    )
     assert (third.inserted, third.updated, third.unchanged) == (0, 1, 1)
     assert _table(db_url, "orders", ["external_id"])["status"].tolist() == ["paid", "returned"]
 
@@ -398,3 +409,139 @@ def test_import_normalises_names_before_they_land(db_url: str, tmp_path: Path) -
         "Петровна",
     )
     assert row["gender"] == "f"  # from the patronymic
+
+
+def test_a_matched_person_gets_new_points_as_secondary(db_url: str, tmp_path: Path) -> None:
+    import_file(db_url, "contacts", _write(tmp_path, "known.csv", KNOWN_CSV), as_of=AS_OF)
+    import_file(db_url, "contacts", _write(tmp_path, "new.csv", NEW_CSV), as_of=LATER)
+    # K1 again with two more addresses: an update of a known person
+    more = "ID,Фамилия,Имя,E-mail\nK1,Семёнов,Пётр,p.semenov@yandex.ru\n"
+    import_file(db_url, "contacts", _write(tmp_path, "more.csv", more), as_of=LATER)
+    points = store.read_frame(db_url, "contact_points")
+    primaries = points[points["is_primary"].astype(bool)].groupby(["customer_id", "kind"]).size()
+    assert (primaries == 1).all(), primaries  # at most one primary point per channel
+    people = _table(db_url, "customers", ["external_id"])
+    ids = dict(zip(people["external_id"], people["customer_id"], strict=True))
+    k1 = points[points["customer_id"] == ids["K1"]].set_index("value")["is_primary"]
+    assert k1.astype(bool).to_dict() == {
+        "petr.semenov@mail.ru": True,
+        "8 (916) 555-12-34": True,
+        "+7 916 5551234": False,  # X1's spelling of the same phone, matched to K1
+        "p.semenov@yandex.ru": False,
+    }
+    n1 = points[points["customer_id"] == ids["N1"]].set_index("value")["is_primary"]
+    assert n1.astype(bool).to_dict() == {
+        "olga.k@yandex.ru": True,
+        "+79035550001": True,
+        "o.kuznetsova@gmail.com": False,  # N2's points: the same Ольга
+        "8 903 555 00 01": False,
+    }
+
+
+# --------------------------------------------------------------------------- ragged, messy input
+def _messy_csv() -> bytes:
+    """A bilingual export as a CRM, Excel and a text editor leave it (line numbers below)."""
+    utf8 = [
+        "ID;Фамилия;Имя;E-mail;Телефон;Дата рождения;Город",  # 1
+        "M1;Иванова;Мария;maria.ivanova@mail.ru;+7 916 100-00-01;01.02.1990;Москва",  # 2
+        "M2;Smith;Jane;jane.smith@example.com;;1985-05-06;London",  # 3
+        "M3;Петров;Пётр;petr@yandex.ru;;;Казань;лишнее;ещё",  # 4: two fields too many
+        "M4;Short;Row",  # 5: too few
+        'M5;"Орлов;Олег;oleg@mail.ru;;;Тверь',  # 6: a quote never closed
+    ]
+    cp1251 = "M6;Соколова;Анна;anna.sokolova@mail.ru;;;Самара"  # 7: saved by another program
+    rest = [
+        "M7;Null\x00Byte;Nick;nick@example.com;;;",  # 8: a stray NUL
+        ";;;;;;",  # 9: every cell empty
+        "M8;Компания;Отдел продаж;info@romashka.ru;+7 495 100-00-08;;Москва",  # 10: role
+        "M9;Temp;Tom;tom@mailinator.com;;;",  # 11: disposable
+        "M1;Иванова;Мария;maria.ivanova@mail.ru;+7 916 100-00-01;01.02.1990;Москва",  # 12: dup
+        "M10;Кузнецов;Иван;ivan.k@gmail.com;;31.02.1990;Пермь",  # 13: impossible date
+        'M11;"Ив"анов;Иван;ivanov@mail.ru;;;',  # 14: a quote in the middle of a field
+        "M12;Brown;Bob;bob.brown@gmail.com;;;Leeds",  # 15: free mail
+        "M13;Волкова;Ольга;olga.volkova@mail.ru;8 916 100 00 13;;Сочи",  # 16
+        '"M14";"Новиков";"Денис";"d.novikov@mail.ru";;;"Омск"',  # 17: quoted cells
+        "M15;Lee;Ann;ann.lee@example.com;+44 20 7946 0015;;",  # 18
+        "M16;Морозов;Игорь;igor@morozov.ru;;;",  # 19
+        "",  # a blank line is no row at all
+        "M17;Фёдорова;Вера;vera.f@mail.ru;;;Уфа",  # 21
+    ]
+    text = "\r\n".join(utf8).encode("utf-8") + b"\r\n" + cp1251.encode("cp1251") + b"\r\n"
+    return text + "\r\n".join(rest).encode("utf-8") + b"\r\n"
+
+
+MESSY_BAD = {
+    4: "9 fields, the header has 7",
+    5: "3 fields, the header has 7",
+    6: "unclosed quote",
+    8: "the line contains a NUL character",
+    9: "empty row",
+    12: "external_id repeats line 2",
+    13: "birth_date '31.02.1990' is not a valid date",
+}
+
+
+def test_a_messy_bilingual_csv_lands_every_good_row_and_quarantines_every_bad_one(
+    db_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "messy.csv"
+    path.write_bytes(_messy_csv())
+    summary = import_file(db_url, "contacts", path, as_of=AS_OF)
+    quarantine = _table(db_url, "quarantine", ["line"]).set_index("line")["reason"].to_dict()
+    assert quarantine.pop(14).startswith("bad quoting")
+    assert quarantine == MESSY_BAD
+    assert summary.total == 19 and summary.quarantined == 8
+    people = _table(db_url, "customers", ["external_id"])
+    landed = set(people["external_id"])
+    assert landed == {f"M{i}" for i in (1, 2, 6, 8, 9, 12, 13, 14, 15, 16, 17)}
+    # the Windows-1251 line reads as Cyrillic, the quoted cells lose their quotes
+    by_id = people.set_index("external_id")
+    assert by_id.loc["M6", "last_name"] == "Соколова" and by_id.loc["M14", "city"] == "Омск"
+    # hygiene's flags are stored with the address and reported
+    points = store.read_frame(db_url, "contact_points")
+    emails = points[points["kind"] == "email"].set_index("value")
+    assert bool(emails.loc["info@romashka.ru", "is_role"])
+    assert bool(emails.loc["tom@mailinator.com", "is_disposable"])
+    assert bool(emails.loc["bob.brown@gmail.com", "is_free"])
+    assert not bool(emails.loc["igor@morozov.ru", "is_free"])
+    assert summary.email_flags["role"] == 1 and summary.email_flags["disposable"] == 1
+    # importing the same file again changes nothing
+    tables = {
+        "customers": ["external_id"],
+        "contact_points": ["customer_id", "kind", "value"],
+        "quarantine": ["line"],
+    }
+    before = {name: _table(db_url, name, order) for name, order in tables.items()}
+    again = import_file(db_url, "contacts", path, as_of=LATER)
+    assert (again.inserted, again.quarantined) == (0, 8)
+    for name, order in tables.items():
+        after = _table(db_url, name, order)
+        if name == "quarantine":  # the second batch owns the same rows now
+            after, expected = after.drop(columns="batch_id"), before[name].drop(columns="batch_id")
+        else:
+            expected = before[name]
+        pd.testing.assert_frame_equal(after, expected)
+
+
+def test_a_file_whose_rows_are_all_quarantined_fails_with_the_count(
+    db_url: str, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, "wrong.csv", "ID,Имя\nA1,Анна\nA2,Борис\nA3,\n")
+    with pytest.raises(ImportRejectedError, match="3 of 3 rows quarantined") as info:
+        import_file(db_url, "contacts", path, as_of=AS_OF)
+    assert info.value.quarantined == 3 and info.value.total == 3
+    assert store.read_frame(db_url, "customers").empty  # nothing landed
+    batch = store.read_frame(db_url, "import_batches")
+    assert batch[["rows_quarantined", "status"]].iloc[0].tolist() == [3, "rejected"]
+    # more than the share given: refused too; within it: lands
+    half = _write(tmp_path, "half.csv", "ID,Имя,E-mail\nB1,Анна,a@mail.ru\nB2,Борис,\nB3,Вера,\n")
+    with pytest.raises(ImportRejectedError, match="2 of 3"):
+        import_file(db_url, "contacts", half, as_of=AS_OF, max_rejects=0.5)
+    assert import_file(db_url, "contacts", half, as_of=AS_OF, max_rejects=0.7).inserted == 1
+
+
+def test_a_file_that_is_not_text_is_refused_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "photo.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    with pytest.raises(ImportFileError, match="is not a text file in a supported encoding"):
+        read_table(path)

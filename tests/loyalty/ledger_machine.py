@@ -52,7 +52,7 @@ REFERRALS = pd.DataFrame({"customer_id": [3], "referrer_id": [1]})
 SECOND = pd.Timedelta(seconds=1)
 
 
-def fifo_model(led: pd.DataFrame) -> dict[str, int]:
+def fifo_model(entries: list[dict[str, Any]]) -> dict[str, int]:
     """What each lot expires, replaying the entries one by one in plain Python.
 
     Positive entries are lots, spendable on ``[available_at, expires_at)`` and consumed
@@ -63,7 +63,7 @@ def fifo_model(led: pd.DataFrame) -> dict[str, int]:
     """
     lots: dict[int, list[dict[str, Any]]] = defaultdict(list)
     expired: dict[str, int] = {}
-    rows = [r for r in led.to_dict("records") if r["kind"] != "expire"]
+    rows = [r for r in entries if r["kind"] != "expire"]
     times = sorted(
         {r["occurred_at"] for r in rows}
         | {r["expires_at"] for r in rows if r["points"] > 0 and pd.notna(r["expires_at"])}
@@ -125,6 +125,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.orders: list[dict[str, Any]] = []
         self.history = empty_tier_history()
         self.events: list[dict[str, Any]] = []
+        self._orders: pd.DataFrame | None = None
         self.last_expiry_run: pd.Timestamp | None = None
         self.n = 0
 
@@ -141,6 +142,8 @@ class LedgerMachine(RuleBasedStateMachine):
         return int(balances(self.led, self.now)["available"].get(customer, 0))
 
     def orders_frame(self) -> pd.DataFrame:
+        if self._orders is not None:
+            return self._orders
         frame = pd.DataFrame(
             self.orders,
             columns=["order_id", "customer_id", "ordered_at", "amount", "status"],
@@ -148,7 +151,10 @@ class LedgerMachine(RuleBasedStateMachine):
         frame["ordered_at"] = pd.to_datetime(frame["ordered_at"], utc=True).astype(
             "datetime64[us, UTC]"
         )
-        return frame.astype({"order_id": "int64", "customer_id": "int64", "amount": "float64"})
+        self._orders = frame.astype(
+            {"order_id": "int64", "customer_id": "int64", "amount": "float64"}
+        )
+        return self._orders
 
     # ------------------------------------------------------------------ the steps
     def _advance(self, days: int, minutes: int) -> None:
@@ -177,6 +183,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     )
                 )
                 amount -= pay
+        self._orders = None
         self.orders.append(
             {
                 "order_id": oid,
@@ -198,6 +205,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         order = paid[which % len(paid)]
         order["status"] = "returned"
+        self._orders = None
         returned = pd.DataFrame({"order_id": [order["order_id"]]})
         entries = reversal_entries(
             self.led, returned, self.now, validity_days=RULES.program.validity_days
@@ -326,33 +334,37 @@ class LedgerMachine(RuleBasedStateMachine):
         led = self.led
         if led.empty:
             return
-        validate_ledger(led)
         bal = balances(led, self.now)
-        upto = led[led["occurred_at"] <= self.now]
-        assert bal["balance"].to_dict() == upto.groupby("customer_id")["points"].sum().to_dict()
-        assert (bal["balance"] >= 0).all(), bal
-        assert (bal["available"] >= 0).all(), bal
-        assert (bal["pending"] >= 0).all(), bal
+        upto = (led["occurred_at"] <= self.now).to_numpy()
+        cid = led["customer_id"].to_numpy()[upto]
+        pts = led["points"].to_numpy()[upto]
+        sums = {int(c): int(pts[cid == c].sum()) for c in set(cid.tolist())}
+        assert bal["balance"].to_dict() == sums
+        assert (bal[["balance", "available", "pending"]].to_numpy() >= 0).all(), bal
         # expiry equals the plain FIFO model, and each lot expires once, within its size
-        model = fifo_model(led)
-        exp = led[led["kind"] == "expire"]
-        assert not exp["ref_key"].duplicated().any()
-        booked = dict(zip(exp["ref_key"], -exp["points"], strict=True))
-        for lot, points in booked.items():
-            assert model.get(lot) == points, (lot, points, model.get(lot))
-        size = led.set_index("idempotency_key")["points"]
-        assert all(points <= size[lot] for lot, points in booked.items())
+        rows = led.to_dict("records")
+        model = fifo_model(rows)
+        size = {r["idempotency_key"]: r["points"] for r in rows}
+        booked: dict[str, int] = {}
+        for r in rows:
+            if r["kind"] == "expire":
+                assert r["ref_key"] not in booked, r
+                booked[r["ref_key"]] = -r["points"]
+                assert model.get(r["ref_key"]) == -r["points"], (r, model.get(r["ref_key"]))
+                assert -r["points"] <= size[r["ref_key"]]
         if self.last_expiry_run is not None:
-            due = {k: v for k, v in model.items() if v > 0}
-            lots = led.set_index("idempotency_key")["expires_at"]
-            missing = [k for k in due if lots[k] <= self.last_expiry_run and k not in booked]
-            assert not missing, missing
-        # every grant is reversed at most once, and never by more than it granted
-        rev = led[(led["kind"] == "reverse") & (led["points"] < 0)]
-        taken = rev.groupby("ref_key")["points"].sum()
-        assert all(-taken[k] <= size[k] for k in taken.index)
+            ends = {r["idempotency_key"]: r["expires_at"] for r in rows}
+            late = [k for k, v in model.items() if v > 0 and ends[k] <= self.last_expiry_run]
+            assert all(k in booked for k in late), late
+        # every grant is reversed at most once, never by more than it granted, and only
+        # for a returned order
         returned = {str(o["order_id"]) for o in self.orders if o["status"] == "returned"}
-        assert set(rev["source_id"]) <= returned
+        taken: dict[str, int] = defaultdict(int)
+        for r in rows:
+            if r["kind"] == "reverse" and r["points"] < 0:
+                taken[r["ref_key"]] -= r["points"]
+                assert r["source_id"] in returned, r
+        assert all(v <= size[k] for k, v in taken.items()), taken
 
     def teardown(self) -> None:
         # a replay of the same steps from scratch gives the identical ledger
@@ -361,3 +373,4 @@ class LedgerMachine(RuleBasedStateMachine):
         for name, args in log:
             getattr(self, "_" + name)(*args)
         pd.testing.assert_frame_equal(self.led, led)
+        validate_ledger(led)
