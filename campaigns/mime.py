@@ -142,6 +142,14 @@ def build_mime(
             encoded = bodies[text] = _body(text)
         return encoded
 
+    subjects_seen: dict[str, bytes] = {}
+
+    def subject_header(text: str) -> bytes:
+        encoded = subjects_seen.get(text)
+        if encoded is None:
+            encoded = subjects_seen[text] = encode_header(text)
+        return encoded
+
     for key, to, subject, text, html, unsubscribe in zip(
         message_keys, to_addresses, subjects, texts, htmls, unsubscribe_urls, strict=True
     ):
@@ -154,7 +162,7 @@ def build_mime(
                     b"To: ",
                     to.encode("ascii") if to.isascii() else _idn_address(to),
                     b"\r\nSubject: ",
-                    encode_header(subject),
+                    subject_header(subject),
                     b"\r\nMessage-ID: <",
                     digest,
                     b"@",
