@@ -169,17 +169,18 @@ def build_contexts(
     out = recipients.drop(columns=[LAST_NAME], errors="ignore").copy()
     if "currency" not in out.columns:
         out["currency"] = default_currency or _CURRENCIES[default_language]
-    out["timezone"] = column("timezone").fillna(default_timezone).astype(object)
+    out["timezone"] = column("timezone").fillna(default_timezone)
 
     # names repeat: clean each distinct (name, surname, patronymic, gender, language) once
     person_columns = (FIRST_NAME, LAST_NAME, MIDDLE_NAME, GENDER, LANGUAGE)
     codes = np.zeros(n, dtype=np.int64)
     for name in person_columns:
-        part, _ = pd.factorize(column(name).astype(object), use_na_sentinel=False)
+        # factorised as stored (Arrow strings stay Arrow): no Python object per row
+        part, _ = pd.factorize(column(name), use_na_sentinel=False)
         codes, _ = pd.factorize(codes * (int(part.max(initial=0)) + 1) + part)
     _, first_rows = np.unique(codes, return_index=True)
     people = pd.DataFrame(
-        {name: column(name).to_numpy(dtype=object)[first_rows] for name in person_columns}
+        {name: column(name).iloc[first_rows].to_numpy(dtype=object) for name in person_columns}
     )
     cleaned = _people(people, default_language)
     for name in cleaned.columns:

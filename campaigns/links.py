@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -106,7 +105,11 @@ class LinkSigner:
         self.secret = secret
         self.purpose = purpose
         self._signer = TimestampSigner(secret, salt=_SALTS[purpose])
-        self._mac = hmac.new(self._signer.derive_key(), digestmod=hashlib.sha1)
+        # HMAC-SHA1 (RFC 2104) by hand from two keyed hashlib states: copying a C hash object
+        # is a fraction of what hmac.HMAC.copy() costs per token
+        key = self._signer.derive_key().ljust(64, b"\0")
+        self._inner = hashlib.sha1(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha1(bytes(b ^ 0x5C for b in key))
 
     def sign(self, fields: tuple[str, ...], issued_at: Any = None) -> str:
         """The token for ``fields`` signed at ``issued_at`` (an instant; ``None``: the
@@ -120,14 +123,17 @@ class LinkSigner:
     def at(self, issued_at: Any) -> Callable[[tuple[str, ...]], str]:
         """A function signing fields at ``issued_at``: the timestamp encoded once, for batches."""
         stamp = b"." + base64_encode(int_to_bytes(_seconds(issued_at)))
-        mac, b64, sep, urlsafe = self._mac, binascii.b2a_base64, _SEP, _URLSAFE
+        inner, outer = self._inner, self._outer
+        b64, sep, urlsafe = binascii.b2a_base64, _SEP, _URLSAFE
 
         def sign(fields: tuple[str, ...]) -> str:
             value = b64(sep.join(fields).encode(), newline=False).translate(urlsafe).rstrip(b"=")
             value += stamp
-            digest = mac.copy()
-            digest.update(value)
-            signature = b64(digest.digest(), newline=False).translate(urlsafe).rstrip(b"=")
+            first = inner.copy()
+            first.update(value)
+            second = outer.copy()
+            second.update(first.digest())
+            signature = b64(second.digest(), newline=False).translate(urlsafe).rstrip(b"=")
             return (value + b"." + signature).decode()
 
         return sign

@@ -5,7 +5,7 @@ One :class:`~jinja2.sandbox.SandboxedEnvironment` is built here and nowhere else
 empty greeting), autoescape for the HTML part, and the project's filters:
 
 - ``money`` / ``number``: babel's currency and decimal formats in the recipient's locale
-  (``1 500,00 ₽`` for ``ru_RU``, ``RUB 1,500.00`` for ``en_US``);
+  (``1 500,00 ₽`` for ``ru_RU``, ``RUB1,500.00`` for ``en_US``);
 - ``date`` / ``datetime``: babel's date formats in the recipient's locale and time zone;
 - ``plural``: the CLDR plural category of a number in the recipient's language,
   ``{{ n }} {{ n|plural("балл", "балла", "баллов") }}`` (Russian one/few/many: 1 балл,
@@ -27,10 +27,14 @@ big exponents, ``%`` formatting, macro recursion deeper than 20, an output part 
 (raw HTML from data) and ``lipsum`` are not available.
 
 :func:`render_messages` renders a frame of contexts (:mod:`campaigns.context`): templates
-compile once per run, each (channel, language) group is rendered from its columns zipped row
-by row (no ``to_dict('records')``), and with ``processes > 1`` the rows split across forked
-worker processes by a hash of the customer id. The same function serves preview and send, so
-the bytes a marketer previews are the bytes queued.
+compile once per run; within each (channel, language) group a part is rendered once per
+distinct combination of the context values it reads (a template is a pure function of them:
+the sandbox has no clock and no randomness), from the columns zipped (no
+``to_dict('records')``), and a value printed only as a bare ``{{ name }}`` (a promo code, a
+link) is joined in column-wise after rendering, escaped as Jinja2 would. ``_render_frame(...,
+memo=False)`` renders every row instead; a test holds the two equal. With ``processes > 1``
+the rows split across forked worker processes by a hash of the customer id. The same function
+serves preview and send, so the bytes a marketer previews are the bytes queued.
 """
 
 from __future__ import annotations
@@ -811,8 +815,10 @@ def _assigns(template: Any) -> bool:
     return bool(getattr(template, "crm_assigns", True))
 
 
-def _object_column(series: pd.Series) -> list[Any]:
+def _object_column(series: pd.Series | list[Any]) -> list[Any]:
     """A column as Python values with every missing value as ``None`` (printed as nothing)."""
+    if isinstance(series, list):
+        series = pd.Series(series, dtype=object)
     values = series.to_numpy(dtype=object)
     missing = pd.isna(series).to_numpy()
     if missing.any():
@@ -832,29 +838,33 @@ def _render_row(part: _Part, row: dict[str, Any]) -> str:
         raise error from None
 
 
-def _render_rows(part: _Part, arrays: dict[str, list[Any]]) -> list[str]:
+def _render_rows(part: _Part, arrays: dict[str, pd.Series]) -> np.ndarray:
     """Every row rendered on its own."""
     names = list(arrays)
-    return [
+    columns = [_object_column(arrays[c]) for c in names]
+    out = np.empty(len(arrays["message_key"]), dtype=object)
+    out[:] = [
         _render_row(part, dict(zip(names, values, strict=True)))
-        for values in zip(*arrays.values(), strict=True)
+        for values in zip(*columns, strict=True)
     ]
+    return out
 
 
 _SLOT = "\x00crm-slot-{}\x00"
 _SLOT_SPLIT = re.compile("\x00crm-slot-(\\d+)\x00")
 
 
-def _group_codes(columns: list[list[Any]], n: int) -> np.ndarray:
+def _group_codes(columns: list[pd.Series], n: int) -> np.ndarray:
     """One integer per row, equal where the rows agree on every column."""
     codes = np.zeros(n, dtype=np.int64)
     for values in columns:
-        column, _ = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+        # factorised as stored (Arrow strings stay Arrow): no Python object per row
+        column, _ = pd.factorize(values, use_na_sentinel=False)
         codes, _ = pd.factorize(codes * (int(column.max(initial=0)) + 1) + column)
     return codes
 
 
-def _render_memo(part: _Part, arrays: dict[str, list[Any]]) -> list[str]:
+def _render_memo(part: _Part, arrays: dict[str, pd.Series]) -> np.ndarray:
     """The rows rendered once per distinct combination of the values the template reads.
 
     A template is a pure function of the variables it reads (the sandbox has no clock and no
@@ -864,28 +874,30 @@ def _render_memo(part: _Part, arrays: dict[str, list[Any]]) -> list[str]:
     """
     n = len(arrays["message_key"])
     slots = [c for c in part.slots if c in arrays]
-    for c in slots:
-        if any(isinstance(v, str) and "\x00" in v for v in arrays[c]):
+    slot_values = {c: _object_column(arrays[c]) for c in slots}
+    for values in slot_values.values():
+        if any(isinstance(v, str) and "\x00" in v for v in values):
             return _render_rows(part, arrays)  # a value holding the marker: no shortcut
     keys = [c for c in part.reads if c in arrays and c not in slots]
     codes = _group_codes([arrays[c] for c in keys], n)
     _, first = np.unique(codes, return_index=True)
     names = list(arrays)
+    firsts = [_object_column(arrays[c].iloc[first]) for c in names]
     texts: list[str] = []
-    for position in first.tolist():
-        row = {c: arrays[c][position] for c in names}
+    for picked in zip(*firsts, strict=True):
+        row = dict(zip(names, picked, strict=True))
         row.update({c: _SLOT.format(i) for i, c in enumerate(slots)})
         texts.append(_render_row(part, row))
     if not slots:
-        chosen: list[str] = np.array(texts, dtype=object)[codes].tolist()
+        chosen: np.ndarray = np.array(texts, dtype=object)[codes]
         return chosen
     printed = {}
-    for c in slots:
-        values = np.empty(n, dtype=object)
-        values[:] = [
-            "" if v is None else (str(escape(v)) if part.escapes else str(v)) for v in arrays[c]
+    for c, values in slot_values.items():
+        shown = np.empty(n, dtype=object)
+        shown[:] = [
+            "" if v is None else (str(escape(v)) if part.escapes else str(v)) for v in values
         ]
-        printed[c] = values
+        printed[c] = shown
     order = np.argsort(codes, kind="stable")
     bounds = np.cumsum(np.bincount(codes))
     out = np.empty(n, dtype=object)
@@ -897,8 +909,7 @@ def _render_memo(part: _Part, arrays: dict[str, list[Any]]) -> list[str]:
         for k in range(1, len(bits), 2):
             joined = joined + printed[slots[int(bits[k])]][rows] + bits[k + 1]
         out[rows] = joined
-    result: list[str] = out.tolist()
-    return result
+    return out
 
 
 def _render_frame(
@@ -944,21 +955,22 @@ def _render_frame(
         used = frozenset().union(*(_uses(t) for t in templates_here.values()))
         need_unsub = ch == "email" or "unsubscribe_url" in used
         need_pixel = "open_pixel_url" in used
-        sub = contexts.iloc[rows]
-        arrays = {c: _object_column(sub[c]) for c in columns}
-        arrays["message_key"] = keys[rows].tolist()
+        sub = contexts.iloc[rows].reset_index(drop=True)
+        arrays = {c: sub[c] for c in columns}
+        message_keys = keys[rows].tolist()
+        arrays["message_key"] = pd.Series(message_keys, dtype=object)
         if need_unsub:
             prefix = f"{base}{UNSUBSCRIBE_PATH}"
-            arrays["unsubscribe_url"] = [
+            urls = [
                 prefix + sign_unsubscribe((key, str(int(customer)), ch))
-                for key, customer in zip(arrays["message_key"], arrays["customer_id"], strict=True)
+                for key, customer in zip(message_keys, sub["customer_id"].tolist(), strict=True)
             ]
-            unsubscribe[rows] = arrays["unsubscribe_url"]
+            arrays["unsubscribe_url"] = pd.Series(urls, dtype=object)
+            unsubscribe[rows] = urls
         if need_pixel:
             prefix = f"{base}{OPEN_PATH}"
-            arrays["open_pixel_url"] = [
-                prefix + sign_open((k,)) + ".gif" for k in arrays["message_key"]
-            ]
+            pixels = [prefix + sign_open((k,)) + ".gif" for k in message_keys]
+            arrays["open_pixel_url"] = pd.Series(pixels, dtype=object)
         for part in parts:
             out[part.column][rows] = (_render_memo if memo else _render_rows)(part, arrays)
     is_sms = channel == "sms"
