@@ -1,7 +1,11 @@
 """Flow: profiles → RFM → customer value → lead scores → segment memberships (S1–S6, D3).
 
-Reads the base through :mod:`crm.store`, calls the pure rooms and writes the results back
-in **one transaction** (:func:`crm.store.write_frames`):
+One job in three steps, each a plain function, with thin Prefect tasks on top (the shape of
+:mod:`flows.loyalty`): :func:`load_inputs` reads the base through :mod:`crm.store`;
+:func:`plan_run` builds the profiles (:func:`crm.profiles.build_profiles`), scores them
+(:func:`segments.scored_base.score_base`) and plans the memberships
+(:func:`segments.memberships.plan_memberships`), with no database and no clock;
+:func:`write_run` writes the result in **one transaction** (:func:`crm.store.write_frames`):
 
 - ``customer_profiles``: the scored profile of every active customer (replaced as a whole:
   it is derived data, so a rerun with the same ``as_of`` leaves the same rows);
@@ -12,62 +16,59 @@ in **one transaction** (:func:`crm.store.write_frames`):
   left per segment and moment. Entered/left are the difference with the open memberships,
   so a rerun after a crash or with the same ``as_of`` enters nobody twice.
 
-It also writes the scored profiles as a Parquet snapshot (``<data_dir>/profiles.parquet``)
-for `crm segments preview` and the notebooks, and publishes the segment sizes, the RFM
-distribution and the lead model's holdout figures as artifacts.
+It also writes the scored profiles as this database's Parquet snapshot
+(:mod:`crm.snapshot`) for ``crm segments preview`` and the notebooks. :func:`run_segments`
+is the job without Prefect (``crm segments run``); :func:`segments_flow` runs the same three
+steps as tasks and publishes the segment sizes, the RFM distribution and the lead model's
+holdout figures as artifacts. The segments file is checked before anything is read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from crm import store
+from crm.asof import as_instant
 from crm.db import migrate
 from crm.models import CustomerProfile, LeadScore
 from crm.profiles import build_profiles
 from crm.settings import get_settings
-from crm.snapshot import read_snapshot, snapshot_path, write_snapshot
+from crm.snapshot import PROFILE_FIELDS, write_snapshot
 from loyalty.ledger import balances
 from loyalty.tiers import current_tiers
-from segments.funnel import funnel_report, lead_funnel
-from segments.rfm import RFMScorer, btyd_summary, rfm_frame
-from segments.rules import SegmentDefinition, evaluate_many, load_segments, membership_changes
-from segments.scoring import (
-    LeadScoringModel,
-    ScoringRules,
-    account_scores,
-    evaluate_time_holdout,
-    explain,
-    lead_features,
-    lead_labels,
-    load_scoring_rules,
-    rule_scores,
-)
-from segments.value import BetaGeoModel, GammaGammaModel, customer_value, personal_budget
+from segments.funnel import funnel_report
+from segments.language import SegmentDefinition
+from segments.loader import EXAMPLE_SEGMENTS, load_segments
+from segments.memberships import plan_memberships
+from segments.scored_base import ScoredBase, score_base
+from segments.scoring import EXAMPLE_RULES, ScoringRules, load_scoring_rules
+from segments.validation import validate_fields
 
 __all__ = [
     "DEFAULT_SCORING_RULES",
     "DEFAULT_SEGMENTS",
-    "ScoredBase",
-    "read_base",
-    "read_snapshot",
-    "score_base",
+    "Inputs",
+    "RunPlan",
+    "load_definitions",
+    "load_inputs",
+    "plan_run",
+    "run_segments",
+    "score_inputs",
+    "scoring_settings",
     "segments_flow",
-    "snapshot_path",
+    "write_run",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SEGMENTS = str(ROOT / "segments" / "segments.example.yaml")
-DEFAULT_SCORING_RULES = str(ROOT / "segments" / "scoring.example.yaml")
+DEFAULT_SEGMENTS = str(EXAMPLE_SEGMENTS)
+DEFAULT_SCORING_RULES = str(EXAMPLE_RULES)
 
 #: Tables (and columns) the run reads; ``None`` reads every column.
 _TABLES: dict[str, list[str] | None] = {
@@ -90,20 +91,54 @@ _TABLES: dict[str, list[str] | None] = {
 
 #: The stored part of a scored profile: the ``customer_profiles`` columns (model order).
 _PROFILE_TABLE_COLUMNS = tuple(c.name for c in CustomerProfile.__table__.columns)
+_MEMBER_KEY = ["segment", "customer_id", "entered_at"]
 
 
-# --------------------------------------------------------------------------- reading
-def read_base(url: str) -> dict[str, pd.DataFrame]:
-    """Every frame the run needs, read set-wise through Arrow, plus ``loyalty`` balances."""
+@dataclass
+class Inputs:
+    """What a segments run reads: the base's frames and the stored memberships."""
+
+    tables: dict[str, pd.DataFrame]
+    open_rows: pd.DataFrame
+    runs_at: pd.DataFrame
+
+
+@dataclass
+class RunPlan:
+    """What a segments run writes: the scored base and the memberships to open and close."""
+
+    scored: ScoredBase
+    opened: pd.DataFrame
+    closed: pd.DataFrame
+    runs: pd.DataFrame
+
+
+def load_definitions(path: str | Path) -> list[SegmentDefinition]:
+    """The segments file, checked against the profile fields before any profile is built."""
+    return validate_fields(load_segments(path), PROFILE_FIELDS)
+
+
+def load_inputs(url: str, as_of: Any) -> Inputs:
+    """Every frame the run needs, read set-wise through Arrow, and the open memberships."""
     from flows.loyalty import read_ledger, read_tier_history
 
+    at = as_instant(as_of)
     tables = {name: store.read_frame(url, name, columns=cols) for name, cols in _TABLES.items()}
     tables["ledger"] = read_ledger(url)
     tables["tier_history"] = read_tier_history(url)
-    return tables
+    open_rows = store.read_frame(
+        url,
+        "segment_memberships",
+        columns=["segment", "customer_id", "entered_at", "left_at"],
+        where="left_at IS NULL",
+    )
+    runs = store.read_frame(url, "segment_runs", columns=["segment", "as_of", "entered", "left"])
+    runs_at = runs[(runs["as_of"] == at).to_numpy()] if len(runs) else runs
+    return Inputs(tables, open_rows, runs_at)
 
 
 def _loyalty(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame | None:
+    """Points balance and current tier per customer, from the loyalty room, for the profiles."""
     ledger = tables.get("ledger")
     if ledger is None or ledger.empty:
         return None
@@ -115,269 +150,64 @@ def _loyalty(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFra
     return bal.rename_axis("customer_id").reset_index()
 
 
-# --------------------------------------------------------------------------- scoring
-@dataclass
-class ScoredBase:
-    """What :func:`score_base` computes: one scored profile per customer and the lead scores."""
-
-    as_of: pd.Timestamp
-    profiles: pd.DataFrame
-    lead_scores: pd.DataFrame
-    notes: dict[str, Any] = field(default_factory=dict)
-
-
-def _rfm(paid: pd.DataFrame, as_of: pd.Timestamp, n_bins: int) -> tuple[pd.DataFrame, Any]:
-    rfm = rfm_frame(paid, as_of)
-    if len(rfm) < n_bins:
-        return rfm.iloc[:0], None
-    scorer = RFMScorer(n_bins=n_bins).fit(rfm)
-    return rfm.join(scorer.segment_frame(rfm)), scorer
-
-
-def _value(
-    paid: pd.DataFrame, as_of: pd.Timestamp, margin: float, share: float, horizon: int
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    summary = btyd_summary(paid, as_of, period="D")
-    repeat = summary[summary["frequency"] > 0]
-    if len(summary) < 50 or len(repeat) < 20:
-        return pd.DataFrame(index=summary.index[:0]), {"value": "too few buyers to fit"}
-    bgnbd = BetaGeoModel().fit(summary)
-    gamma = GammaGammaModel().fit(repeat)
-    values = customer_value(summary, bgnbd, gamma, horizon=horizon)
-    budget = personal_budget(values, margin, share)
-    values["personal_budget"] = budget.customers["budget"]
-    notes = {
-        "bgnbd": {k: round(float(v), 4) for k, v in dict(bgnbd.params_).items()},
-        "gamma_gamma": {k: round(float(v), 4) for k, v in dict(gamma.params_).items()},
-    }
-    return values, notes
-
-
-#: At most this many closed leads train the lead model (a seeded sample above it).
-_MAX_TRAIN = 200_000
-
-
-def _leads(
-    tables: dict[str, pd.DataFrame], rules: ScoringRules, as_of: pd.Timestamp
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    leads = tables["leads"]
-    leads = leads[(leads["created_at"] <= as_of).to_numpy()]
-    context = {
-        "customers": tables["customers"],
-        "companies": tables["companies"],
-        "activities": tables["activities"],
-        "events": tables["marketing_events"],
-    }
-    scored = rule_scores(leads, rules, as_of, **context)
-    # the five biggest contributions of each lead, as one readable line
-    c = scored.contributions.sort_values(["lead_id", "points"], ascending=[True, False])
-    c = c[(c["points"].abs() >= 0.05).to_numpy()]
-    c = c[(c.groupby("lead_id", sort=False).cumcount() < 5).to_numpy()]
-    text = c["factor"].astype(str) + " " + c["points"].map("{:+.1f}".format)
-    top = text.groupby(c["lead_id"].to_numpy(), sort=False).agg("; ".join)
-    out = scored.scores[["lead_id", "customer_id", "company_id", "score"]].rename(
-        columns={"score": "rule_score"}
-    )
-    out["factors"] = out["lead_id"].map(top)
-    out["model_probability"] = np.nan
-    notes: dict[str, Any] = {
-        "accounts": account_scores(scored.scores, tables["customers"], rules),
-        "funnel": lead_funnel(leads, tables["deals"], by=("source",), total=True),
-    }
-    features = lead_features(leads, as_of, rules=rules, **context)
-    labels = lead_labels(leads, tables["deals"], as_of).reindex(features.index)
-    known = labels.dropna()
-    if len(known) > _MAX_TRAIN:
-        # a seeded sample: the fit's quality plateaus long before a million leads, its cost not
-        known = known.sample(n=_MAX_TRAIN, random_state=0).sort_index()
-    if len(known) >= 200 and known.nunique() == 2 and known.value_counts().min() >= 20:
-        report = evaluate_time_holdout(features.loc[known.index], known)
-        notes["lead_model"] = report
-        model = LeadScoringModel().fit(features.loc[known.index], known.astype(int))
-        proba = pd.Series(model.predict_proba(features)[:, 1], index=features.index)
-        out["model_probability"] = out["lead_id"].map(proba)
-        reasons = explain(model, features, top=3)
-        why = reasons.groupby("lead_id", sort=False)["feature"].agg(", ".join)
-        out["factors"] = (
-            out["factors"].fillna("") + " | model: " + out["lead_id"].map(why).fillna("")
-        )
-    else:
-        notes["lead_model"] = "too few closed leads to train on"
-    return out, notes
-
-
-def score_base(
-    tables: dict[str, pd.DataFrame],
-    as_of: dt.datetime,
-    *,
+def score_inputs(
+    inputs: Inputs,
     scoring_rules: ScoringRules,
+    as_of: Any,
+    *,
     n_bins: int = 5,
     margin: float = 0.3,
     share: float = 0.1,
     horizon_months: int = 12,
 ) -> ScoredBase:
-    """Profiles with RFM, value, personal budget, loyalty share and lead score per customer.
-
-    A pure combination of the rooms' functions (no database): the flow, the CLI and the
-    notebooks call it on frames from :func:`read_base` or built by hand.
-    """
-    at = pd.Timestamp(as_of).tz_convert("UTC")
-    frames = {**tables, "loyalty": _loyalty(tables, at)}
-    profiles = build_profiles(frames, at)
-    orders = tables["orders"]
-    paid = orders[
-        (orders["status"] == "paid").to_numpy()
-        & (orders["ordered_at"] <= at).to_numpy()
-        & orders["customer_id"].isin(profiles.index).to_numpy()
-    ]
-    rfm, scorer = _rfm(paid, at, n_bins)
-    rfm = rfm.rename(columns={"segment": "rfm_segment"})
-    for col in ("recency", "r_score", "f_score", "m_score"):
-        profiles[col] = rfm[col].reindex(profiles.index).astype("Int64") if col in rfm else pd.NA
-    profiles["frequency"] = profiles["orders"]
-    profiles["monetary"] = profiles["revenue"]
-    profiles["rfm_code"] = rfm["rfm_code"].reindex(profiles.index) if len(rfm) else None
-    profiles["rfm_segment"] = (
-        rfm["rfm_segment"].astype("object").reindex(profiles.index) if len(rfm) else None
-    )
-    values, notes = _value(paid, at, margin, share, horizon_months)
-    for col in (
-        "expected_purchases",
-        "probability_alive",
-        "expected_spend",
-        "predicted_value",
-        "personal_budget",
-    ):
-        profiles[col] = values[col].reindex(profiles.index) if col in values else np.nan
-    orders_n = profiles["orders"].to_numpy()
-    profiles["loyalty_share"] = np.where(
-        orders_n > 0, (orders_n - 1) / np.maximum(orders_n, 1), 0.0
-    )
-    leads, lead_notes = _leads(tables, scoring_rules, at)
-    notes.update(lead_notes)
-    open_leads = leads[leads["lead_id"].isin(_open_lead_ids(tables["leads"])).to_numpy()]
-    best = open_leads.dropna(subset=["customer_id"]).groupby("customer_id")["rule_score"].max()
-    profiles["lead_score"] = best.reindex(profiles.index)
-    if scorer is not None:
-        notes["rfm_cut_points"] = {k: v.tolist() for k, v in scorer.cut_points_.items()}
-    profiles["as_of"] = at
-    return ScoredBase(as_of=at, profiles=profiles, lead_scores=leads, notes=notes)
-
-
-def _open_lead_ids(leads: pd.DataFrame) -> pd.Index:
-    return pd.Index(leads.loc[leads["status"].isin(("new", "verified")).to_numpy(), "lead_id"])
-
-
-# --------------------------------------------------------------------------- memberships
-def _sha(definition: SegmentDefinition) -> str:
-    return hashlib.sha256(repr(definition.where).encode("utf-8")).hexdigest()
-
-
-def plan_memberships(
-    definitions: list[SegmentDefinition],
-    profiles: pd.DataFrame,
-    open_rows: pd.DataFrame,
-    runs_at: pd.DataFrame,
-    as_of: pd.Timestamp,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Rows to open, rows to close and the per-segment run summary for one evaluation.
-
-    ``open_rows`` are the memberships without ``left_at``; ``runs_at`` any ``segment_runs``
-    rows already stored for this ``as_of`` (a rerun keeps their entered/left counts).
-    """
-    open_rows = pd.DataFrame(
-        {  # an empty table reads back with guessed types: give the columns theirs
-            "segment": open_rows["segment"].astype(str).to_numpy(),
-            "customer_id": open_rows["customer_id"].to_numpy(dtype="int64"),
-            "entered_at": pd.to_datetime(open_rows["entered_at"], utc=True)
-            .astype("datetime64[us, UTC]")
-            .to_numpy(),
-        }
-    )
-    current = evaluate_many(definitions, profiles, as_of)
-    previous = open_rows[["segment", "customer_id"]]
-    changes = membership_changes(previous, current, as_of, include_stayed=False)
-    entered = changes[changes["change"] == "entered"]
-    left = changes[changes["change"] == "left"]
-    opened = pd.DataFrame(
-        {
-            "segment": entered["segment"].astype(str).to_numpy(),
-            "customer_id": entered["customer_id"].to_numpy(dtype="int64"),
-            "entered_at": as_of,
-            "left_at": pd.Series([pd.NaT] * len(entered), dtype="datetime64[us, UTC]"),
-        }
-    )
-    closed = open_rows.merge(
-        left[["segment", "customer_id"]].astype({"segment": str}), on=["segment", "customer_id"]
-    ).assign(left_at=as_of)[["segment", "customer_id", "entered_at", "left_at"]]
-    sizes = current["segment"].astype(str).value_counts()
-    n_in = opened["segment"].value_counts()
-    n_out = closed["segment"].value_counts()
-    before = runs_at.set_index("segment") if len(runs_at) else pd.DataFrame()
-    rows = []
-    for d in definitions:
-        rows.append(
-            {
-                "segment": d.name,
-                "as_of": as_of,
-                "title": d.title,
-                "definition_sha256": _sha(d),
-                "members": int(sizes.get(d.name, 0)),
-                "entered": int(n_in.get(d.name, 0))
-                + (int(before.loc[d.name, "entered"]) if d.name in before.index else 0),
-                "left": int(n_out.get(d.name, 0))
-                + (int(before.loc[d.name, "left"]) if d.name in before.index else 0),
-            }
-        )
-    return opened, closed, pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------- tasks
-@task(name="read the base")
-def _read(url: str) -> dict[str, pd.DataFrame]:
-    return read_base(url)
-
-
-@task(name="build and score profiles")
-def _score(
-    tables: dict[str, pd.DataFrame], as_of: dt.datetime, rules_path: str, n_bins: int
-) -> ScoredBase:
-    s = get_settings()
+    """Build the profiles (with the loyalty room's points and tiers) and score them."""
+    at = as_instant(as_of)
+    frames = {**inputs.tables, "loyalty": _loyalty(inputs.tables, at)}
     return score_base(
-        tables,
-        as_of,
-        scoring_rules=load_scoring_rules(rules_path),
+        build_profiles(frames, at),
+        inputs.tables,
+        at,
+        scoring_rules=scoring_rules,
         n_bins=n_bins,
-        margin=s.margin,
-        share=s.budget_share,
-        horizon_months=max(1, round(s.value_horizon_days / 30)),
+        margin=margin,
+        share=share,
+        horizon_months=horizon_months,
     )
 
 
-@task(name="evaluate segments")
-def _segments(
-    url: str, scored: ScoredBase, segments_path: str, as_of: dt.datetime
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    definitions = load_segments(segments_path)
-    open_rows = store.read_frame(
-        url,
-        "segment_memberships",
-        columns=["segment", "customer_id", "entered_at", "left_at"],
-        where="left_at IS NULL",
+def plan_run(
+    inputs: Inputs,
+    definitions: list[SegmentDefinition],
+    scoring_rules: ScoringRules,
+    as_of: Any,
+    **scoring: Any,
+) -> RunPlan:
+    """Score the base and plan the memberships (no database, no clock).
+
+    ``scoring`` is passed to :func:`score_inputs` (``n_bins``, ``margin``, ``share``,
+    ``horizon_months``).
+    """
+    at = as_instant(as_of)
+    scored = score_inputs(inputs, scoring_rules, at, **scoring)
+    opened, closed, runs = plan_memberships(
+        definitions, scored.profiles, inputs.open_rows, inputs.runs_at, at
     )
-    runs = store.read_frame(url, "segment_runs", columns=["segment", "as_of", "entered", "left"])
-    at = pd.Timestamp(as_of).tz_convert("UTC")
-    runs_at = runs[(runs["as_of"] == at).to_numpy()] if len(runs) else runs
-    return plan_memberships(definitions, scored.profiles, open_rows, runs_at, at)
+    return RunPlan(scored, opened, closed, runs)
 
 
-@task(name="write scores and memberships")
-def _write(
-    url: str,
-    scored: ScoredBase,
-    plan: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
-) -> dict[str, int]:
-    opened, closed, runs = plan
+def scoring_settings() -> dict[str, Any]:
+    """The settings a run scores with: margin, budget share and value horizon."""
+    s = get_settings()
+    return {
+        "margin": s.margin,
+        "share": s.budget_share,
+        "horizon_months": max(1, round(s.value_horizon_days / 30)),
+    }
+
+
+def write_run(url: str, plan: RunPlan) -> dict[str, Any]:
+    """Write scores and memberships in one transaction, then the snapshot; the run's counts."""
+    scored = plan.scored
     profiles = scored.profiles.reset_index()[list(_PROFILE_TABLE_COLUMNS)]
     leads = scored.lead_scores.assign(as_of=scored.as_of)[
         [c.name for c in LeadScore.__table__.columns]
@@ -387,21 +217,57 @@ def _write(
         [
             store.Write(profiles, "customer_profiles", mode="replace_all"),
             store.Write(leads, "lead_scores", mode="replace_all"),
-            store.Write(closed, "segment_memberships", mode="upsert", key=_MEMBER_KEY),
-            store.Write(opened, "segment_memberships", mode="upsert", key=_MEMBER_KEY),
-            store.Write(runs, "segment_runs", mode="upsert", key=["segment", "as_of"]),
+            store.Write(plan.closed, "segment_memberships", mode="upsert", key=_MEMBER_KEY),
+            store.Write(plan.opened, "segment_memberships", mode="upsert", key=_MEMBER_KEY),
+            store.Write(plan.runs, "segment_runs", mode="upsert", key=["segment", "as_of"]),
         ],
     )
-    write_snapshot(scored.profiles)
+    write_snapshot(scored.profiles, url)
     return {
         "profiles": len(profiles),
         "lead_scores": len(leads),
-        "entered": len(opened),
-        "left": len(closed),
+        "entered": len(plan.opened),
+        "left": len(plan.closed),
+        "segments": plan.runs.set_index("segment")["members"].astype(int).to_dict(),
     }
 
 
-_MEMBER_KEY = ["segment", "customer_id", "entered_at"]
+def run_segments(
+    url: str,
+    as_of: Any,
+    segments_path: str | Path = DEFAULT_SEGMENTS,
+    scoring_rules_path: str | Path = DEFAULT_SCORING_RULES,
+    n_bins: int = 5,
+) -> dict[str, Any]:
+    """The whole run without Prefect (``crm segments run``): check, load, plan, write."""
+    definitions = load_definitions(segments_path)
+    rules = load_scoring_rules(scoring_rules_path)
+    migrate(url)
+    inputs = load_inputs(url, as_of)
+    plan = plan_run(inputs, definitions, rules, as_of, n_bins=n_bins, **scoring_settings())
+    return write_run(url, plan)
+
+
+# --------------------------------------------------------------------------- tasks
+@task(name="read the base", cache_policy=NO_CACHE)
+def _load(url: str, as_of: dt.datetime) -> Inputs:
+    return load_inputs(url, as_of)
+
+
+@task(name="build and score profiles, evaluate segments", cache_policy=NO_CACHE)
+def _plan(
+    inputs: Inputs,
+    definitions: list[SegmentDefinition],
+    rules: ScoringRules,
+    as_of: dt.datetime,
+    n_bins: int,
+) -> RunPlan:
+    return plan_run(inputs, definitions, rules, as_of, n_bins=n_bins, **scoring_settings())
+
+
+@task(name="write scores and memberships", cache_policy=NO_CACHE)
+def _write(url: str, plan: RunPlan) -> dict[str, Any]:
+    return write_run(url, plan)
 
 
 def _publish(scored: ScoredBase, runs: pd.DataFrame, as_of: dt.datetime) -> None:
@@ -459,17 +325,17 @@ def segments_flow(
 ) -> dict[str, Any]:
     """Build and score the profiles, evaluate the segments, store everything (rerun-safe).
 
-    ``as_of`` defaults to now (the flow is the top-level caller that may read the clock).
+    The same steps as :func:`run_segments`, as tasks, plus the artifacts. ``as_of`` defaults
+    to now (the flow is the top-level caller that may read the clock).
     """
     logger = get_run_logger()
     url = url or get_settings().resolved_database_url
-    as_of = as_of or dt.datetime.now(dt.UTC)
+    at = as_instant(as_of or dt.datetime.now(dt.UTC))
+    definitions = load_definitions(segments_path)  # refuse a bad file before any work
+    rules = load_scoring_rules(scoring_rules_path)
     migrate(url)
-    load_segments(segments_path)  # refuse a bad definitions file before any work
-    tables = _read(url)
-    scored = _score(tables, as_of, scoring_rules_path, n_bins)
-    plan = _segments(url, scored, segments_path, as_of)
-    counts = _write(url, scored, plan)
-    logger.info("segments run: %s", counts)
-    _publish(scored, plan[2], as_of)
-    return {**counts, "segments": plan[2].set_index("segment")["members"].to_dict()}
+    plan = _plan(_load(url, at), definitions, rules, at, n_bins)
+    counts = _write(url, plan)
+    logger.info("segments run: %s", {k: v for k, v in counts.items() if k != "segments"})
+    _publish(plan.scored, plan.runs, at)
+    return counts

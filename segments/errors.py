@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "ConvergenceError",
+    "EmptyBaseError",
     "InvalidDataError",
     "InvalidParameterError",
     "MissingColumnsError",
@@ -84,6 +85,20 @@ class SegmentMapError(SegmentsError, ValueError):
             f"segment_map {problem}: cell(s) {', '.join(self.cells)}; "
             "every R×F score cell must match exactly one pattern"
         )
+
+
+class EmptyBaseError(SegmentsError, ValueError):
+    """There is nothing to score or count yet: the base has no customers (or no leads).
+
+    Attributes
+    ----------
+    field : str
+        What is missing (``"customers"``, ``"leads"``).
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class ConvergenceError(SegmentsError, RuntimeError):

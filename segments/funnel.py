@@ -140,8 +140,9 @@ def lead_funnel(
     per = d.groupby(LEAD_ID).agg(won=("won", "any"), open=("open", "any"))
     pos = per.index.get_indexer(pd.Index(leads[LEAD_ID]))
     has_deal = (pos >= 0) & ~disq
-    won = has_deal & per["won"].to_numpy(dtype=bool)[np.maximum(pos, 0)]
-    open_ = has_deal & ~won & per["open"].to_numpy(dtype=bool)[np.maximum(pos, 0)]
+    # position -1 (no deal) reads the appended False slot, which also makes no deals at all work
+    won = has_deal & np.append(per["won"].to_numpy(dtype=bool), False)[pos]
+    open_ = has_deal & ~won & np.append(per["open"].to_numpy(dtype=bool), False)[pos]
     verified = ~disq & (status.isin(_QUALIFIED).to_numpy(dtype=bool) | has_deal)
 
     flags = pd.DataFrame(
@@ -307,5 +308,5 @@ def funnel_report(frame: pd.DataFrame, *, title: str | None = None) -> str:
             text[c] = values.map(lambda v: "–" if pd.isna(v) else f"{v:,.0f}")
         else:
             text[c] = values.astype("str").fillna("–")
-    body = ("| " + text.agg(" | ".join, axis=1) + " |").tolist()
+    body = ("| " + text.agg(" | ".join, axis=1) + " |").tolist() if len(text) else []
     return "\n".join([*lines, *body, ""])

@@ -26,7 +26,10 @@ from segments.language import (
 )
 from segments.validation import _check_conditions, _Problems, _specs
 
-__all__ = ["load_segments"]
+__all__ = ["EXAMPLE_SEGMENTS", "load_segments"]
+
+#: The example segments file shipped with the package.
+EXAMPLE_SEGMENTS = Path(__file__).with_name("segments.example.yaml")
 
 
 def _line(node: yaml.Node) -> int:

@@ -7,15 +7,18 @@ rerun with the same ``as_of`` enters nobody twice.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from crm.columns import CUSTOMER_ID
 from segments.errors import MissingColumnsError
-from segments.evaluation import _as_of
+from segments.evaluation import _as_of, evaluate_many
+from segments.language import SegmentDefinition
 
-__all__ = ["membership_changes"]
+__all__ = ["definition_sha256", "membership_changes", "plan_memberships"]
 
 
 def membership_changes(
@@ -73,3 +76,101 @@ def membership_changes(
     out = out.sort_values(["segment", "change", id_col], kind="stable").reset_index(drop=True)
     out["as_of"] = ts
     return out
+
+
+def definition_sha256(definition: SegmentDefinition) -> str:
+    """A fingerprint of a segment's conditions: it changes when the ``where`` tree does."""
+    return hashlib.sha256(repr(definition.where).encode("utf-8")).hexdigest()
+
+
+def plan_memberships(
+    definitions: Sequence[SegmentDefinition],
+    profiles: pd.DataFrame,
+    open_rows: pd.DataFrame,
+    runs_at: pd.DataFrame,
+    as_of: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Rows to open, rows to close and the per-segment run summary for one evaluation.
+
+    Parameters
+    ----------
+    definitions : sequence of SegmentDefinition
+    profiles : DataFrame
+        The scored profiles, one row per customer.
+    open_rows : DataFrame
+        The stored memberships without ``left_at``: ``segment, customer_id, entered_at``.
+    runs_at : DataFrame
+        ``segment_runs`` rows already stored for this ``as_of`` (``segment, entered, left``):
+        a rerun keeps their counts instead of starting from zero.
+    as_of : date, datetime or ISO text
+        The moment evaluated; stamped as ``entered_at`` / ``left_at``.
+
+    Returns
+    -------
+    (opened, closed, runs)
+        ``opened``: ``segment, customer_id, entered_at, left_at`` (NaT) for each entry;
+        ``closed``: the open rows of those who left, with ``left_at``; ``runs``: one row per
+        definition with ``segment, as_of, title, definition_sha256, members, entered, left``.
+        Rerunning with the same inputs after writing them opens and closes nothing.
+    """
+    at, _ = _as_of(as_of)
+    open_rows = pd.DataFrame(
+        {  # an empty table reads back with guessed types: give the columns theirs
+            "segment": open_rows["segment"].astype(str).to_numpy(),
+            "customer_id": open_rows["customer_id"].to_numpy(dtype="int64"),
+            "entered_at": pd.to_datetime(open_rows["entered_at"], utc=True)
+            .astype("datetime64[us, UTC]")
+            .to_numpy(),
+        }
+    )
+    current = evaluate_many(definitions, profiles, at)
+    changes = membership_changes(
+        open_rows[["segment", "customer_id"]], current, at, include_stayed=False
+    )
+    entered = changes[(changes["change"] == "entered").to_numpy()]
+    left = changes[(changes["change"] == "left").to_numpy()]
+    opened = pd.DataFrame(
+        {
+            "segment": entered["segment"].astype(str).to_numpy(),
+            "customer_id": entered["customer_id"].to_numpy(dtype="int64"),
+            "entered_at": at,
+            "left_at": pd.Series([pd.NaT] * len(entered), dtype="datetime64[us, UTC]"),
+        }
+    )
+    closed = open_rows.merge(
+        left[["segment", "customer_id"]].astype({"segment": str}), on=["segment", "customer_id"]
+    ).assign(left_at=at)[["segment", "customer_id", "entered_at", "left_at"]]
+    names = [d.name for d in definitions]
+    before = (
+        runs_at.set_index("segment")[["entered", "left"]]
+        if len(runs_at)
+        else pd.DataFrame(columns=["entered", "left"])
+    )
+    before = before.reindex(names).fillna(0).astype("int64")
+    return (
+        opened,
+        closed,
+        pd.DataFrame(
+            {
+                "segment": names,
+                "as_of": at,
+                "title": [d.title for d in definitions],
+                "definition_sha256": [definition_sha256(d) for d in definitions],
+                "members": current["segment"]
+                .astype(str)
+                .value_counts()
+                .reindex(names, fill_value=0)
+                .to_numpy(dtype="int64"),
+                "entered": opened["segment"]
+                .value_counts()
+                .reindex(names, fill_value=0)
+                .to_numpy(dtype="int64")
+                + before["entered"].to_numpy(),
+                "left": closed["segment"]
+                .value_counts()
+                .reindex(names, fill_value=0)
+                .to_numpy(dtype="int64")
+                + before["left"].to_numpy(),
+            }
+        ),
+    )

@@ -30,7 +30,7 @@ from segments.language import (
 )
 from segments.schema import _FrameSchema, _is_number
 
-__all__ = ["validate"]
+__all__ = ["validate", "validate_fields"]
 
 
 class _Problems:
@@ -195,5 +195,36 @@ def validate(definitions: Iterable[SegmentDefinition], schema: Schema) -> list[S
     source = definitions[0].source if definitions else "<segments>"
     problems = _Problems(source)
     _validate_into(definitions, _specs(schema), problems)
+    problems.raise_if_any()
+    return definitions
+
+
+def validate_fields(
+    definitions: Iterable[SegmentDefinition], fields: Iterable[str]
+) -> list[SegmentDefinition]:
+    """Check that every field the definitions read is one of ``fields`` (names only).
+
+    The cheap check a run makes before it builds any profile: the profile columns are known
+    by name long before their kinds can be read off a frame (:func:`validate` does that).
+
+    Raises
+    ------
+    SegmentDefinitionError
+        Listing every unknown field, each with its line and the closest known name.
+    """
+    definitions = list(definitions)
+    known = list(dict.fromkeys(fields))
+    allowed = set(known)
+    problems = _Problems(definitions[0].source if definitions else "<segments>")
+    for definition in definitions:
+        problems.segment = definition.name
+        for cond in definition.conditions():
+            if cond.field not in allowed:
+                problems.add(
+                    cond.field,
+                    f"unknown field {cond.field!r}; {_suggest(cond.field, known)}"
+                    "the profiles have no such column",
+                    cond.line,
+                )
     problems.raise_if_any()
     return definitions

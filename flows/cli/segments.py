@@ -27,11 +27,16 @@ SEGMENTS_FILE = typer.Argument(
 
 
 def load_segments_file(path: str):  # type: ignore[no-untyped-def]
-    """Load a segments file; every problem printed as ``file:line: field: message``."""
+    """Load a segments file and check its fields against the profile's, before any work.
+
+    Every problem is printed as ``file:line: field: message``, and the command exits 1.
+    """
+    from crm.snapshot import PROFILE_FIELDS
     from segments.rules import load_segments
+    from segments.validation import validate_fields
 
     try:
-        return load_segments(Path(path))
+        return validate_fields(load_segments(Path(path)), PROFILE_FIELDS)
     except SegmentDefinitionError as exc:
         _refuse(exc)
 
@@ -50,37 +55,44 @@ _SHOWN = ("first_name", "last_name", "city", "rfm_segment", "orders", "revenue")
 
 
 def _profiles(
-    as_of: dt.datetime, fresh: bool, fields: list[str] | None = None
+    url: str, as_of: dt.datetime, fresh: bool, fields: list[str] | None = None
 ) -> tuple[pd.DataFrame, str]:
-    from crm.snapshot import read_snapshot, snapshot_path
+    """The scored profiles of the database at ``url``: its snapshot, or built afresh.
 
-    path = snapshot_path()
-    if path.exists() and not fresh:
+    A database without scored profiles is refused in a sentence (NoProfilesError); one whose
+    snapshot is missing or of another run is scored from its tables, as with ``--fresh``.
+    """
+    from crm.snapshot import StaleSnapshotError, read_snapshot, snapshot_path
+
+    if not fresh:
         columns = None if fields is None else [*fields, *_SHOWN]
-        return read_snapshot(path, columns=columns), f"snapshot {path}"
-    # no snapshot yet (or --fresh): build and score the profiles from the database
-    from flows.segments import DEFAULT_SCORING_RULES, read_base, score_base
+        try:
+            return read_snapshot(url, columns=columns), f"snapshot {snapshot_path(url)}"
+        except StaleSnapshotError:
+            pass
+    from flows.segments import DEFAULT_SCORING_RULES, load_inputs, score_inputs, scoring_settings
     from segments.scoring import load_scoring_rules
 
-    scored = score_base(
-        read_base(database_url()),
+    scored = score_inputs(
+        load_inputs(url, as_of),
+        load_scoring_rules(DEFAULT_SCORING_RULES),
         as_of,
-        scoring_rules=load_scoring_rules(DEFAULT_SCORING_RULES),
+        **scoring_settings(),
     )
-    return scored.profiles, "the database (no snapshot yet: `crm segments run` writes one)"
+    return scored.profiles, "the database (scored now; `crm segments run` keeps a snapshot)"
 
 
 @app.command("check")
 @friendly_errors
 def check(path: str = SEGMENTS_FILE) -> None:
     """Validate a segments file against the profile fields; list its segments."""
-    from crm.snapshot import read_snapshot
+    from crm.snapshot import NoProfilesError, StaleSnapshotError, read_snapshot
     from segments.rules import schema_from_frame, validate
 
     definitions = load_segments_file(path)
-    try:
-        schema = schema_from_frame(read_snapshot())
-    except FileNotFoundError:
+    try:  # the kinds of the fields, when this database has a snapshot to read them from
+        schema = schema_from_frame(read_snapshot(database_url()))
+    except (NoProfilesError, StaleSnapshotError):
         schema = None
     if schema is not None:
         try:
@@ -117,7 +129,7 @@ def preview(
     moment = parse_as_of(as_of)
     wanted = [d for d in definitions if segment is None or d.name == segment]
     fields = [f for d in wanted for f in d.fields]
-    profiles, source = _profiles(moment, fresh, fields)
+    profiles, source = _profiles(database_url(), moment, fresh, fields)
     started = time.perf_counter()
     prepared = PreparedProfiles(profiles)
     if segment is None:
@@ -163,11 +175,10 @@ def run(
     ),
 ) -> None:
     """Build and score every profile, evaluate the segments and store the memberships."""
-    from flows.segments import segments_flow
+    from flows.segments import run_segments
 
-    load_segments_file(path)
-    result = segments_flow(url=database_url(), as_of=parse_as_of(as_of), segments_path=path)
-    print_run(result)
+    load_segments_file(path)  # a bad file is refused before any profile is built
+    print_run(run_segments(database_url(), parse_as_of(as_of), segments_path=path))
 
 
 def print_run(result: dict) -> None:  # type: ignore[type-arg]
@@ -190,9 +201,15 @@ def funnel(
 ) -> None:
     """Conversion inquiry → verified → deal → won per source (disqualified kept apart)."""
     from crm import store
+    from flows.cli._common import safe_url
+    from segments.errors import EmptyBaseError
     from segments.funnel import funnel_report, lead_funnel
 
     url = database_url()
     leads = store.read_frame(url, "leads")
+    if leads.empty:
+        raise EmptyBaseError(
+            "leads", f"{safe_url(url)} has no leads yet; import some (`crm import`) first"
+        )
     deals = store.read_frame(url, "deals")
     console.print(funnel_report(lead_funnel(leads, deals, by=tuple(by.split(",")))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from typer.testing import CliRunner
 from crm import store
 from crm.sample import generate, load
 from crm.settings import get_settings
-from flows.segments import read_snapshot, segments_flow
+from crm.snapshot import read_snapshot
+from flows.segments import run_segments, segments_flow
+from segments.errors import SegmentDefinitionError
 
 UTC = dt.UTC
 AS_OF = dt.datetime(2026, 11, 1, tzinfo=UTC)
@@ -99,7 +102,7 @@ def test_flow_scores_segments_and_a_rerun_changes_nothing(
     again = segments_flow(url=db_url, as_of=AS_OF, segments_path=str(env))
     assert again["entered"] == 0 and again["left"] == 0
     assert _state(db_url) == before  # a rerun with the same as_of leaves the same rows
-    snapshot = read_snapshot()
+    snapshot = read_snapshot(db_url)
     assert len(snapshot) == len(profiles) and "rfm_segment" in snapshot.columns
 
 
@@ -169,3 +172,92 @@ def test_cli_check_preview_and_bad_file(
     assert refused.exit_code == 1
     assert "bad.yaml:4" in refused.output and "revenu" in refused.output
     assert "revenue" in refused.output  # the closest field is suggested
+
+
+def test_the_command_and_the_flow_run_the_same_job(
+    db_url: str, env: Path, prefect_harness: None
+) -> None:
+    # crm segments run calls run_segments; the flow runs the same steps: same rows either way
+    first = run_segments(db_url, AS_OF, segments_path=env)
+    after_job = _state(db_url)
+    again = segments_flow(url=db_url, as_of=AS_OF, segments_path=str(env))
+    assert again["entered"] == again["left"] == 0
+    assert again["segments"] == first["segments"] and _state(db_url) == after_job
+
+
+def test_a_bad_file_is_refused_before_anything_is_read(
+    db_url: str, env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.segments
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the base was read before the file was checked")
+
+    monkeypatch.setattr(flows.segments, "load_inputs", no_reading)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("segments:\n  - name: x\n    where:\n      revenu: {gte: 5}\n", "utf-8")
+    with pytest.raises(SegmentDefinitionError) as info:
+        run_segments(db_url, AS_OF, segments_path=bad)
+    assert (info.value.line, info.value.field) == (4, "revenu")
+    assert "did you mean 'revenue'?" in str(info.value)
+
+
+@pytest.fixture
+def empty_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A migrated database with nothing in it, and a data directory of its own."""
+    monkeypatch.setenv("CRM_DATABASE_URL", db_url)
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    yield db_url
+    get_settings.cache_clear()
+
+
+def test_an_empty_database_gets_plain_sentences(empty_env: str, tmp_path: Path) -> None:
+    from flows.cli import app
+
+    runner = CliRunner()
+    ran = runner.invoke(app, ["segments", "run", "--as-of", "2026-11-01"])
+    assert ran.exit_code == 1
+    assert "error: there are no active customers to score yet" in ran.output
+    assert "TypeError" not in ran.output and "Traceback" not in ran.output
+    funnel = runner.invoke(app, ["segments", "funnel"])
+    assert funnel.exit_code == 1 and "has no leads yet" in funnel.output
+    assert "UFuncTypeError" not in funnel.output
+    shown = runner.invoke(app, ["segments", "preview", "-s", "vip_moscow"])
+    assert shown.exit_code == 1 and "has no scored profiles yet" in shown.output
+    # a bad file on the empty base: the file's mistakes, not the empty base, are what is said
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("segments:\n  - name: x\n    where:\n      revenu: {gte: 5}\n", "utf-8")
+    refused = runner.invoke(app, ["segments", "run", str(bad)])
+    assert refused.exit_code == 1
+    assert "bad.yaml:4: revenu: unknown field 'revenu'; did you mean 'revenue'?" in refused.output
+    assert "no active customers" not in refused.output
+
+
+def test_preview_reads_the_database_it_is_pointed_at(
+    db_url: str,
+    env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    _sqlite_template: Path,
+) -> None:
+    from flows.cli import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["segments", "run", str(env), "--as-of", "2026-11-01"]).exit_code == 0
+    shown = runner.invoke(app, ["segments", "preview", str(env), "-s", "buyers"])
+    assert shown.exit_code == 0 and "profiles from snapshot" in shown.output
+    # another, empty database, same data directory: none yet, never the first one's numbers
+    other = tmp_path / "other.db"
+    shutil.copy(_sqlite_template, other)
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{other}")
+    get_settings.cache_clear()
+    elsewhere = runner.invoke(app, ["segments", "preview", str(env), "-s", "buyers"])
+    assert elsewhere.exit_code == 1, elsewhere.output
+    assert "has no scored profiles yet" in elsewhere.output and " of " not in elsewhere.output
+    # the first database scored again at another moment: its snapshot follows
+    monkeypatch.setenv("CRM_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    store.execute(db_url, "DELETE FROM customer_profiles")
+    emptied = runner.invoke(app, ["segments", "preview", str(env), "-s", "buyers"])
+    assert emptied.exit_code == 1 and "has no scored profiles yet" in emptied.output

@@ -144,3 +144,17 @@ def test_sample_funnel_is_consistent() -> None:
     won = s[s["stage"] == "won"].set_index("pipeline_id")["reached"]
     truth = d["deals"][d["deals"]["status"] == "won"].groupby("pipeline_id").size()
     assert won.to_dict() == truth.to_dict()
+
+
+def test_leads_without_any_deal_and_an_empty_base() -> None:
+    leads = pd.DataFrame(
+        {"lead_id": [1, 2], "status": ["new", "verified"], "source": ["site", "site"]}
+    )
+    no_deals = pd.DataFrame({"lead_id": pd.Series([], dtype="int64"), "status": []})
+    got = lead_funnel(leads, no_deals)
+    assert got[["inquiries", "pending", "verified", "deals", "won"]].values.tolist() == [
+        [2, 1, 1, 0, 0]
+    ]
+    empty = lead_funnel(leads.iloc[:0], no_deals)
+    assert len(empty) == 0
+    assert funnel_report(empty).splitlines()[1].startswith("|---")  # a header, no rows
