@@ -302,14 +302,15 @@ def _publish(scored: ScoredBase, runs: pd.DataFrame, as_of: dt.datetime) -> None
             "| company | contacts | account score | missing roles |",
             "|---:|---:|---:|---|",
             *(
-                f"| {int(r.company_id)} | {r.contacts} | {r.account_score:.1f} | {r.missing_roles or ''} |"
-                for r in best.itertuples()
+                f"| {int(r['company_id'])} | {r['contacts']} | {r['account_score']:.1f} "
+                f"| {r['missing_roles'] or ''} |"
+                for r in best.to_dict("records")
             ),
         ]
     funnel = scored.notes.get("funnel")
     if isinstance(funnel, pd.DataFrame):
         lines += ["", funnel_report(funnel, title="Funnel by source (D3)")]
-    model = scored.notes.get("lead_model")
+    model: Any = scored.notes.get("lead_model")
     if hasattr(model, "to_markdown"):
         lines += ["", "## Lead model (time-based holdout)", "", model.to_markdown()]
     create_markdown_artifact(key="segments-run", markdown="\n".join(lines))

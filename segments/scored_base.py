@@ -160,13 +160,12 @@ def _leads(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     leads = tables["leads"]
     leads = leads[(leads["created_at"] <= as_of).to_numpy()]
-    context = {
-        "customers": tables["customers"],
-        "companies": tables.get("companies"),
-        "activities": tables.get("activities"),
-        "events": tables.get("marketing_events"),
-    }
-    scored = rule_scores(leads, rules, as_of, **context)
+    customers, companies = tables["customers"], tables.get("companies")
+    activities, events = tables.get("activities"), tables.get("marketing_events")
+    scored = rule_scores(
+        leads, rules, as_of, customers=customers, companies=companies,
+        activities=activities, events=events,
+    )  # fmt: skip
     out = scored.scores[["lead_id", "customer_id", "company_id", "score"]].rename(
         columns={"score": "rule_score"}
     )
@@ -176,7 +175,10 @@ def _leads(
         "accounts": account_scores(scored.scores, tables["customers"], rules),
         "funnel": lead_funnel(leads, tables["deals"], by=("source",), total=True),
     }
-    features = lead_features(leads, as_of, rules=rules, **context)
+    features = lead_features(
+        leads, as_of, rules=rules, customers=customers, companies=companies,
+        activities=activities, events=events,
+    )  # fmt: skip
     labels = lead_labels(leads, tables["deals"], as_of).reindex(features.index)
     known = labels.dropna()
     if len(known) > MAX_TRAIN_LEADS:
