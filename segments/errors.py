@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from crm.definitions import DefinitionError, Problem
+
 __all__ = [
     "ConvergenceError",
     "EmptyBaseError",
@@ -135,27 +137,30 @@ class InvalidDataError(SegmentsError, ValueError):
         super().__init__(f"column {field!r}: {problem} ({rows} row(s)); clean or drop those rows")
 
 
-class ScoringRulesError(SegmentsError, ValueError):
-    """A lead-scoring rules file (``segments/scoring.example.yaml``) is invalid.
+class ScoringRulesError(DefinitionError, SegmentsError):
+    """A lead-scoring rules file is invalid (every problem listed, see :mod:`crm.definitions`).
 
     Attributes
     ----------
+    problems : tuple of crm.definitions.Problem
+        Every problem found, in file order.
     field : str
-        Dotted path of the field at fault (``"bant.budget.1.points"``).
+        Where the first problem is (``"bant.budget[1].points"``).
     line : int or None
         1-based line of that field in the YAML text, when known.
-    source : str
-        The file name (or ``"<rules>"`` for text).
     """
 
     def __init__(
-        self, field: str, message: str, line: int | None = None, source: str = "<rules>"
+        self,
+        field: str | Iterable[Problem],
+        message: str = "",
+        line: int | None = None,
+        source: str = "<text>",
     ) -> None:
-        self.field = field
-        self.line = line
-        self.source = source
-        where = f"{source}, line {line}" if line is not None else source
-        super().__init__(f"{where}: {field}: {message}")
+        problems = [Problem(source, line, field, message)] if isinstance(field, str) else field
+        super().__init__(problems)
+        self.field = self.problems[0].field
+        self.line = self.problems[0].line
 
 
 class SegmentDefinitionError(SegmentsError, ValueError):

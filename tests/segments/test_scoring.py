@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -275,8 +277,8 @@ def test_bad_value_names_field_and_line() -> None:
     err = _error(
         "bant:\n  authority: 10\n  budget:\n    - {min: 10, points: 1}\n    - {min: -5, points: 2}\n"
     )
-    assert (err.field, err.line) == ("bant.budget.1.min", 5)
-    assert "scoring.yaml, line 5" in str(err)
+    assert (err.field, err.line) == ("bant.budget[1].min", 5)
+    assert "scoring.yaml:5: bant.budget[1].min:" in str(err)
 
 
 def test_unknown_field_and_unknown_kind() -> None:
@@ -296,7 +298,7 @@ def test_thresholds_out_of_order_and_undeclared_role() -> None:
     err = _error("roles:\n  - code: finance\n    keywords: [cfo]\nfit:\n  role:\n    boss: 5\n")
     assert (err.field, err.line) == ("fit.role.boss", 6)
     err = _error("account:\n  expected_roles: [legal]\n")
-    assert (err.field, err.line) == ("account.expected_roles.0", 2)
+    assert (err.field, err.line) == ("account.expected_roles[0]", 2)
 
 
 def test_broken_yaml_and_duplicate_key() -> None:
@@ -305,7 +307,34 @@ def test_broken_yaml_and_duplicate_key() -> None:
     assert err.line == 3
     err = _error("caps:\n  fit: 10\n  fit: 20\n")
     assert err.line == 3
-    assert "duplicate key (first at line 2)" in str(err)
+    assert "scoring.yaml:3: caps.fit: duplicate key 'fit' (first at line 2)" in str(err)
+
+
+def test_every_mistake_in_one_pass_with_the_closest_name() -> None:
+    err = _error("behaviour:\n  half_lif: 3\ncaps:\n  total: -1\nfitt: {}\n")
+    assert [(p.line, p.field) for p in err.problems] == [
+        (2, "behaviour.half_lif"),
+        (4, "caps.total"),
+        (5, "fitt"),
+    ]
+    assert "did you mean 'half_life_days'?" in err.problems[0].message
+    assert "did you mean 'fit'?" in err.problems[2].message
+    # two undeclared roles are both reported
+    err = _error("fit:\n  role: {boss: 5}\naccount:\n  expected_roles: [legal]\n")
+    assert [(p.line, p.field) for p in err.problems] == [
+        (2, "fit.role.boss"),
+        (4, "account.expected_roles[0]"),
+    ]
+
+
+def test_text_and_paths_are_told_apart_one_way(tmp_path: Path) -> None:
+    # one line of YAML is text, not a missing file (a bare FileNotFoundError before)
+    assert load_scoring_rules("behaviour: {half_life_days: 7}").behaviour.half_life_days == 7
+    with pytest.raises(ScoringRulesError, match="no scoring rules file at this path"):
+        load_scoring_rules(str(tmp_path / "missing.yaml"))
+    deep = "a: " + "[" * 200 + "]" * 200 + "\n"
+    with pytest.raises(ScoringRulesError, match="nested more than"):
+        load_scoring_rules(deep)
 
 
 # ------------------------------------------------------------------ labels and features
