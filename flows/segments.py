@@ -50,7 +50,6 @@ from segments.loader import EXAMPLE_SEGMENTS, load_segments
 from segments.memberships import plan_memberships
 from segments.scored_base import ScoredBase, score_base
 from segments.scoring import EXAMPLE_RULES, ScoringRules, load_scoring_rules
-from segments.validation import validate_fields
 
 __all__ = [
     "DEFAULT_SCORING_RULES",
@@ -115,7 +114,7 @@ class RunPlan:
 
 def load_definitions(path: str | Path) -> list[SegmentDefinition]:
     """The segments file, checked against the profile fields before any profile is built."""
-    return validate_fields(load_segments(path), PROFILE_FIELDS)
+    return load_segments(path, fields=PROFILE_FIELDS)
 
 
 def load_inputs(url: str, as_of: Any) -> Inputs:

@@ -8,6 +8,7 @@ fields) and raises them together as one :class:`~segments.errors.SegmentDefiniti
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ from segments.language import (
     _shape_problem,
     _suggest,
 )
-from segments.validation import _check_conditions, _Problems, _specs
+from segments.validation import _check_conditions, _check_fields, _Problems, _specs
 
 __all__ = ["EXAMPLE_SEGMENTS", "load_segments"]
 
@@ -270,7 +271,11 @@ def _read_source(source: str | Path) -> tuple[str, str]:
 
 
 def load_segments(
-    source: str | Path, schema: Schema | None = None, *, source_name: str | None = None
+    source: str | Path,
+    schema: Schema | None = None,
+    *,
+    source_name: str | None = None,
+    fields: Iterable[str] | None = None,
 ) -> list[SegmentDefinition]:
     """Parse segment definitions from a YAML file or text, with line numbers.
 
@@ -284,6 +289,9 @@ def load_segments(
         against it too, and its problems are reported together with the parsing ones.
     source_name : str, optional
         Name used in messages (default: the path, or ``"<segments>"``).
+    fields : iterable of str, optional
+        The profile's field names, when their kinds are not known yet (before a run builds
+        the profiles): every condition on another name is reported, in the same pass.
 
     Returns
     -------
@@ -316,6 +324,8 @@ def load_segments(
     definitions = parser.segments(root)
     if schema is not None:
         _check_conditions(parser.parsed, _specs(schema), problems)
+    elif fields is not None:
+        _check_fields(parser.parsed, fields, problems)
     problems.found.sort(key=lambda p: p.line or 0)
     problems.raise_if_any()
     return definitions

@@ -199,6 +199,22 @@ def validate(definitions: Iterable[SegmentDefinition], schema: Schema) -> list[S
     return definitions
 
 
+def _check_fields(
+    conditions: Iterable[tuple[str | None, Condition]], fields: Iterable[str], problems: _Problems
+) -> None:
+    known = list(dict.fromkeys(fields))
+    allowed = set(known)
+    for segment, cond in conditions:
+        if cond.field not in allowed:
+            problems.segment = segment
+            problems.add(
+                cond.field,
+                f"unknown field {cond.field!r}; {_suggest(cond.field, known)}"
+                "the profiles have no such column",
+                cond.line,
+            )
+
+
 def validate_fields(
     definitions: Iterable[SegmentDefinition], fields: Iterable[str]
 ) -> list[SegmentDefinition]:
@@ -206,6 +222,8 @@ def validate_fields(
 
     The cheap check a run makes before it builds any profile: the profile columns are known
     by name long before their kinds can be read off a frame (:func:`validate` does that).
+    :func:`segments.loader.load_segments` makes it in the same pass as the file's structure
+    when given ``fields``.
 
     Raises
     ------
@@ -213,18 +231,7 @@ def validate_fields(
         Listing every unknown field, each with its line and the closest known name.
     """
     definitions = list(definitions)
-    known = list(dict.fromkeys(fields))
-    allowed = set(known)
     problems = _Problems(definitions[0].source if definitions else "<segments>")
-    for definition in definitions:
-        problems.segment = definition.name
-        for cond in definition.conditions():
-            if cond.field not in allowed:
-                problems.add(
-                    cond.field,
-                    f"unknown field {cond.field!r}; {_suggest(cond.field, known)}"
-                    "the profiles have no such column",
-                    cond.line,
-                )
+    _check_fields(((d.name, c) for d in definitions for c in d.conditions()), fields, problems)
     problems.raise_if_any()
     return definitions

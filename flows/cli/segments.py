@@ -33,10 +33,9 @@ def load_segments_file(path: str):  # type: ignore[no-untyped-def]
     """
     from crm.snapshot import PROFILE_FIELDS
     from segments.rules import load_segments
-    from segments.validation import validate_fields
 
-    try:
-        return validate_fields(load_segments(Path(path)), PROFILE_FIELDS)
+    try:  # the file's structure and its field names, in one pass
+        return load_segments(Path(path), fields=PROFILE_FIELDS)
     except SegmentDefinitionError as exc:
         _refuse(exc)
 

@@ -743,3 +743,28 @@ def test_tags_as_arrays_lone_strings_and_missing() -> None:
     assert members("tags: {has_any: [a:x]}", frame) == [1, 2, 5]  # a lone string is one tag
     assert members("tags: {has_none: [a:x]}", frame) == [3, 4, 6]
     assert members("tags: {is_null: true}", frame) == [3, 4, 6]
+
+
+def test_structure_and_field_typos_are_reported_in_one_pass() -> None:
+    text = textwrap.dedent(
+        """\
+        segments:
+          - name: a
+            where:
+              revenu: {gte: 5}
+          - name: b
+            where:
+              orders: {gtee: 1}
+          - name: c
+            wher:
+              city: Москва
+        """
+    )
+    with pytest.raises(SegmentDefinitionError) as info:
+        load_segments(text, fields=["revenue", "orders", "city"])
+    found = [(p.line, p.field) for p in info.value.problems]
+    assert (4, "revenu") in found  # a field typo in a segment that parsed
+    assert (7, "orders") in found  # an unknown operator
+    assert (9, "wher") in found  # an unknown segment key
+    typo = info.value.problems[found.index((4, "revenu"))]
+    assert "did you mean 'revenue'?" in typo.message
