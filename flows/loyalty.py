@@ -14,7 +14,6 @@ Example
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from crm import store
+from crm.asof import as_instant, previous_local_day
 from crm.settings import get_settings
 from loyalty import (
     LEDGER_COLUMNS,
@@ -53,6 +53,7 @@ __all__ = [
     "day_end",
     "load_inputs",
     "loyalty_daily_flow",
+    "loyalty_day",
     "plan_day",
     "read_ledger",
     "read_tier_history",
@@ -84,10 +85,28 @@ class DayPlan:
     steps: dict[str, int] = field(default_factory=dict)
 
 
-def day_end(day: dt.date, tz: str) -> dt.datetime:
-    """The instant a local calendar day ends (the next local midnight), in UTC."""
-    nxt = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zoneinfo.ZoneInfo(tz))
-    return nxt.astimezone(dt.UTC)
+def day_end(day: dt.date, tz: str) -> pd.Timestamp:
+    """The end of the local calendar day ``day`` in ``tz``, by :func:`crm.asof.as_instant`."""
+    return as_instant(day, tz)
+
+
+def loyalty_day(
+    rules: Rules, run_date: dt.date | None = None, as_of: Any | None = None
+) -> tuple[dt.date, pd.Timestamp]:
+    """The local day a loyalty run books and the instant it runs up to.
+
+    The one place "yesterday" is computed for loyalty, from one time zone: the program's
+    (``rules.program.timezone``). ``run_date`` wins; otherwise the day before the one
+    holding ``as_of`` (the flow's caller reads the clock when it passes none).
+    """
+    tz = rules.program.timezone
+    day = run_date or previous_local_day(as_of if as_of is not None else _now(), tz)
+    return day, day_end(day, tz)
+
+
+def _now() -> dt.datetime:
+    # the flow is a top-level caller: the clock is read here and passed down as as_of
+    return dt.datetime.now(dt.UTC)
 
 
 def read_ledger(url: str, customer_id: int | None = None) -> pd.DataFrame:
@@ -224,7 +243,7 @@ def write_plan(url: str, plan: DayPlan, created_at: dt.datetime) -> dict[str, in
 def run_daily(url: str, rules: Rules, as_of: dt.datetime, lookback_days: int = 3) -> dict[str, int]:
     """Load, plan and write one day without Prefect (the CLI's ``crm loyalty run``)."""
     plan = plan_day(load_inputs(url, as_of), rules, as_of, lookback_days)
-    return {**plan.steps, **write_plan(url, plan, dt.datetime.now(dt.UTC))}
+    return {**plan.steps, **write_plan(url, plan, _now())}
 
 
 @task(name="load loyalty inputs", cache_policy=NO_CACHE)
@@ -239,7 +258,7 @@ def _plan(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: int) 
 
 @task(name="write ledger and tiers", cache_policy=NO_CACHE)
 def _write(url: str, plan: DayPlan) -> dict[str, int]:
-    return write_plan(url, plan, dt.datetime.now(dt.UTC))
+    return write_plan(url, plan, _now())
 
 
 @task(name="publish liability", cache_policy=NO_CACHE)
@@ -272,22 +291,22 @@ def loyalty_daily_flow(
     rules_path: str = DEFAULT_RULES,
     lookback_days: int = 3,
     url: str | None = None,
+    as_of: dt.datetime | None = None,
 ) -> dict[str, int]:
     """Earn, grant bonuses, reverse returns, expire and re-tier for the local day ``run_date``.
 
-    ``run_date`` defaults to yesterday in the program's time zone; the run covers everything
-    up to the end of that day. Rerunning a day adds nothing.
+    ``run_date`` defaults to the day before ``as_of`` (default now) in the program's time
+    zone (:func:`loyalty_day`); the run covers everything up to the end of that day.
+    ``crm loyalty run`` and the nightly job both run this flow. Rerunning a day adds nothing.
     """
     logger = get_run_logger()
     rules = load_rules(rules_path)
-    tz = rules.program.timezone
-    day = run_date or (dt.datetime.now(zoneinfo.ZoneInfo(tz)).date() - dt.timedelta(days=1))
-    as_of = day_end(day, tz)
+    day, end = loyalty_day(rules, run_date, as_of)
     url = url or get_settings().resolved_database_url
-    inputs = _load(url, as_of)
-    plan = _plan(inputs, rules, as_of, lookback_days)
+    inputs = _load(url, end)
+    plan = _plan(inputs, rules, end, lookback_days)
     written = _write(url, plan)
     counts = {**plan.steps, **written}
     logger.info("loyalty run for %s: %s", day, counts)
-    _publish(url, rules, as_of, counts)
+    _publish(url, rules, end, counts)
     return counts

@@ -10,7 +10,6 @@ subflow is rerun-safe, so the whole job is too.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -37,7 +36,8 @@ def nightly_flow(
     """Run hygiene → dedup → loyalty day → segments on the database at ``url``.
 
     ``as_of`` defaults to now; the loyalty day is the local day before ``as_of`` in the
-    program's time zone (settings), so a run at 02:30 Moscow time books yesterday; late
+    loyalty program's time zone (its rules file, :func:`flows.loyalty.loyalty_day`), so a run
+    at 02:30 Moscow time books yesterday; late
     orders of ``loyalty_lookback_days`` days before it are picked up too (a first run over a
     loaded history passes its length: the ledger's idempotency keys make any overlap free).
     """
@@ -45,12 +45,11 @@ def nightly_flow(
     settings = get_settings()
     url = url or settings.resolved_database_url
     as_of = as_of or dt.datetime.now(dt.UTC)
-    local_day = as_of.astimezone(zoneinfo.ZoneInfo(settings.default_timezone)).date()
     cleaned = hygiene_flow(url=url, as_of=as_of)
     hygiene = {**cleaned.result.summary, **cleaned.result.stats}
     dedup = dedup_flow(threshold=dedup_threshold, url=url, as_of=as_of)
     loyalty = loyalty_daily_flow(
-        run_date=local_day - dt.timedelta(days=1),
+        as_of=as_of,  # the flow books the day before, in the loyalty program's time zone
         rules_path=loyalty_rules_path,
         lookback_days=loyalty_lookback_days,
         url=url,

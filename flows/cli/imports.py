@@ -19,6 +19,14 @@ def import_(
         [], "--map", "-m", help="COLUMN=field, repeatable (known RU/EN headers map themselves)"
     ),
     show: int = typer.Option(10, help="How many quarantined rows to show."),
+    max_rejects: float = typer.Option(
+        0.5,
+        "--max-rejects",
+        min=0.0,
+        max=1.0,
+        help="Refuse the file (exit 1, nothing lands) when more than this share of its rows "
+        "is quarantined; every row quarantined always refuses it.",
+    ),
 ) -> None:
     """Import a file: valid rows land (upserted on external_id), bad rows go to quarantine with their reason."""
     from crm.errors import MappingError
@@ -43,6 +51,7 @@ def import_(
         as_of=now(),
         mapping=mapping,
         default_region=get_settings().default_region,
+        max_rejects=max_rejects,
     )
     console.print(
         f"[bold]{summary.source_file}[/bold] ({entity}): {summary.total:,} rows — "
@@ -54,6 +63,12 @@ def import_(
             else ""
         )
     )
+    flagged = {k: v for k, v in summary.email_flags.items() if v}
+    if flagged:
+        console.print(
+            "email addresses flagged (stored on contact_points): "
+            + ", ".join(f"{v:,} {k}" for k, v in flagged.items())
+        )
     if summary.reasons:
         table = Table(title="why rows were quarantined")
         table.add_column("reason")

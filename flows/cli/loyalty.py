@@ -95,20 +95,20 @@ def run(
     lookback_days: int = typer.Option(3, min=1, help="Also pick up late orders of N days."),
 ) -> None:
     """Run the daily earn / bonuses / returns / expiry / tiers step for one day (rerun-safe)."""
-    import zoneinfo
-
-    from flows.loyalty import day_end, run_daily
+    from crm.asof import AsOfError
+    from flows.loyalty import loyalty_daily_flow, loyalty_day
     from loyalty import load_rules
 
     program = load_rules(rules)
-    tz = program.program.timezone
-    day = (
-        dt.date.fromisoformat(date)
-        if date
-        else now().astimezone(zoneinfo.ZoneInfo(tz)).date() - dt.timedelta(days=1)
+    try:
+        run_date = dt.date.fromisoformat(date) if date else None
+    except ValueError:
+        raise AsOfError(f"--date {date}") from None
+    day, _ = loyalty_day(program, run_date, now())
+    counts = loyalty_daily_flow(
+        run_date=day, rules_path=rules, lookback_days=lookback_days, url=database_url()
     )
-    counts = run_daily(database_url(), program, day_end(day, tz), lookback_days)
-    table = Table(title=f"Loyalty run for {day} ({tz})")
+    table = Table(title=f"Loyalty run for {day} ({program.program.timezone})")
     table.add_column("step")
     table.add_column("new", justify="right")
     for name, value in counts.items():

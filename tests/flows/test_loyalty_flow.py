@@ -262,24 +262,42 @@ def test_cli_balance_and_statement(
         checked = runner.invoke(app, ["loyalty", "check-rules", str(bad)])
         assert checked.exit_code == 1
         assert "bad.yaml:2:" in checked.output and "program.hold_days" in checked.output
+        unknown = runner.invoke(
+            app,
+            ["loyalty", "adjust", "999", "--points", "50", "--operator", "anna", "--reason", "x"],
+        )
+        assert unknown.exit_code == 1
+        lines = unknown.output.strip().splitlines()
+        assert len(lines) == 1 and "no customer_id 999; no such customer" in lines[0]
     finally:
         get_settings.cache_clear()
 
 
-def test_stock_taken_by_someone_else_meanwhile_is_refused(session_factory) -> None:
-    engine = session_factory
-    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
-    with session_scope(engine) as s:
-        adjust_points(
-            s, customer_id=1, points=1000, operator="anna", reason="goodwill",
-            idempotency_key="gift-1", as_of=now, rules=RULES,
-        )  # fmt: skip
-        s.add(Prize(prize_id=1, sku="MUG", name="Mug", points_price=300, stock=1))
-    with pytest.raises(OutOfStockError), session_scope(engine) as s:
-        assert s.get(Prize, 1).stock == 1  # this session has seen one left ...
-        with session_scope(engine) as other:  # ... when another redemption takes it
-            redeem(other, customer_id=1, prize_id=1, idempotency_key="first", as_of=now)
-        redeem(s, customer_id=1, prize_id=1, idempotency_key="second", as_of=now)
-    with session_scope(engine) as s:
-        assert s.get(Prize, 1).stock == 0
-        assert _burns(s) == 1
+def test_yesterday_for_loyalty_comes_from_the_program_zone_alone() -> None:
+    from flows.loyalty import loyalty_day
+
+    moscow = parse_rules(RULES_YAML.replace("timezone: UTC", "timezone: Europe/Moscow"))
+    # 22:30 UTC on 10 May is 01:30 on 11 May in Moscow: yesterday there is 10 May
+    day, end = loyalty_day(moscow, as_of=utc("2026-05-10 22:30"))
+    assert day == dt.date(2026, 5, 10)
+    assert end == pd.Timestamp("2026-05-10 20:59:59.999999", tz="UTC")
+    assert loyalty_day(RULES, as_of=utc("2026-05-10 22:30"))[0] == dt.date(2026, 5, 9)
+    assert loyalty_day(RULES, run_date=dt.date(2026, 1, 3))[0] == dt.date(2026, 1, 3)
+
+
+def test_the_command_runs_the_loyalty_flow_for_yesterday(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.loyalty
+    from flows.cli import app
+
+    calls: list[dict] = []
+    monkeypatch.setattr(flows.loyalty, "loyalty_daily_flow", lambda **kw: calls.append(kw) or {})
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES_YAML, encoding="utf-8")
+    out = CliRunner().invoke(app, ["loyalty", "run", "--date", "2026-05-10", "--rules", str(rules)])
+    assert out.exit_code == 0, out.output
+    assert calls[0]["run_date"] == dt.date(2026, 5, 10) and calls[0]["rules_path"] == str(rules)
+    bad = CliRunner().invoke(app, ["loyalty", "run", "--date", "yesterday", "--rules", str(rules)])
+    assert bad.exit_code == 1 and "--date yesterday" in bad.output
