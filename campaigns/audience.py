@@ -486,13 +486,12 @@ def apply_policy(
         if quiet is not None
         else (defaults.quiet_start, defaults.quiet_end)
     )
-    release = {
-        z: quiet_hours_release(at, _zone_name(z, defaults.timezone), start, end)
-        for z in rec["timezone"].unique()
-    }
-    rec["scheduled_for"] = pd.to_datetime(rec["timezone"].map(release), utc=True).astype(
-        "datetime64[us, UTC]"
-    )
+    codes, zones = pd.factorize(rec["timezone"].astype(str))
+    release = pd.DatetimeIndex(
+        [quiet_hours_release(at, _zone_name(z, defaults.timezone), start, end) for z in zones],
+        dtype="datetime64[us, UTC]",
+    )  # one per distinct zone, then taken by code
+    rec["scheduled_for"] = release.take(codes) if len(codes) else release[:0]
     rec = pd.concat([rec, _incentives(rec, campaign)], axis=1)
     counts = pd.Series(0, index=["sent", *REASONS], dtype="int64")
     counts["sent"] = int(sent.sum())

@@ -34,12 +34,14 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from crm.definitions import load_definition, read_source
+from crm.definitions import Problem, load_definition, parse_yaml, read_source
 
 __all__ = [
     "CHANNELS",
+    "TEMPLATE_VARIABLES",
     "TRIGGER_KINDS",
     "Audience",
     "Campaign",
@@ -51,6 +53,7 @@ __all__ = [
     "Templates",
     "Trigger",
     "Variant",
+    "check_campaign",
     "definition_sha256",
     "load_campaign",
 ]
@@ -313,3 +316,81 @@ def load_campaign(source: str | Path) -> tuple[Campaign, str]:
     """
     text, _ = read_source(source, "campaign")
     return load_definition(source, Campaign, what="campaign"), text
+
+
+#: What a campaign template may use besides the recipient's context (campaigns.context) and
+#: profile columns: the run's per-recipient incentive and the campaign's parameters, each with
+#: a sample value for :func:`check_campaign`.
+TEMPLATE_VARIABLES: dict[str, Any] = {
+    "discount_percent": 15,
+    "bonus_points": 500,
+    "bonus_multiplier": 2.0,
+    "incentive_cost": 150.0,
+    "incentive_capped": False,
+    "no_incentive": False,
+    "valid_until": dt.date(2026, 12, 15),
+    "campaign_name": "Campaign",
+    "variant": "A",
+    "message_ref": "2026-12",
+    "points_balance": 1200,
+    "tier": "silver",
+    "city": "Москва",
+    "orders": 3,
+    "revenue": 12000.0,
+    "avg_order_value": 4000.0,
+    "favourite_category": "books",
+    "personal_budget": 300.0,
+    "last_order_at": dt.datetime(2026, 8, 1, tzinfo=dt.UTC),
+    "birth_date": dt.date(1990, 12, 1),
+}
+
+
+def check_campaign(source: str | Path) -> tuple[Campaign, list[Problem]]:
+    """Load a campaign and check what the model cannot: templates and the inline audience rule.
+
+    Every template of every variant is compiled and rendered once for a sample recipient by
+    :func:`campaigns.render.check_templates` (unknown variables and filters, forbidden
+    attributes, runaway templates); an inline ``audience.rule`` is parsed by the segments
+    language. Problems carry the file's name and, where known, the line.
+
+    Raises
+    ------
+    crm.definitions.DefinitionError
+        When the file itself is invalid (see :func:`load_campaign`).
+    """
+    from campaigns.render import check_templates
+    from segments.errors import SegmentDefinitionError
+    from segments.rules import load_segments
+
+    campaign, text = load_campaign(source)
+    _, name = read_source(source, "campaign")
+    doc = parse_yaml(text, "campaign")
+    problems: list[Problem] = []
+    names = [v.name for v in campaign.variants]
+    for variant in campaign.variants:
+        templates = campaign.templates_of(variant.name)
+        base: tuple[str, ...] = (
+            ("templates",) if variant.templates is None else ("variants", variant.name, "templates")
+        )
+        for p in check_templates(templates, variables=TEMPLATE_VARIABLES, source=name):
+            parts = tuple(p.field.split("."))
+            parts = parts[1:] if parts[:1] == ("templates",) else parts
+            loc: tuple[str | int, ...] = (*base, *parts)
+            if variant.templates is not None:
+                loc = ("variants", names.index(variant.name), "templates", *parts)
+            inner = f" (line {p.line} of the template)" if p.line and p.line > 1 else ""
+            problems.append(
+                Problem(name, doc.line_of(loc), ".".join(map(str, loc)), p.message + inner)
+            )
+    if campaign.audience is not None and campaign.audience.rule is not None:
+        rule = yaml.safe_dump(
+            {"segments": [{"name": campaign.id, "where": campaign.audience.rule}]},
+            allow_unicode=True,
+        )
+        try:
+            load_segments(rule)
+        except SegmentDefinitionError as exc:
+            line = doc.line_of(("audience", "rule"))
+            for bad in exc.problems:
+                problems.append(Problem(name, line, f"audience.rule.{bad.field}", str(bad.message)))
+    return campaign, problems

@@ -109,13 +109,14 @@ def local_days(timezones: pd.Series, as_of: pd.Timestamp, tz: str) -> np.ndarray
 
 
 def _frame(ids: Any, refs: Any, at: Any) -> pd.DataFrame:
+    if isinstance(at, pd.Series | pd.Index):
+        at = at.array  # no index to align on, and no object array of Timestamps
+    when = pd.DatetimeIndex(pd.to_datetime(at, utc=True)).as_unit("us")
     return pd.DataFrame(
         {
             CUSTOMER_ID: np.asarray(ids, dtype="int64"),
             "event_ref": np.asarray(refs, dtype="object"),
-            "event_at": pd.to_datetime(pd.Series(at), utc=True)
-            .astype("datetime64[us, UTC]")
-            .to_numpy(),
+            "event_at": when,
         }
     )
 
@@ -187,12 +188,12 @@ def _deal_stalled(trigger: Trigger, tables: Tables, as_of: pd.Timestamp, tz: str
         touch = pd.concat([touch, last.reindex(touch.index)], axis=1).max(axis=1)
     stalled = (touch <= as_of - pd.Timedelta(days=trigger.days or 0)).to_numpy()
     rows = deals.loc[stalled]
-    last_touch = touch.to_numpy()[stalled]
+    last_touch = touch[stalled]
     refs = (
         "deal"
         + rows["deal_id"].astype("int64").astype(str).to_numpy()
         + f":{wanted}:"
-        + pd.Series(last_touch).dt.strftime("%Y-%m-%d").to_numpy()
+        + last_touch.dt.strftime("%Y-%m-%d").to_numpy()
     )
     return _frame(rows[CUSTOMER_ID], refs, last_touch)
 
@@ -228,20 +229,41 @@ def _paid_orders(tables: Tables, as_of: pd.Timestamp) -> pd.DataFrame | None:
     keep = (at <= as_of).to_numpy()
     if "status" in orders.columns:
         keep = keep & (orders["status"] == "paid").to_numpy()
-    return pd.DataFrame(
-        {CUSTOMER_ID: orders[CUSTOMER_ID].to_numpy()[keep], "at": at.to_numpy()[keep]}
-    )
+    return pd.DataFrame({CUSTOMER_ID: orders[CUSTOMER_ID].to_numpy()[keep], "at": at[keep].array})
 
 
 def _last_orders(paid: pd.DataFrame) -> pd.DataFrame:
-    g = paid.groupby(CUSTOMER_ID, sort=True)["at"]
-    return pd.DataFrame({"first": g.min(), "last": g.max(), "n": g.size()})
+    """First and last paid order and the count per customer (integer microseconds inside)."""
+    us = paid["at"].array.as_unit("us").asi8  # type: ignore[attr-defined]
+    ids = paid[CUSTOMER_ID].to_numpy(dtype="int64")
+    order = np.argsort(ids, kind="stable")
+    ids, us = ids[order], us[order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    first, last = np.minimum.reduceat(us, starts), np.maximum.reduceat(us, starts)
+    utc = "datetime64[us, UTC]"
+    return pd.DataFrame(
+        {
+            "first": pd.DatetimeIndex(first.astype("datetime64[us]")).tz_localize("UTC"),
+            "last": pd.DatetimeIndex(last.astype("datetime64[us]")).tz_localize("UTC"),
+            "n": ends - starts,
+        },
+        index=pd.Index(ids[starts], name=CUSTOMER_ID),
+    ).astype({"first": utc, "last": utc})
+
+
+def _day_text(when: pd.Series) -> np.ndarray:
+    """``YYYY-MM-DD`` (UTC) of each instant, formatting each distinct day once."""
+    days = when.array.as_unit("us").asi8 // _DAY_US  # type: ignore[attr-defined]
+    uniq, inverse = np.unique(days, return_inverse=True)
+    text = pd.DatetimeIndex((uniq * _DAY_US).astype("datetime64[us]")).strftime("%Y-%m-%d")
+    return np.asarray(text, dtype=object)[inverse]
 
 
 def _lapse_frame(rows: pd.DataFrame) -> pd.DataFrame:
     last = rows["last"]
-    refs = "after:" + last.dt.strftime("%Y-%m-%d")
-    return _frame(rows.index.to_numpy(), refs.to_numpy(), last.to_numpy())
+    refs = "after:" + _day_text(last).astype(object)
+    return _frame(rows.index.to_numpy(), refs, last)
 
 
 def _no_purchase(trigger: Trigger, tables: Tables, as_of: pd.Timestamp, tz: str) -> pd.DataFrame:
@@ -278,7 +300,7 @@ def _segment(
     rows = members.loc[keep]
     when = at.loc[keep]
     refs = f"{label}:" + when.dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return _frame(rows[CUSTOMER_ID], refs.to_numpy(), when.to_numpy())
+    return _frame(rows[CUSTOMER_ID], refs.to_numpy(), when)
 
 
 def _segment_entered(
@@ -327,7 +349,7 @@ def _points_expiring(
     )
     per = per.loc[(per["points"] >= trigger.min_points).to_numpy()]
     first = per.sort_values([CUSTOMER_ID, "at"]).drop_duplicates(CUSTOMER_ID)
-    return _frame(first[CUSTOMER_ID], first["day"].to_numpy(), first["at"].to_numpy())
+    return _frame(first[CUSTOMER_ID], first["day"].to_numpy(), first["at"])
 
 
 def _tier_reached(trigger: Trigger, tables: Tables, as_of: pd.Timestamp, tz: str) -> pd.DataFrame:
@@ -345,7 +367,7 @@ def _tier_reached(trigger: Trigger, tables: Tables, as_of: pd.Timestamp, tz: str
     rows = history.loc[keep]
     when = at.loc[keep]
     refs = f"{trigger.tier}:" + when.dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return _frame(rows[CUSTOMER_ID], refs.to_numpy(), when.to_numpy())
+    return _frame(rows[CUSTOMER_ID], refs.to_numpy(), when)
 
 
 _KINDS: dict[str, Callable[[Trigger, Tables, pd.Timestamp, str], pd.DataFrame]] = {

@@ -9,6 +9,7 @@ by their keys. The gateway (issue 16) drains ``outbox`` and owns its later colum
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
 from crm import store
 
@@ -41,6 +42,13 @@ OUTBOX_COLUMNS = (
     "scheduled_for",
     "created_at",
 )
+
+_TYPES = {
+    "mime": pa.binary(),
+    "sms_segments": pa.int64(),
+    **{c: pa.string() for c in ("variant", "language", "subject", "body_html", "body_text")},
+    **{c: pa.string() for c in ("sms_text", "sms_encoding")},
+}
 
 #: The columns of a trigger firing frame (:func:`write_firings`).
 FIRING_COLUMNS = (
@@ -80,7 +88,12 @@ def write_outbox(url: str, messages: pd.DataFrame) -> store.WriteResult:
         ``inserted`` new messages; ``unchanged`` keys that were already queued.
     """
     frame = _only(messages, OUTBOX_COLUMNS, "outbox")
-    return store.write_frame(url, frame, "outbox", mode="upsert", key=["message_key"], update=[])
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # a chunk of SMS only has no MIME at all: keep the column binary, not Arrow's null type
+    for i, name in enumerate(table.column_names):
+        if pa.types.is_null(table.column(i).type) and name in _TYPES:
+            table = table.set_column(i, name, pa.nulls(table.num_rows, _TYPES[name]))
+    return store.write_frame(url, table, "outbox", mode="upsert", key=["message_key"], update=[])
 
 
 def write_firings(url: str, firings: pd.DataFrame) -> store.WriteResult:

@@ -3,8 +3,9 @@
 One Prefect flow calling the rooms' flows as subflows in the order the data flows
 (``docs/architecture.md``): hygiene first (normalised phones and emails feed the
 duplicate search), then identity resolution (profiles are built on the survivors), then the
-loyalty day (points balances and tiers feed the profiles), then the segments run. Each
-subflow is rerun-safe, so the whole job is too.
+loyalty day (points balances and tiers feed the profiles), then the segments run, then the
+campaigns (triggers and scheduled campaigns fill the outbox; ``campaign_paths`` are the
+campaign files, the examples by default). Each subflow is rerun-safe, so the whole job is too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from crm.settings import get_settings
+from flows.campaigns import DEFAULT_CAMPAIGNS, campaigns_flow
 from flows.hygiene import hygiene_flow
 from flows.identity import dedup_flow
 from flows.loyalty import DEFAULT_RULES, loyalty_daily_flow
@@ -32,8 +34,9 @@ def nightly_flow(
     loyalty_rules_path: str = DEFAULT_RULES,
     dedup_threshold: float = 0.5,
     loyalty_lookback_days: int = 3,
+    campaign_paths: tuple[str, ...] | list[str] = DEFAULT_CAMPAIGNS,
 ) -> dict[str, Any]:
-    """Run hygiene → dedup → loyalty day → segments on the database at ``url``.
+    """Run hygiene → dedup → loyalty day → segments → campaigns on the database at ``url``.
 
     ``as_of`` defaults to now; the loyalty day is the local day before ``as_of`` in the
     loyalty program's time zone (its rules file, :func:`flows.loyalty.loyalty_day`), so a run
@@ -62,4 +65,11 @@ def nightly_flow(
         segments["profiles"],
         len(segments["segments"]),
     )
-    return {"hygiene": hygiene, "dedup": dedup, "loyalty": loyalty, "segments": segments}
+    campaigns = campaigns_flow(sources=list(campaign_paths), url=url, as_of=as_of)
+    return {
+        "hygiene": hygiene,
+        "dedup": dedup,
+        "loyalty": loyalty,
+        "segments": segments,
+        "campaigns": campaigns,
+    }

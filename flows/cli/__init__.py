@@ -10,6 +10,7 @@ effect of an import):
 ``crm clean|quality|dedup``  :mod:`flows.cli.hygiene`
 ``crm segments …``     :mod:`flows.cli.segments`
 ``crm loyalty …``      :mod:`flows.cli.loyalty`
+``crm campaign …``     :mod:`flows.cli.campaign`
 ``crm nightly``        :mod:`flows.cli.nightly`
 ``crm api|worker``     :mod:`flows.cli.api`
 =====================  =====================================================
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli import api, db, hygiene, imports, loyalty, nightly, sample, segments
+from flows.cli import api, campaign, db, hygiene, imports, loyalty, nightly, sample, segments
 
 __all__ = ["app", "main"]
 
@@ -42,6 +43,7 @@ app.command("quality")(hygiene.quality)
 app.command("dedup")(hygiene.dedup)
 app.add_typer(segments.app, name="segments")
 app.add_typer(loyalty.app, name="loyalty")
+app.add_typer(campaign.app, name="campaign")
 app.command("nightly")(nightly.nightly)
 app.add_typer(api.app, name="api")
 app.command("worker")(api.worker)

@@ -72,3 +72,20 @@ def test_a_firing_key_keeps_its_first_run(db_url: str) -> None:
     assert result.inserted == 0
     runs = store.read_frame(db_url, "SELECT run_id FROM trigger_firings")
     assert runs["run_id"].tolist() == ["first"]
+
+
+def test_a_chunk_without_any_email_keeps_mime_binary(db_url: str) -> None:
+    sms = _messages(["winback:1:9:2026-12"]).assign(
+        channel="sms",
+        address="+79161234567",
+        subject=None,
+        body_html=None,
+        body_text=None,
+        sms_text="Привет",
+        sms_encoding="UCS-2",
+        sms_segments=pd.array([1], dtype="Int64"),
+        mime=[None],
+    )
+    assert write_outbox(db_url, sms).inserted == 1
+    out = store.read_frame(db_url, "SELECT sms_text, mime FROM outbox")
+    assert out["sms_text"].tolist() == ["Привет"] and out["mime"].isna().all()

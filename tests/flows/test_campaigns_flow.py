@@ -1,0 +1,155 @@
+"""The campaign flow on SQLite and PostgreSQL: triggers → policy → render → outbox, rerun-safe.
+
+A generated base (hygiene, dedup, loyalty and segments run on it by the nightly job) is the
+input; the example campaigns (a Russian SMS win-back with promo codes, an English birthday
+email with bonus points) run on it. The tests check that every candidate is either queued or
+excluded with a reason, that a rerun queues and fires nothing new, that a run killed part-way
+(SIGKILL in a child process, after some outbox chunks committed) reruns to exactly the outbox
+of an uninterrupted run, and that the preview is byte for byte the queued message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from crm import store
+from crm.sample import generate, load
+from crm.settings import get_settings
+from flows.campaigns import DEFAULT_CAMPAIGNS, preview_message, report_campaign, run_campaign
+from flows.nightly import nightly_flow
+
+AS_OF = dt.datetime(2026, 11, 2, 7, 30, tzinfo=dt.UTC)  # 10:30 in Moscow: outside quiet hours
+NOW = dt.datetime(2026, 11, 2, 7, 31, tzinfo=dt.UTC)
+WINBACK = next(p for p in DEFAULT_CAMPAIGNS if p.endswith("winback_sms_ru.yaml"))
+BIRTHDAY = next(p for p in DEFAULT_CAMPAIGNS if p.endswith("birthday_email_en.yaml"))
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def prefect_harness() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture
+def base(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None
+) -> Iterator[str]:
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    load(db_url, generate(customers=400, seed=5))
+    nightly_flow(url=db_url, as_of=AS_OF, loyalty_lookback_days=1100, campaign_paths=())
+    yield db_url
+    get_settings.cache_clear()
+
+
+def _count(url: str, table: str) -> int:
+    return int(store.read_frame(url, f"SELECT COUNT(*) AS n FROM {table}")["n"].iloc[0])
+
+
+def test_every_candidate_is_queued_or_excluded_and_a_rerun_adds_nothing(base: str) -> None:
+    first = run_campaign(base, WINBACK, AS_OF, now=NOW)
+    assert first["audience"] > 0 and first["queued"] == first["messages"] > 0
+    assert sum(first["counts"].values()) == first["audience"]
+    assert first["channels"].get("sms", 0) > 0  # E.164 mobiles after hygiene
+    outbox = store.read_frame(
+        base, "SELECT message_key, channel, address, sms_text, status FROM outbox"
+    )
+    assert outbox["message_key"].is_unique and set(outbox["status"]) == {"queued"}
+    sms = outbox.loc[outbox["channel"] == "sms"]
+    assert sms["address"].str.fullmatch(r"\+\d{8,15}").all()
+    assert sms["sms_text"].str.contains("WB-").any()  # a personal promo code
+    codes = store.read_frame(base, "SELECT code FROM loyalty_promo_codes WHERE code LIKE 'WB-%'")
+    assert len(codes) > 0
+    exclusions = store.read_frame(base, "SELECT reason FROM campaign_exclusions")
+    assert len(exclusions) + first["messages"] == first["audience"]
+
+    tables = {t: _count(base, t) for t in ("outbox", "trigger_firings", "campaign_exclusions")}
+    again = run_campaign(base, WINBACK, AS_OF, now=NOW)
+    assert again["queued"] == 0 and again["firings"] == first["firings"]
+    assert {t: _count(base, t) for t in tables} == tables
+    # the next day only lapses that are new fire: every firing key stays unique
+    later = run_campaign(base, WINBACK, AS_OF + dt.timedelta(days=1), now=NOW)
+    keys = store.read_frame(base, "SELECT firing_key FROM trigger_firings")["firing_key"]
+    assert keys.is_unique and len(keys) == first["firings"] + later["firings"]
+    report = report_campaign(base, "winback_sms_ru")
+    assert int(report["table"]["sent"].sum()) == first["messages"]
+
+
+def test_a_run_killed_part_way_reruns_to_the_same_outbox(base: str, tmp_path: Path) -> None:
+    # the child queues the campaign 7 messages at a time and is SIGKILLed after two chunks
+    child = textwrap.dedent(
+        f"""
+        import datetime as dt, os, signal
+        import flows.campaigns as fc
+        real, calls = fc.write_outbox, []
+        def write_then_die(url, frame):
+            if len(calls) == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+            calls.append(1)
+            return real(url, frame)
+        fc.write_outbox = write_then_die
+        fc.run_campaign({base!r}, {WINBACK!r}, dt.datetime.fromisoformat({AS_OF.isoformat()!r}),
+                        now=dt.datetime.fromisoformat({NOW.isoformat()!r}), chunk_rows=7)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CRM_DATA_DIR": str(tmp_path / "var")}
+    done = subprocess.run([sys.executable, "-c", child], env=env, cwd=ROOT, check=False)
+    assert done.returncode == -9  # killed, not finished
+    assert _count(base, "outbox") == 14  # two chunks committed
+    assert _count(base, "campaign_runs") == 0  # the summary is written last
+    rerun = run_campaign(base, WINBACK, AS_OF, now=NOW, chunk_rows=7)
+    assert rerun["queued"] == rerun["messages"] - 14
+    keys = store.read_frame(base, "SELECT message_key FROM outbox")["message_key"]
+    assert keys.is_unique and len(keys) == rerun["messages"]
+    firings = store.read_frame(base, "SELECT firing_key, run_id FROM trigger_firings")
+    assert firings["firing_key"].is_unique and len(firings) == rerun["firings"]
+    assert set(firings["run_id"]) == {rerun["run_id"]}
+    # the same as an uninterrupted run: a second rerun finds nothing to do
+    assert run_campaign(base, WINBACK, AS_OF, now=NOW)["queued"] == 0
+
+
+def test_preview_is_byte_for_byte_the_queued_message(base: str) -> None:
+    run_campaign(base, WINBACK, AS_OF, now=NOW)
+    run_campaign(base, BIRTHDAY, AS_OF, now=NOW)
+    queued = store.read_frame(
+        base,
+        "SELECT customer_id, channel, message_key, subject, body_html, body_text, sms_text, "
+        "sms_segments, mime FROM outbox ORDER BY id",
+    )
+    for channel in ("sms", "email"):
+        row = queued.loc[queued["channel"] == channel].iloc[0]
+        source = WINBACK if row["message_key"].startswith("winback") else BIRTHDAY
+        message, reason = preview_message(base, source, int(row["customer_id"]), AS_OF)
+        assert reason is None and message is not None
+        assert message["message_key"] == row["message_key"]
+        if channel == "sms":
+            assert message["sms_text"] == row["sms_text"]
+            assert int(message["sms_segments"]) == int(row["sms_segments"])
+        else:
+            assert bytes(message["mime"]) == bytes(row["mime"])
+            assert (message["subject"], message["body_html"], message["body_text"]) == (
+                row["subject"],
+                row["body_html"],
+                row["body_text"],
+            )
+
+
+def test_the_nightly_chain_runs_the_campaigns_after_segments(base: str) -> None:
+    result = nightly_flow(url=base, as_of=AS_OF, loyalty_lookback_days=1100)
+    names = [r["campaign_id"] for r in result["campaigns"]]
+    assert names == ["birthday_email_en", "winback_sms_ru"]
+    queued = _count(base, "outbox")
+    assert queued == sum(r["messages"] for r in result["campaigns"]) > 0
+    again = nightly_flow(url=base, as_of=AS_OF, loyalty_lookback_days=1100)
+    assert all(r["queued"] == 0 for r in again["campaigns"])
+    assert _count(base, "outbox") == queued
