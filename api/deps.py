@@ -87,15 +87,15 @@ class GatewayState:
         return info
 
 
-def get_state(request: Request) -> GatewayState:
-    """The running gateway's :class:`GatewayState`."""
+async def get_state(request: Request) -> GatewayState:
+    """The running gateway's :class:`GatewayState` (async: no thread hop per request)."""
     return request.app.state.gateway  # type: ignore[no-any-return]
 
 
 StateDep = Annotated[GatewayState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     """The gateway's settings."""
     return state.settings
 
