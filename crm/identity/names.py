@@ -28,7 +28,15 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-__all__ = ["SCHEMES", "equivalent", "fold_codes", "fold_latin", "name_groups", "romanize"]
+__all__ = [
+    "SCHEMES",
+    "equivalent",
+    "fold_codes",
+    "fold_latin",
+    "name_groups",
+    "romanize",
+    "ru_given_names",
+]
 
 _COMMON = {
     "а": "a",
@@ -111,7 +119,8 @@ def fold_latin(values: pd.Series) -> pd.Series:
     return s.where(s.str.len() > 0)
 
 
-def _ru_rows() -> list[tuple[str, list[str]]]:
+def ru_given_names() -> list[tuple[str, list[str]]]:
+    """The shipped Russian table: (full name, [full name, its forms…]), lower case."""
     text = resources.files("crm.data").joinpath("ru_given_names.csv").read_text("utf-8")
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     rows = []
@@ -145,7 +154,7 @@ def name_groups() -> pd.DataFrame:
     folds: list[str] = []
     groups: list[int] = []
     gid = 0
-    for _, forms in _ru_rows():
+    for _, forms in ru_given_names():
         spellings = {romanize(f.replace("ё", "е"), s) for f in forms for s in SCHEMES}
         spellings |= {romanize(f, s) for f in forms for s in SCHEMES}
         folds.extend(spellings)

@@ -172,3 +172,57 @@ def test_load_into_the_database(db_url: str, tmp_path: Path) -> None:
     assert np.isin(
         ["no email and no phone: the contact cannot be reached"], list(summary.reasons)
     ).all()
+
+
+# --------------------------------------------------------------------------- issue 13 mess
+def test_twins_adult_children_and_namesakes_are_hard_negatives(data: sample.SampleData) -> None:
+    truth = data.truth.set_index("customer_id")
+    cust = data["customers"].set_index("customer_id")
+    originals = truth[~truth["is_duplicate_record"]]
+    kinds = originals["relation"].value_counts()
+    assert kinds["twin"] == kinds["child"] == kinds["namesake"] == N // 106  # 1% of people
+    people = cust.loc[originals.index].assign(
+        person=originals["person_id"], household=originals["household_id"]
+    )
+    by_person = people.set_index("person")
+    twins = people[originals["relation"] == "twin"]
+    sibling = by_person.loc[twins["household"]]
+    # a twin: another person of the head's household, born the same day, another given name
+    assert (twins["household"].to_numpy() != twins["person"].to_numpy()).all()
+    assert (twins["birth_date"].to_numpy() == sibling["birth_date"].to_numpy()).all()
+    assert (twins["postcode"].to_numpy() == sibling["postcode"].to_numpy()).all()
+    both = twins["address"].notna().to_numpy() & sibling["address"].notna().to_numpy()
+    assert (twins["address"].to_numpy()[both] == sibling["address"].to_numpy()[both]).all()
+    same_first = twins["first_name"].str.lower().to_numpy() == sibling["first_name"].str.lower()
+    assert same_first.mean() < 0.2  # the name slots carry the usual dirt (swaps, case)
+    namesakes = people[originals["relation"] == "namesake"]
+    assert namesakes["birth_date"].isna().all()
+    assert (namesakes["household"] == namesakes["person"]).all()  # not a household member
+
+
+def test_records_carry_nicknames_comma_names_and_00_phones(data: sample.SampleData) -> None:
+    first = data["customers"]["first_name"].dropna()
+    assert first.str.fullmatch(r"[A-ZА-ЯЁ' -]+, \S+", na=False).sum() >= N * 0.01
+    phones = data["contact_points"].query("kind == 'phone'")["value"].dropna()
+    assert phones.str.startswith("00").sum() >= len(phones) * 0.03
+    forms = {"Паша", "Коля", "Саша", "Лиза", "Маша", "Iurii", "Bill", "Jim", "Kate"}
+    dup = data.truth.loc[data.truth["is_duplicate_record"], "customer_id"]
+    dup_first = data["customers"].set_index("customer_id").loc[dup, "first_name"]
+    translit = dup_first.str.fullmatch(r"[A-Za-z]+", na=False) & ~dup_first.isin(
+        data["customers"]["first_name"][~data["customers"]["customer_id"].isin(dup)].unique()
+    )
+    assert dup_first.isin(forms).any() or translit.sum() >= 5
+
+
+def test_people_export_mixes_iso_dotted_and_us_dates(data: sample.SampleData) -> None:
+    from crm.sample.mess import people_export
+
+    export = people_export(data["customers"], data["contact_points"], data.seed)
+    dates = export["birth_date"].dropna()
+    assert dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}").mean() == pytest.approx(0.25, abs=0.05)
+    assert dates.str.fullmatch(r"\d{2}\.\d{2}\.\d{4}").any()
+    us = dates.str.fullmatch(r"\d{2}/\d{2}/\d{4}")
+    assert us.any() and (dates[us].str[3:5].astype(int) > 12).any()  # month first
+    one = data["customers"].dropna(subset=["birth_date"]).iloc[0]
+    row = export.set_index("customer_id").loc[one["customer_id"], "birth_date"]
+    assert pd.to_datetime(row, dayfirst="." in row).date() == one["birth_date"]

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from crm.data import names as N
+from crm.sample import mess
 
 __all__ = ["LOAD_ORDER", "SampleData", "generate", "load", "read", "write"]
 
@@ -473,6 +474,31 @@ def generate(
     )
     email = _str(em)
 
+    # ---- hard negatives: twins, adult children, namesakes without birth dates (own stream) --
+    mrng = mess.mess_rng(seed)
+    spouse = np.zeros(P, dtype=bool)
+    spouse[b] = True
+    ph_arr = phone_digits.to_numpy(dtype=object).copy()
+    relation_p = mess.add_hard_negatives(
+        mrng,
+        {
+            "first": first,
+            "surname": surname,
+            "patronymic": patronymic,
+            "female": female,
+            "is_ru": is_ru,
+            "birth_date": birth_date,
+            "address": address,
+            "postcode": postcode,
+            "city": city,
+            "timezone": timezone,
+            "phone_digits": ph_arr,
+            "household": household,
+        },
+    )
+    relation_p = np.where(spouse, "spouse", relation_p)
+    phone_digits = _str(ph_arr)
+
     # ---- records: originals + duplicates of some people ---------------------------------------
     say("records")
     dup_person = rng.choice(P, size=n_dup, replace=True) if n_dup else np.empty(0, dtype=int)
@@ -499,6 +525,8 @@ def generate(
     r_first[yo] = _str(r_first[yo]).str.replace("ё", "е").to_numpy(dtype=object)
     middle_lost = d_idx[rng.random(len(d_idx)) < 0.4]
     r_middle[middle_lost] = None
+    # a diminutive, nickname or other romanisation of the given name (own stream)
+    r_first = mess.given_name_variants(mrng, r_first, is_dup)
 
     r_email = email.to_numpy(dtype=object)[person].astype(object)
     u = rng.random(n)
@@ -532,6 +560,7 @@ def generate(
     phone = _phone_formats(rng, _str(phone_digits.to_numpy(dtype=object)[person]), r_ru).to_numpy(
         dtype=object
     )
+    phone = mess.phone_prefixes(mrng, phone)
     phone = np.where(w < 0.12, _NULL, phone)
     bad_phone = (w >= 0.12) & (w < 0.135)
     phone = np.where(
@@ -556,6 +585,7 @@ def generate(
     )
     l2 = ls.where(~swap, fs).where(~full_in_first, None)
     m2 = ms.where(~full_in_first, None)
+    f2, l2 = mess.surname_first(mrng, f2, l2, r_ru)
     f2 = f2.where(~fake, _str(_pick(rng, FAKE_NAMES, n)))
 
     created_at = _ts(start, np.sort(rng.random(n)) * span * 0.9)[
@@ -1050,6 +1080,7 @@ def generate(
             "person_id": person + 1,
             "household_id": household[person] + 1,
             "is_duplicate_record": is_dup,
+            "relation": relation_p[person],
         }
     )
 
@@ -1083,7 +1114,8 @@ def write(data: SampleData, out_dir: str | Path) -> Path:
     ``import_contacts.csv`` holds 2% of the people as a CRM export would: mixed phone
     formats, a few broken rows (no contact data, a bad date, an unknown lifecycle stage)
     and rows of people already in the base, so an import shows landed, updated and
-    quarantined rows.
+    quarantined rows. ``people_export.csv`` holds every person record with ISO, dotted
+    and US birth dates in one column (:func:`crm.sample.mess.people_export`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1091,6 +1123,9 @@ def write(data: SampleData, out_dir: str | Path) -> Path:
         frame.to_parquet(out / f"{name}.parquet", index=False)
     data.truth.to_parquet(out / "truth.parquet", index=False)
     import_contacts(data).to_csv(out / "import_contacts.csv", index=False)
+    mess.people_export(data["customers"], data["contact_points"], data.seed).to_csv(
+        out / "people_export.csv", index=False
+    )
     return out
 
 
