@@ -64,6 +64,10 @@ def main(src: str, out: str) -> None:
     ).as_pandas_dataframe()
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open("/proc/self/status", encoding="ascii") as fh:  # ru_maxrss survives execve
+        hwm = [ln for ln in fh if ln.startswith("VmHWM:")]
+    if hwm:
+        peak = int(hwm[0].split()[1]) / 1024
     label = frame[["unique_id"]].merge(clusters[["unique_id", "cluster_id"]], how="left")
     codes = pd.factorize(label["cluster_id"].fillna(label["unique_id"]).astype(str))[0]
     pd.DataFrame({"label": codes}).to_parquet(out)
