@@ -28,13 +28,13 @@ from crm.settings import get_settings
 from loyalty import (
     LEDGER_COLUMNS,
     activity_entries,
-    append,
     balances,
     birthday_entries,
     empty_ledger,
     empty_tier_history,
     expiry_entries,
     load_rules,
+    new_entries,
     purchase_entries,
     referral_entries,
     reversal_entries,
@@ -191,15 +191,20 @@ def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: in
     """
     at = pd.Timestamp(as_of).tz_convert("UTC")
     since = at - pd.Timedelta(days=lookback_days)
-    ledger = inputs.ledger
-    start = len(ledger)
+    parts: list[pd.DataFrame] = []
     steps: dict[str, int] = {}
 
     def add(name: str, entries: pd.DataFrame) -> None:
-        nonlocal ledger
-        before = len(ledger)
-        ledger = append(ledger, entries)
-        steps[name] = len(ledger) - before
+        # each step writes its own key prefix: checking against the ledger read is enough
+        fresh = new_entries(inputs.ledger, entries)
+        parts.append(fresh[LEDGER_COLUMNS])
+        steps[name] = len(fresh)
+
+    def working() -> pd.DataFrame:  # the ledger read, with every step so far
+        done = [p for p in parts if len(p)]
+        if not done:
+            return inputs.ledger
+        return pd.concat([inputs.ledger, *done], ignore_index=True)
 
     o = inputs.orders
     recent = o[((o["ordered_at"] > since) & (o["ordered_at"] <= at)).to_numpy()].copy()
@@ -209,35 +214,52 @@ def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: in
     add("birthday", birthday_entries(inputs.customers, rules, since, at))
     ev = inputs.events
     add("activity", activity_entries(ev[(ev["occurred_at"] <= at).to_numpy()], rules))
-    add("referral", referral_entries(inputs.referrals, o, rules, at))
+    # a first order inside the run's window earns its referral points at its own date
+    add("referral", referral_entries(inputs.referrals, o, rules, at, since=since))
     returned = o.loc[(o["status"] == "returned").to_numpy(), ["order_id"]]
     add(
         "return",
-        reversal_entries(ledger, returned, at, validity_days=rules.program.validity_days),
+        reversal_entries(working(), returned, at, validity_days=rules.program.validity_days),
     )
+    ledger = working()
     add("expiry", expiry_entries(ledger, at))
+    if rules.tiers.basis == "points":
+        ledger = working()
     basis = tier_basis(rules, at, orders=o, ledger=ledger)
     changes = tier_changes(inputs.tier_history, basis, rules, at)
     steps["tier_changes"] = len(changes)
-    return DayPlan(ledger.iloc[start:].reset_index(drop=True), changes, steps)
+    done = [p for p in parts if len(p)]
+    entries = pd.concat(done, ignore_index=True) if done else empty_ledger()
+    return DayPlan(entries, changes, steps)
 
 
 def write_plan(url: str, plan: DayPlan, created_at: dt.datetime) -> dict[str, int]:
-    """Write the plan: entries and tier changes insert-only on their keys (a rerun adds nothing)."""
+    """Write the plan: entries and tier changes insert-only on their keys (a rerun adds nothing).
+
+    A plan holds only entries whose keys were not in the ledger it was planned on. A day's
+    plan is written with ``INSERT … ON CONFLICT DO NOTHING`` on the idempotency key, so
+    writing it twice adds nothing. A history backfill (at least ``store.BULK_ROWS`` entries)
+    is appended in bulk instead, checked by the same unique index: if another run wrote
+    some of its keys meanwhile, the write fails whole and the rerun adds the rest.
+    """
     entries = plan.entries[LEDGER_COLUMNS].copy()
     entries["created_at"] = pd.Timestamp(created_at).tz_convert("UTC")
-    ledger = store.write_frame(
-        url, entries, "loyalty_ledger", mode="upsert", key=["idempotency_key"], update=[]
-    )
-    tiers = store.write_frame(
+    tiers = plan.tier_changes[TIER_HISTORY_COLUMNS]
+    if len(entries) >= store.BULK_ROWS:
+        ledger = store.write_frame(url, entries, "loyalty_ledger", mode="append")
+    else:
+        ledger = store.write_frame(
+            url, entries, "loyalty_ledger", mode="upsert", key=["idempotency_key"], update=[]
+        )
+    changes = store.write_frame(
         url,
-        plan.tier_changes[TIER_HISTORY_COLUMNS],
+        tiers,
         "loyalty_tier_history",
         mode="upsert",
         key=["customer_id", "effective_at"],
         update=[],
     )
-    return {"entries_written": ledger.inserted, "tier_changes_written": tiers.inserted}
+    return {"entries_written": ledger.inserted, "tier_changes_written": changes.inserted}
 
 
 def run_daily(url: str, rules: Rules, as_of: dt.datetime, lookback_days: int = 3) -> dict[str, int]:

@@ -72,6 +72,7 @@ __all__ = [
     "instant",
     "lot_state",
     "make_entries",
+    "new_entries",
     "reversal_entries",
     "statement",
     "validate_ledger",
@@ -302,19 +303,26 @@ def _has_key(ledger: pd.DataFrame, key: str) -> pd.DataFrame:
     return ledger[(ledger["idempotency_key"] == key).to_numpy()]
 
 
+def new_entries(ledger: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
+    """The ``entries`` whose idempotency key is not in ``ledger`` (each key once)."""
+    if entries.empty or ledger.empty:
+        fresh = entries
+    else:
+        mask = ~_isin(entries["idempotency_key"], ledger["idempotency_key"])
+        fresh = entries if mask.all() else entries[mask]
+    if len(fresh) and fresh["idempotency_key"].duplicated().any():
+        fresh = fresh.drop_duplicates("idempotency_key")
+    return fresh
+
+
 def append(ledger: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
     """Append ``entries`` whose idempotency key is not yet in ``ledger`` (a rerun adds nothing).
 
     This is the in-memory twin of the database write (``INSERT … ON CONFLICT DO NOTHING``).
     """
-    if entries.empty:
+    new = new_entries(ledger, entries)
+    if new.empty:
         return ledger
-    fresh = ~_isin(entries["idempotency_key"], ledger["idempotency_key"])
-    if not fresh.any():
-        return ledger
-    new = entries if fresh.all() else entries[fresh]
-    if new["idempotency_key"].duplicated().any():
-        new = new.drop_duplicates("idempotency_key")
     if ledger.empty:
         return new[LEDGER_COLUMNS].reset_index(drop=True)
     return pd.concat([ledger, new[LEDGER_COLUMNS]], ignore_index=True)
