@@ -405,3 +405,23 @@ def test_rendering_once_per_distinct_input_equals_rendering_every_row() -> None:
     assert "<i>0A&amp;1</i>" not in memo.loc[0, "body_html"]  # n = 0: no loop
     assert "<i>0</i><i>1</i>" in memo.loc[2, "body_html"]  # no promo code: printed as nothing
     assert memo.loc[1, "body_text"] == "Jane B2 1"
+
+
+@pytest.mark.parametrize(
+    ("example", "variables"),
+    [
+        ("winback_sms_ru.yaml", {"discount_percent": 15}),
+        ("birthday_email_en.yaml", {"bonus_points": 500}),
+    ],
+)
+def test_the_example_campaigns_templates_pass_the_check(example: str, variables: dict) -> None:
+    from pathlib import Path
+
+    from campaigns.definitions import load_campaign
+
+    campaign, _ = load_campaign(Path(__file__).parents[2] / "campaigns" / "examples" / example)
+    known = {**variables, "valid_until": dt.date(2026, 12, 31), "no_incentive": False}
+    assert check_templates(campaign.templates, variables=known) == []
+    # without the promo parameters the check names them
+    problems = check_templates(campaign.templates)
+    assert {p.message for p in problems} >= {f"unknown variable {next(iter(variables))!r}"}
