@@ -1,8 +1,14 @@
-"""Reading a segments file: YAML with a line number on every condition.
+"""Reading a segments file: every condition with its line, every mistake in one pass.
 
-:func:`load_segments` walks the composed YAML nodes so that each :class:`~segments.language.
-Condition` knows its line, collects every problem of the file (structure and, given a schema,
-fields) and raises them together as one :class:`~segments.errors.SegmentDefinitionError`.
+The file goes through the one definitions loader, :mod:`crm.definitions`: the path or text
+(told apart as for every definition file), YAML syntax, nesting depth and duplicate keys, then
+a pydantic model of the file's shape (a ``segments:`` list of entries with ``name``,
+``title``, ``description`` and ``where``; an unknown key gets the closest name). The ``where``
+tree is read by :class:`_Walker` into :class:`~segments.language.Condition` and
+:class:`~segments.language.Group` nodes, each with the line :meth:`YamlDocument.line_of`
+gives its path. Problems of the shape, of the conditions and (given ``fields`` or a schema) of
+the field names are all collected and raised together as one
+:class:`~segments.errors.SegmentDefinitionError`.
 """
 
 from __future__ import annotations
@@ -12,11 +18,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crm.definitions import DefinitionError, YamlDocument, parse_yaml, validate_document
 from segments.language import (
     _GROUPS,
-    _SEGMENT_KEYS,
     OPERATORS,
     Condition,
     Group,
@@ -32,225 +38,147 @@ __all__ = ["EXAMPLE_SEGMENTS", "load_segments"]
 #: The example segments file shipped with the package.
 EXAMPLE_SEGMENTS = Path(__file__).with_name("segments.example.yaml")
 
-
-def _line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
+Loc = tuple[str | int, ...]
 
 
-class _Parser:
-    """Walks the composed YAML nodes, so that every condition knows its line."""
+class _Entry(BaseModel):
+    """One segment of the file; ``where`` is read by :class:`_Walker`."""
 
-    def __init__(self, problems: _Problems) -> None:
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    title: Any = ""
+    description: Any = ""
+    where: Any
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _one_word(cls, value: Any) -> str:
+        if isinstance(value, str) and value.strip() and not re.search(r"\s", value.strip()):
+            return value.strip()
+        raise ValueError(
+            f"segment name {value!r} is not a single word; write e.g. 'name: vip_moscow'"
+        )
+
+
+class _File(BaseModel):
+    """A segments file: one non-empty ``segments:`` list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segments: list[_Entry] = Field(min_length=1)
+
+
+def _short_field(path: str) -> str:
+    """The last name in a definitions path (``segments[0].were`` → ``were``)."""
+    names = [part for part in re.split(r"[.\[\]]", path) if part and not part.isdigit()]
+    return names[-1] if names else path
+
+
+class _Walker:
+    """Reads the ``where`` trees of a parsed file, each node with its line."""
+
+    def __init__(self, doc: YamlDocument, problems: _Problems) -> None:
+        self.doc = doc
         self.problems = problems
-        self._constructor = yaml.SafeLoader("")
         # every condition that parsed, with its segment, even inside a segment that did not:
-        # the schema checks run on them too, so one pass reports all of a file's problems
+        # the field checks run on them too, so one pass reports all of a file's problems
         self.parsed: list[tuple[str | None, Condition]] = []
-        self._name_line = 1
+
+    def line(self, loc: Loc) -> int | None:
+        return self.doc.line_of(loc)
 
     def keep(self, cond: Condition) -> Condition:
         self.parsed.append((self.problems.segment, cond))
         return cond
 
-    def value(self, node: yaml.Node) -> Any:
-        return self._constructor.construct_object(node, deep=True)
-
-    def items(self, node: yaml.MappingNode, where: str) -> list[tuple[str, yaml.Node, int]]:
-        out: list[tuple[str, yaml.Node, int]] = []
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = self.value(key_node)
-            line = _line(key_node)
-            if not isinstance(key, str):
-                self.problems.add(where, f"key {key!r} is not a name; write a field name", line)
-                continue
-            if key in seen:
-                self.problems.add(
-                    key, f"duplicate key (first at line {seen[key]}); keep one of them", line
-                )
-                continue
-            seen[key] = line
-            out.append((key, value_node, line))
-        return out
-
-    def segments(self, root: yaml.Node | None) -> list[SegmentDefinition]:
-        if root is None:
-            self.problems.add("segments", "the file is empty; add a 'segments:' list", 1)
-            return []
-        entries: yaml.Node | None = root
-        if isinstance(root, yaml.MappingNode):
-            entries = None
-            for key, value_node, line in self.items(root, "segments"):
-                if key == "segments":
-                    entries = value_node
-                else:
-                    self.problems.add(
-                        key,
-                        f"unknown top-level key; {_suggest(key, ['segments'])}"
-                        "the file holds one 'segments:' list",
-                        line,
-                    )
-            if entries is None:
-                self.problems.add("segments", "no 'segments:' list; add one", _line(root))
-                return []
-        if not isinstance(entries, yaml.SequenceNode) or not entries.value:
-            self.problems.add(
-                "segments",
-                "'segments' must be a non-empty list of segments; start each with '- name:'",
-                _line(entries) if entries is not None else 1,
-            )
-            return []
-        out = []
-        names: dict[str, int] = {}
-        for item in entries.value:
-            definition = self.segment(item)
-            name, line = self.problems.segment, self._name_line
-            if name is not None and name in names:
-                self.problems.add(
-                    "name",
-                    f"duplicate segment name {name!r} (first at line {names[name]}); "
-                    "give each segment its own name",
-                    line,
-                )
-                continue
-            if name is not None:
-                names[name] = line
-            if definition is not None:
-                out.append(definition)
-        return out
-
-    def segment(self, node: yaml.Node) -> SegmentDefinition | None:
-        self.problems.segment = None
-        self._name_line = _line(node)
-        if not isinstance(node, yaml.MappingNode):
-            self.problems.add(
-                "segments", "each segment is a mapping with name and where", _line(node)
-            )
-            return None
-        keys = {k: (v, line) for k, v, line in self.items(node, "segment")}
-        name_line = self._name_line = keys.get("name", (None, _line(node)))[1]
-        name = self.value(keys["name"][0]) if "name" in keys else None
-        if isinstance(name, str) and name.strip() and not re.search(r"\s", name.strip()):
-            name = name.strip()
-            self.problems.segment = name
-        else:
-            self.problems.add(
-                "name",
-                f"segment name {name!r} is missing or not a single word; "
-                "write e.g. 'name: vip_moscow'",
-                name_line,
-            )
-            name = None
-        for key, (_, line) in keys.items():
-            if key not in _SEGMENT_KEYS:
-                self.problems.add(
-                    key,
-                    f"unknown segment key; {_suggest(key, _SEGMENT_KEYS)}"
-                    f"a segment has {', '.join(_SEGMENT_KEYS)}",
-                    line,
-                )
-        text = {}
-        for key in ("title", "description"):
-            raw = self.value(keys[key][0]) if key in keys else ""
-            text[key] = "" if raw is None else str(raw)
-        if "where" not in keys:
-            self.problems.add("where", "no 'where:' conditions; add them", name_line)
-            return None
-        where = self.condition(keys["where"][0], keys["where"][1])
-        if name is None or where is None:
-            return None
-        return SegmentDefinition(
-            name, where, text["title"], text["description"], name_line, self.problems.source
-        )
-
-    def condition(self, node: yaml.Node, line: int) -> Condition | Group | None:
-        if isinstance(node, yaml.SequenceNode):
-            return self.group("all", node, line)
-        if not isinstance(node, yaml.MappingNode) or not node.value:
+    def condition(self, value: Any, loc: Loc) -> Condition | Group | None:
+        if isinstance(value, list):
+            return self.group("all", value, loc)
+        if not isinstance(value, dict) or not value:
             self.problems.add(
                 "where",
                 "a condition must be a mapping like 'city: Москва' or 'all: [...]'",
-                _line(node),
+                self.line(loc),
             )
             return None
         parts: list[Condition | Group] = []
         ok = True
-        for key, value_node, key_line in self.items(node, "where"):
+        for key, sub in value.items():
+            key_loc = (*loc, str(key))
+            line = self.line(key_loc)
             part: Condition | Group | None
-            if key == "all":
-                part = self.group("all", value_node, key_line)
-            elif key == "any":
-                part = self.group("any", value_node, key_line)
+            if not isinstance(key, str):
+                self.problems.add("where", f"key {key!r} is not a name; write a field name", line)
+                part = None
+            elif key in ("all", "any"):
+                part = self.group(key, sub, key_loc)  # type: ignore[arg-type]
             elif key == "not":
-                if isinstance(value_node, yaml.MappingNode):
-                    inner = self.condition(value_node, key_line)
-                    part = None if inner is None else Group("not", (inner,), key_line)
+                if isinstance(sub, dict):
+                    inner = self.condition(sub, key_loc)
+                    part = None if inner is None else Group("not", (inner,), line)
                 else:
                     self.problems.add(
                         "not",
                         "'not' takes one condition (a mapping); for several, write "
                         "'not: {any: [...]}'",
-                        key_line,
+                        line,
                     )
                     part = None
             else:
-                part = self.field(key, value_node, key_line)
+                part = self.field(key, sub, key_loc)
             ok = ok and part is not None
             if part is not None:
                 parts.append(part)
         if not ok:
             return None
-        return parts[0] if len(parts) == 1 else Group("all", tuple(parts), _line(node))
+        first_line = self.line((*loc, str(next(iter(value)))))
+        return parts[0] if len(parts) == 1 else Group("all", tuple(parts), first_line)
 
-    def group(self, op: Literal["all", "any"], node: yaml.Node, line: int) -> Group | None:
-        if isinstance(node, yaml.MappingNode) and node.value:
-            children: list[Condition | Group | None] = []
-            for key_node, value_node in node.value:
-                single = yaml.MappingNode("tag:yaml.org,2002:map", [(key_node, value_node)])
-                single.start_mark = key_node.start_mark
-                children.append(self.condition(single, _line(key_node)))
-        elif isinstance(node, yaml.SequenceNode) and node.value:
-            children = [self.condition(item, _line(item)) for item in node.value]
+    def group(self, op: Literal["all", "any"], value: Any, loc: Loc) -> Group | None:
+        line = self.line(loc)
+        if isinstance(value, dict) and value:
+            children = [self.condition({k: v}, loc) for k, v in value.items()]
+        elif isinstance(value, list) and value:
+            children = [self.condition(item, (*loc, i)) for i, item in enumerate(value)]
         else:
             self.problems.add(
-                op,
-                f"empty '{op}'; list at least one condition under it or remove it",
-                line,
+                op, f"empty '{op}'; list at least one condition under it or remove it", line
             )
             return None
         if any(c is None for c in children):
             return None
         return Group(op, tuple(c for c in children if c is not None), line)
 
-    def field(self, name: str, node: yaml.Node, line: int) -> Condition | Group | None:
-        if isinstance(node, yaml.SequenceNode):
-            return self.comparison(name, "in", node, line)
-        if not isinstance(node, yaml.MappingNode):
-            value = self.value(node)
+    def field(self, name: str, value: Any, loc: Loc) -> Condition | Group | None:
+        line = self.line(loc)
+        if isinstance(value, list):
+            return self.comparison(name, "in", value, line)
+        if not isinstance(value, dict):
             if value is None:
                 return self.keep(Condition(name, "is_null", True, line))
-            return self.comparison(name, "eq", node, line)
-        if not node.value:
+            return self.comparison(name, "eq", value, line)
+        if not value:
             self.problems.add(name, "no operator; write e.g. '{gte: 10}' or a value", line)
             return None
         parts = []
-        for op, value_node, op_line in self.items(node, name):
+        for op, sub in value.items():
+            op_line = self.line((*loc, str(op)))
             if op not in OPERATORS:
                 hint = (
                     f"'{op}' goes above the field, not inside it"
                     if op in _GROUPS
-                    else f"{_suggest(op, OPERATORS)}operators are {', '.join(OPERATORS)}"
+                    else f"{_suggest(str(op), OPERATORS)}operators are {', '.join(OPERATORS)}"
                 )
                 self.problems.add(name, f"unknown operator {op!r}; {hint}", op_line)
                 continue
-            parts.append(self.comparison(name, op, value_node, op_line))
-        if len(parts) < len(node.value) or any(p is None for p in parts):
+            parts.append(self.comparison(name, op, sub, op_line))
+        if len(parts) < len(value) or any(p is None for p in parts):
             return None
         conditions = tuple(p for p in parts if p is not None)
         return conditions[0] if len(conditions) == 1 else Group("all", conditions, line)
 
-    def comparison(self, name: str, op: str, node: yaml.Node, line: int) -> Condition | None:
-        value = self.value(node)
+    def comparison(self, name: str, op: str, value: Any, line: int | None) -> Condition | None:
         problem = _shape_problem(op, value)
         if problem:
             self.problems.add(name, f"{op}: {problem}", line)
@@ -262,12 +190,55 @@ class _Parser:
         return self.keep(Condition(name, op, value, line))
 
 
-def _read_source(source: str | Path) -> tuple[str, str]:
-    if isinstance(source, Path):
-        return source.read_text(encoding="utf-8"), str(source)
-    if "\n" not in source and (source.endswith((".yaml", ".yml")) or Path(source).is_file()):
-        return Path(source).read_text(encoding="utf-8"), source
-    return source, "<segments>"
+def _segments(doc: YamlDocument, problems: _Problems) -> tuple[list[SegmentDefinition], _Walker]:
+    """Check the file's shape with the model and walk every ``where``, whatever else failed."""
+    walker = _Walker(doc, problems)
+    if doc.data is None:
+        problems.add("segments", "the file is empty; add a 'segments:' list", 1)
+        return [], walker
+    if isinstance(doc.data, list):  # a bare list of segments is the list itself
+        doc.data = {"segments": doc.data}
+    try:
+        validate_document(doc, _File)
+    except DefinitionError as exc:
+        for p in exc.problems:
+            problems.add(_short_field(p.field), p.message, p.line)
+    entries = doc.data.get("segments") if isinstance(doc.data, dict) else None
+    out: list[SegmentDefinition] = []
+    names: dict[str, int | None] = {}
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(entry, dict):
+            continue
+        loc: Loc = ("segments", i)
+        raw = entry.get("name")
+        name = raw.strip() if isinstance(raw, str) and raw.strip() else None
+        name = None if name is None or re.search(r"\s", name) else name
+        name_line = doc.line_of((*loc, "name"))
+        problems.segment = name
+        if name is not None and name in names:
+            problems.add(
+                "name",
+                f"duplicate segment name {name!r} (first at line {names[name]}); "
+                "give each segment its own name",
+                name_line,
+            )
+            name = None
+        elif name is not None:
+            names[name] = name_line
+        if "where" not in entry:
+            continue
+        where = walker.condition(entry["where"], (*loc, "where"))
+        if name is None or where is None:
+            continue
+        text = {
+            k: "" if entry.get(k) is None else str(entry.get(k)) for k in ("title", "description")
+        }
+        out.append(
+            SegmentDefinition(
+                name, where, text["title"], text["description"], name_line, problems.source
+            )
+        )
+    return out, walker
 
 
 def load_segments(
@@ -282,8 +253,9 @@ def load_segments(
     Parameters
     ----------
     source : str or Path
-        A path (a ``Path``, or a one-line string ending in ``.yaml``/``.yml`` or naming a file)
-        or the YAML text itself.
+        A path or the YAML text itself, told apart as for every definition file
+        (:func:`crm.definitions.read_source`: a ``Path`` or a string naming a file is a file,
+        another string with a newline or a ``:`` is text, anything else a missing file).
     schema : mapping, optional
         Field name → kind (see :func:`validate`); when given the definitions are validated
         against it too, and its problems are reported together with the parsing ones.
@@ -303,29 +275,25 @@ def load_segments(
     SegmentDefinitionError
         Listing every problem found (``.problems``); ``.line``/``.field`` are the first one's.
     """
-    text, name = _read_source(source)
-    name = source_name or name
-    problems = _Problems(name)
     try:
-        loader = yaml.SafeLoader(text)
-        try:
-            root = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        problems.add(
-            "<yaml>",
-            f"not valid YAML ({exc.problem}); check indentation and quotes",
-            mark.line + 1 if mark is not None else None,
-        )
+        doc = parse_yaml(source, what="segments")
+    except DefinitionError as exc:
+        problems = _Problems(source_name or _text_name(exc.problems[0].source))
+        for p in exc.problems:
+            problems.add(_short_field(p.field), p.message, p.line)
         problems.raise_if_any()
-    parser = _Parser(problems)
-    definitions = parser.segments(root)
+        raise  # unreachable: a DefinitionError has at least one problem
+    doc.source = source_name or _text_name(doc.source)
+    problems = _Problems(doc.source)
+    definitions, walker = _segments(doc, problems)
     if schema is not None:
-        _check_conditions(parser.parsed, _specs(schema), problems)
+        _check_conditions(walker.parsed, _specs(schema), problems)
     elif fields is not None:
-        _check_fields(parser.parsed, fields, problems)
+        _check_fields(walker.parsed, fields, problems)
     problems.found.sort(key=lambda p: p.line or 0)
     problems.raise_if_any()
     return definitions
+
+
+def _text_name(source: str) -> str:
+    return "<segments>" if source == "<text>" else source

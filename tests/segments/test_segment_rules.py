@@ -443,7 +443,7 @@ def test_every_problem_of_a_file_is_reported_with_its_line_and_field() -> None:
     ("text", "expected"),
     [
         ("segments:\n  - name: a\n    where: {city: [Москва}\n", [(3, "<yaml>")]),
-        ("", [(1, "segments")]),
+        ("\n", [(1, "segments")]),  # empty text ("" alone names no file: see below)
         ("segment:\n  - name: a\n", [(1, "segment"), (1, "segments")]),
         ("segments:\n  - name: a\n    were: {orders: 1}\n", [(2, "where"), (3, "were")]),
         ("segments:\n  - name: two words\n    where: {orders: 1}\n", [(2, "name")]),
@@ -768,3 +768,21 @@ def test_structure_and_field_typos_are_reported_in_one_pass() -> None:
     assert (9, "wher") in found  # an unknown segment key
     typo = info.value.problems[found.index((4, "revenu"))]
     assert "did you mean 'revenue'?" in typo.message
+
+
+def test_the_file_layer_is_the_shared_definitions_loader(tmp_path: Path) -> None:
+    # a string naming no file and holding no YAML is a missing file, said as for every file
+    with pytest.raises(SegmentDefinitionError, match="no segments file at this path"):
+        load_segments(str(tmp_path / "missing.yaml"))
+    # a 2,000-level nesting is refused with its line, not a RecursionError
+    deep = "segments:\n  - name: a\n    where: " + "{not: " * 2000 + "{orders: 1}" + "}" * 2000
+    with pytest.raises(SegmentDefinitionError) as info:
+        load_segments(deep)
+    assert info.value.field == "<yaml>" and "nested more than" in info.value.message
+    # an unknown key of a segment gets the closest name, with the other problems of the file
+    text = "segments:\n  - name: a\n    titel: A\n    where: {orders: {gtee: 1}}\n"
+    with pytest.raises(SegmentDefinitionError) as info:
+        load_segments(text)
+    found = {(p.line, p.field): p.message for p in info.value.problems}
+    assert found[3, "titel"] == "unknown field 'titel'; did you mean 'title'?"
+    assert "unknown operator 'gtee'; did you mean 'gte'?" in found[4, "orders"]
