@@ -232,8 +232,7 @@ def _members(
         {"segments": [{"name": campaign.id, "where": audience.rule}]}, allow_unicode=True
     )
     (definition,) = load_segments(text)
-    mask = np.asarray(evaluate(definition, people, as_of=at), dtype=bool)
-    return people.index.to_numpy(dtype="int64")[mask]
+    return np.asarray(evaluate(definition, people, as_of=at), dtype="int64")
 
 
 def _candidates(

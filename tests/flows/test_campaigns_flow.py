@@ -144,6 +144,50 @@ def test_preview_is_byte_for_byte_the_queued_message(base: str) -> None:
             )
 
 
+SCHEDULED = """
+id: {id}
+name: Scheduled
+audience: {audience}
+schedule: monthly
+channels: [email, sms]
+templates:
+  email: {{ru: {{subject: "{{{{ greeting }}}}", html: "<p>{{{{ greeting }}}}</p>", text: "{{{{ greeting }}}}"}}}}
+  sms: {{ru: {{text: "{{{{ greeting }}}}"}}}}
+"""
+
+
+def test_scheduled_campaigns_on_a_segment_and_on_an_inline_rule(base: str) -> None:
+    members = store.read_frame(
+        base,
+        "SELECT customer_id FROM segment_memberships WHERE segment = 'new_customers' "
+        "AND left_at IS NULL",
+    )
+    by_segment = run_campaign(
+        base, SCHEDULED.format(id="seg", audience="{segment: new_customers}"), AS_OF, now=NOW
+    )
+    assert by_segment["audience"] == len(members) > 0
+    assert by_segment["firings"] == 0
+    keys = store.read_frame(base, "SELECT message_key FROM outbox WHERE campaign_id = 'seg'")
+    assert keys["message_key"].str.endswith(":2026-11").all()  # one message per month
+    rule = run_campaign(
+        base, SCHEDULED.format(id="rule", audience="{rule: {orders: {gte: 3}}}"), AS_OF, now=NOW
+    )
+    profiles = store.read_frame(
+        base, "SELECT COUNT(*) AS n FROM customer_profiles WHERE orders >= 3"
+    )
+    assert rule["audience"] == int(profiles["n"].iloc[0]) > 0
+    assert sum(rule["counts"].values()) == rule["audience"]
+    # a second run in the same month finds every message already queued
+    again = run_campaign(
+        base,
+        SCHEDULED.format(id="seg", audience="{segment: new_customers}"),
+        AS_OF + dt.timedelta(days=3),
+        now=NOW,
+    )
+    assert again["queued"] == 0
+    assert again["counts"].get("already_sent", 0) == by_segment["messages"]
+
+
 def test_the_nightly_chain_runs_the_campaigns_after_segments(base: str) -> None:
     result = nightly_flow(url=base, as_of=AS_OF, loyalty_lookback_days=1100)
     names = [r["campaign_id"] for r in result["campaigns"]]
