@@ -9,7 +9,8 @@ from crm.columns import (
     COMPANY_ID,
     CUSTOMER_ID,
 )
-from segments.leads import _require, contact_roles
+from segments.errors import require_columns
+from segments.leads import contact_roles
 from segments.scoring_rules import ScoringRules
 
 __all__ = ["account_scores"]
@@ -46,8 +47,8 @@ def account_scores(
     pandas.DataFrame
         One row per company with at least one contact, sorted by ``company_id``.
     """
-    _require(scores, [CUSTOMER_ID, score_col], "scores")
-    _require(customers, [CUSTOMER_ID, COMPANY_ID], "customers")
+    require_columns(scores, [CUSTOMER_ID, score_col], "scores")
+    require_columns(customers, [CUSTOMER_ID, COMPANY_ID], "customers")
     contacts = pd.DataFrame(
         {
             CUSTOMER_ID: customers[CUSTOMER_ID].to_numpy(),

@@ -9,6 +9,7 @@ what was wrong and how to fix it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from crm.definitions import DefinitionError, Problem
 
@@ -22,11 +23,22 @@ __all__ = [
     "SegmentDefinitionError",
     "SegmentMapError",
     "SegmentsError",
+    "require_columns",
 ]
 
 
 class SegmentsError(Exception):
     """Base class of every error raised by the ``segments`` package."""
+
+
+def require_columns(frame: Any, columns: Iterable[str | None], what: str = "frame") -> None:
+    """Raise :class:`MissingColumnsError` naming every column of ``columns`` that ``frame`` lacks.
+
+    ``None`` entries (an optional column the caller was not given) are skipped.
+    """
+    missing = [str(c) for c in columns if c is not None and c not in frame.columns]
+    if missing:
+        raise MissingColumnsError(missing, what)
 
 
 class MissingColumnsError(SegmentsError, KeyError):

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from crm.columns import DEAL_ID, LEAD_ID, STATUS
-from segments.errors import InvalidParameterError, MissingColumnsError
+from segments.errors import InvalidParameterError, require_columns
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -74,12 +74,6 @@ _DISQUALIFIED = ("disqualified", "spam")
 _QUALIFIED = ("verified", "converted")
 _STAGE_ID = "stage_id"
 _PIPELINE_ID = "pipeline_id"
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MissingColumnsError(missing, what)
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
@@ -122,8 +116,8 @@ def lead_funnel(
     [[3, 1, 1, 1]]
     """
     by = list(by)
-    _require(leads, [LEAD_ID, STATUS, *by], "leads")
-    _require(deals, [LEAD_ID, STATUS], "deals")
+    require_columns(leads, [LEAD_ID, STATUS, *by], "leads")
+    require_columns(deals, [LEAD_ID, STATUS], "deals")
     bad = [c for c in by if c in COUNT_COLUMNS or c in RATE_COLUMNS]
     if bad:
         raise InvalidParameterError("by", tuple(by), "lead columns other than the funnel's own")
@@ -205,8 +199,10 @@ def stage_funnel(
         after the last one); ``drop_off = reached − advanced``. The won row counts wins;
         the lost row counts lost deals whose last working stage is unknown.
     """
-    _require(deals, [DEAL_ID, _PIPELINE_ID, _STAGE_ID, STATUS], "deals")
-    _require(stages, [_STAGE_ID, _PIPELINE_ID, "name", "position", "is_won", "is_lost"], "stages")
+    require_columns(deals, [DEAL_ID, _PIPELINE_ID, _STAGE_ID, STATUS], "deals")
+    require_columns(
+        stages, [_STAGE_ID, _PIPELINE_ID, "name", "position", "is_won", "is_lost"], "stages"
+    )
     st = stages.sort_values([_PIPELINE_ID, "position"], kind="stable").reset_index(drop=True)
     is_won = st["is_won"].astype(bool).to_numpy()
     is_lost = st["is_lost"].astype(bool).to_numpy()
@@ -223,7 +219,7 @@ def stage_funnel(
     furthest = np.where(working[np.maximum(stage_pos, 0)] & (stage_pos >= 0), furthest, np.nan)
     furthest = np.where(status == "won", top, furthest)
     if history is not None:
-        _require(history, [DEAL_ID, _STAGE_ID], "history")
+        require_columns(history, [DEAL_ID, _STAGE_ID], "history")
         hpos = pd.Index(st[_STAGE_ID]).get_indexer(history[_STAGE_ID])
         ok = (hpos >= 0) & working[np.maximum(hpos, 0)]
         best = (

@@ -24,8 +24,9 @@ from crm.columns import (
 )
 from segments.errors import (
     InvalidParameterError,
+    require_columns,
 )
-from segments.leads import _age_days, _require, _stamp, contact_roles, eligible_leads
+from segments.leads import _age_days, _stamp, contact_roles, eligible_leads
 from segments.scoring_rules import EXAMPLE_RULES, ScoringRules, load_scoring_rules
 
 __all__ = ["CATEGORICAL_FEATURES", "NUMERIC_FEATURES", "lead_features", "lead_labels"]
@@ -49,7 +50,7 @@ def _window_counts(
     only_done: bool,
 ) -> pd.DataFrame:
     """Per lead, how many actions of each kind fall in ``(observed_at − lookback, observed_at]``."""
-    _require(frame, [CUSTOMER_ID, "kind", OCCURRED_AT], "activities/events")
+    require_columns(frame, [CUSTOMER_ID, "kind", OCCURRED_AT], "activities/events")
     keep = frame["kind"].isin(list(kinds)).to_numpy(dtype=bool)
     if only_done and "done" in frame.columns:
         keep = keep & frame["done"].fillna(False).to_numpy(dtype=bool)
@@ -105,7 +106,7 @@ def lead_features(
         :data:`NUMERIC_FEATURES` (float), plus ``created_at`` (for the time split; not
         a model input).
     """
-    _require(leads, [LEAD_ID, CUSTOMER_ID, STATUS, CREATED_AT], "leads")
+    require_columns(leads, [LEAD_ID, CUSTOMER_ID, STATUS, CREATED_AT], "leads")
     if observation_days < 0:
         raise InvalidParameterError("observation_days", observation_days, "a number >= 0")
     if lookback_days <= 0:
@@ -210,8 +211,8 @@ def lead_labels(
     pandas.Series
         ``Int8`` (nullable), indexed by ``lead_id``, named ``won``.
     """
-    _require(leads, [LEAD_ID, STATUS, CREATED_AT], "leads")
-    _require(deals, [LEAD_ID, STATUS], "deals")
+    require_columns(leads, [LEAD_ID, STATUS, CREATED_AT], "leads")
+    require_columns(deals, [LEAD_ID, STATUS], "deals")
     stamp = _stamp(as_of)
     lead = eligible_leads(leads)
     status = deals[STATUS].astype("str")

@@ -27,9 +27,9 @@ from segments.errors import (
     InvalidDataError,
     InvalidParameterError,
     MissingColumnsError,
+    require_columns,
 )
 from segments.lead_features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from segments.leads import _require
 
 __all__ = ["HoldoutReport", "LeadScoringModel", "evaluate_time_holdout", "explain"]
 
@@ -254,7 +254,7 @@ def evaluate_time_holdout(
         raise InvalidParameterError("test_share", test_share, "a share strictly between 0 and 1")
     if n_bins < 1:
         raise InvalidParameterError("n_bins", n_bins, "an integer >= 1")
-    _require(X, [created_col], "X")
+    require_columns(X, [created_col], "X")
     labels = y.reindex(X.index)
     keep = labels.notna().to_numpy(dtype=bool)
     data, target = X[keep], labels[keep].astype(int).to_numpy()

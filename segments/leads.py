@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ from crm.columns import (
 )
 from segments.errors import (
     InvalidParameterError,
-    MissingColumnsError,
+    require_columns,
 )
 from segments.scoring_rules import ScoringRules
 
@@ -31,12 +30,6 @@ __all__ = ["EXCLUDED_STATUSES", "contact_roles", "eligible_leads"]
 EXCLUDED_STATUSES: tuple[str, ...] = ("disqualified", "spam")
 
 _US_PER_DAY = 86_400_000_000
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MissingColumnsError(missing, what)
 
 
 def _stamp(as_of: dt.date | dt.datetime | pd.Timestamp | str) -> pd.Timestamp:
@@ -63,7 +56,7 @@ def eligible_leads(leads: pd.DataFrame, status_col: str = STATUS) -> pd.DataFram
     >>> eligible_leads(pd.DataFrame({"status": ["new", "spam", "verified"]})).index.tolist()
     [0, 2]
     """
-    _require(leads, [status_col], "leads")
+    require_columns(leads, [status_col], "leads")
     return leads[~leads[status_col].isin(EXCLUDED_STATUSES).to_numpy(dtype=bool)]
 
 
@@ -85,7 +78,7 @@ def contact_roles(
     pandas.Series
         Indexed by ``customer_id``, values role codes (str, missing when unknown).
     """
-    _require(customers, [CUSTOMER_ID], "customers")
+    require_columns(customers, [CUSTOMER_ID], "customers")
     index = pd.Index(customers[CUSTOMER_ID], name=CUSTOMER_ID)
     if "job_title" in customers.columns:
         codes, uniques = pd.factorize(_fold_text(customers["job_title"]))

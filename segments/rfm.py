@@ -72,8 +72,8 @@ from crm.columns import AMOUNT, CUSTOMER_ID, ORDERED_AT
 from segments.errors import (
     InvalidDataError,
     InvalidParameterError,
-    MissingColumnsError,
     SegmentMapError,
+    require_columns,
 )
 
 __all__ = [
@@ -191,12 +191,6 @@ def _decode(decoder: Any, codes: np.ndarray, name: str) -> pd.Index:
     return pd.Index(decoder.take(codes), name=name)
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str | None], what: str) -> None:
-    missing = [c for c in columns if c is not None and c not in frame.columns]
-    if missing:
-        raise MissingColumnsError([str(c) for c in missing], what)
-
-
 # --------------------------------------------------------------------------- RFM frame
 def rfm_frame(
     orders: pd.DataFrame,
@@ -239,7 +233,7 @@ def rfm_frame(
     """
     if monetary not in ("sum", "mean"):
         raise InvalidParameterError("monetary", monetary, '"sum" or "mean"')
-    _require(orders, [customer_col, datetime_col, monetary_col], "orders")
+    require_columns(orders, [customer_col, datetime_col, monetary_col], "orders")
     days, tz = _wall_days(orders[datetime_col])
     end = _as_of_day(as_of, tz)
     keep = days <= end
@@ -315,7 +309,7 @@ def btyd_summary(
     """
     if period not in _PERIOD_DAYS:
         raise InvalidParameterError("period", period, '"D" (days) or "W" (weeks)')
-    _require(orders, [customer_col, datetime_col, monetary_col], "orders")
+    require_columns(orders, [customer_col, datetime_col, monetary_col], "orders")
     step = _PERIOD_DAYS[period]
     days, tz = _wall_days(orders[datetime_col])
     end = _period_start(_as_of_day(as_of, tz), period)
@@ -440,7 +434,7 @@ class RFMScorer(TransformerMixin, BaseEstimator):
     def _values(self, X: Any) -> tuple[dict[str, np.ndarray], pd.Index | None]:
         cols = self._columns()
         if isinstance(X, pd.DataFrame):
-            _require(X, cols, "X")
+            require_columns(X, cols, "X")
             arrays = {m: X[c].to_numpy(dtype=np.float64) for m, c in zip(_RFM, cols, strict=True)}
             index: pd.Index | None = X.index
         else:

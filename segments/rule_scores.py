@@ -20,7 +20,8 @@ from crm.columns import (
     OCCURRED_AT,
     STATUS,
 )
-from segments.leads import _age_days, _require, _stamp, contact_roles, eligible_leads
+from segments.errors import require_columns
+from segments.leads import _age_days, _stamp, contact_roles, eligible_leads
 from segments.scoring_rules import Behaviour, ScoringRules
 
 __all__ = ["RuleScores", "rule_scores"]
@@ -110,7 +111,7 @@ def _decayed(
     as_of: pd.Timestamp,
 ) -> pd.DataFrame:
     """Per customer and kind, the decayed points: ``sum(weight × 0.5 ** (age / half_life))``."""
-    _require(frame, [CUSTOMER_ID, kind_col, OCCURRED_AT], "activities/events")
+    require_columns(frame, [CUSTOMER_ID, kind_col, OCCURRED_AT], "activities/events")
     age = _age_days(frame[OCCURRED_AT], as_of)
     kind = frame[kind_col].astype("str")
     names = list(weights)
@@ -179,7 +180,7 @@ def rule_scores(
     open leads of one person get the same behaviour points. BANT timing is the stated
     ``timing_days`` at inquiry; staleness is left to the behaviour decay.
     """
-    _require(leads, [LEAD_ID, CUSTOMER_ID, STATUS], "leads")
+    require_columns(leads, [LEAD_ID, CUSTOMER_ID, STATUS], "leads")
     stamp = _stamp(as_of)
     lead = eligible_leads(leads).reset_index(drop=True)
     n = len(lead)
@@ -194,14 +195,14 @@ def rule_scores(
     )
     cpos = np.full(n, -1)
     if customers is not None:
-        _require(customers, [CUSTOMER_ID], "customers")
+        require_columns(customers, [CUSTOMER_ID], "customers")
         cindex = pd.Index(customers[CUSTOMER_ID])
         cpos = cindex.get_indexer(cust_ids)
         if COMPANY_ID in customers.columns:
             from_contact = customers[COMPANY_ID].astype("Int64").array.take(cpos, allow_fill=True)
             company = company.fillna(pd.Series(from_contact, index=lead.index))
     if companies is not None and (rules.fit.industry or rules.fit.size_band):
-        _require(companies, [COMPANY_ID], "companies")
+        require_columns(companies, [COMPANY_ID], "companies")
         kpos = pd.Index(companies[COMPANY_ID]).get_indexer(company)
         for col in ("industry", "size_band"):
             if col in companies.columns:
