@@ -380,6 +380,14 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"  steps (s): {steps}", flush=True)
         lines += [
             "",
+            "splink runs splink's documented standard setup for person records (see "
+            "`bench/splink_worker.py`: names, date of birth, email, phone, postcode; blocking on "
+            "phone, email, names, date of birth with surname; u from random pairs, m by EM), "
+            "on our normalised names, dates, phones and emails, clustered at 0.5 by connected "
+            "components; it was not tuned to this data, and a tuned splink model would do "
+            "better. Its blocking on the full name and connected components join namesakes "
+            "and households into large clusters, hence its precision.",
+            "",
             "Households (spouses and companions linked, never merged), against the truth file's "
             "household ids, counted over pairs of true people:",
             "",

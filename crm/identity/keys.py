@@ -23,6 +23,7 @@ import pandas as pd
 
 from crm.hygiene import name_key
 from crm.identity.errors import RoleError
+from crm.identity.names import LETTERS, SCHEMES
 
 __all__ = [
     "ROLE_KINDS",
@@ -55,40 +56,12 @@ ROLE_KINDS = (
 #: Kinds that may be given by several columns (a second phone, a work email…).
 MULTI_KINDS = ("phone", "email", "address")
 
+# the comparison's own romanisation: the common letters, BGN/PCGN's choices for the others,
+# and the Ukrainian letters
 _TRANSLIT = {
-    "а": "a",
-    "б": "b",
-    "в": "v",
-    "г": "g",
-    "д": "d",
-    "е": "e",
+    **LETTERS,
+    **SCHEMES["bgn_pcgn"],
     "ё": "e",
-    "ж": "zh",
-    "з": "z",
-    "и": "i",
-    "й": "y",
-    "к": "k",
-    "л": "l",
-    "м": "m",
-    "н": "n",
-    "о": "o",
-    "п": "p",
-    "р": "r",
-    "с": "s",
-    "т": "t",
-    "у": "u",
-    "ф": "f",
-    "х": "kh",
-    "ц": "ts",
-    "ч": "ch",
-    "ш": "sh",
-    "щ": "shch",
-    "ъ": "",
-    "ы": "y",
-    "ь": "",
-    "э": "e",
-    "ю": "yu",
-    "я": "ya",
     "і": "i",
     "ї": "yi",
     "є": "ye",

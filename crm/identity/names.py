@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "LETTERS",
     "SCHEMES",
     "equivalent",
     "fold_codes",
@@ -38,7 +39,8 @@ __all__ = [
     "ru_given_names",
 ]
 
-_COMMON = {
+#: The letters every scheme romanises alike.
+LETTERS = {
     "а": "a",
     "б": "b",
     "в": "v",
@@ -85,7 +87,7 @@ def romanize(text: str, scheme: str) -> str:
     >>> romanize("юрий", "icao_9303"), romanize("юрий", "gost_7_79")
     ('iurii', 'yurij')
     """
-    table = {**_COMMON, **SCHEMES[scheme]}
+    table = {**LETTERS, **SCHEMES[scheme]}
     return "".join(table.get(ch, ch) for ch in text)
 
 
