@@ -57,15 +57,18 @@ def survivors(
         how="left",
     )
     big = pd.Timestamp("2999-12-31", tz="UTC").as_unit("us")  # "never" sorts last
-    won_at = pd.Series(dtype="datetime64[us, UTC]")
+    won_at = pd.Series(dtype="datetime64[us, UTC]")  # mapped only when not empty (pandas 3)
     if deals is not None and len(deals):
         won = deals[deals[c.STATUS] == "won"]
         when = won["closed_at"] if "closed_at" in won else won[c.CREATED_AT]
         if c.CREATED_AT in won:
             when = when.fillna(won[c.CREATED_AT])
         won_at = pd.to_datetime(when, utc=True).groupby(won[c.CUSTOMER_ID].to_numpy()).min()
-    frame["won_at"] = frame["record_id"].map(won_at)
-    frame["won_at"] = pd.to_datetime(frame["won_at"], utc=True).fillna(big)
+    if len(won_at):
+        won = pd.to_datetime(frame["record_id"].map(won_at), utc=True).dt.as_unit("us")
+    else:
+        won = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+    frame["won_at"] = won.fillna(big)
     frame["created"] = pd.to_datetime(frame[c.CREATED_AT], utc=True).fillna(big)
     best = frame.sort_values(["cluster_id", "won_at", "created", "record_id"], kind="stable")
     return best.drop_duplicates("cluster_id").set_index("cluster_id")["record_id"]

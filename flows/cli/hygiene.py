@@ -195,7 +195,7 @@ def dedup(
         f"{stats.get('records', 0):,} active customers, {stats.get('candidate_pairs', 0):,} "
         f"pairs compared: {len(run.plan):,} records {verb} into "
         f"{run.plan['survivor_id'].nunique() if len(run.plan) else 0:,} survivors; "
-        f"{len(run.households):,} household links"
+        f"{len(run.households):,} household links, {run.stats.get('rounds', 0)} round(s)"
         + ("" if dry_run else f" ({run.households_added:,} new), {run.moved_rows:,} rows moved")
     )
     if len(run.plan) and show:

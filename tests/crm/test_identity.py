@@ -279,6 +279,8 @@ def test_survivor_is_the_record_with_the_older_won_deal() -> None:
         }
     )
     assert survivors(clusters, customers, deals).to_dict() == {1: 2, 4: 5}
+    # no won deal among the cluster's records (a later round of one run): the oldest record
+    assert survivors(clusters, customers, deals.head(0)).to_dict() == {1: 1, 4: 5}
     pairs = pd.DataFrame(
         {"id_a": [1, 2, 4], "id_b": [2, 3, 5], "score": [0.8, 0.95, 0.7], "is_match": True}
     )
