@@ -65,10 +65,10 @@ def survivors(
             when = when.fillna(won[c.CREATED_AT])
         won_at = pd.to_datetime(when, utc=True).groupby(won[c.CUSTOMER_ID].to_numpy()).min()
     if len(won_at):
-        won = pd.to_datetime(frame["record_id"].map(won_at), utc=True).dt.as_unit("us")
+        won_when = pd.to_datetime(frame["record_id"].map(won_at), utc=True).dt.as_unit("us")
     else:
-        won = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
-    frame["won_at"] = won.fillna(big)
+        won_when = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+    frame["won_at"] = won_when.fillna(big)
     frame["created"] = pd.to_datetime(frame[c.CREATED_AT], utc=True).fillna(big)
     best = frame.sort_values(["cluster_id", "won_at", "created", "record_id"], kind="stable")
     return best.drop_duplicates("cluster_id").set_index("cluster_id")["record_id"]
