@@ -80,6 +80,7 @@ REASONS = (
 )
 
 _HASH_KEY = "crm-campaign-v01"  # 16 bytes: siphash key of pandas.util.hash_array
+_CODE = {name: i + 1 for i, name in enumerate(REASONS)}
 
 
 @dataclass(frozen=True)
@@ -120,14 +121,18 @@ class PolicyResult:
 
 
 def stable_unit(campaign_id: str, customer_ids: Any, salt: str = "holdout") -> np.ndarray:
-    """A number in ``[0, 1)`` per customer from a keyed SipHash of ``campaign:salt:customer``.
+    """A number in ``[0, 1)`` per customer from a stable hash of campaign, salt and customer.
 
-    The same on every run, machine and Python process (no global random state, no
+    ``campaign:salt`` is hashed once with a keyed SipHash (``pandas.util.hash_array``); each id
+    is XORed with it and mixed by pandas' fixed 64-bit integer hash (the splitmix64
+    finaliser). The same on every run, machine and Python process (no global random state, no
     ``PYTHONHASHSEED``): holdout and A/B groups never move between runs.
     """
-    ids = np.asarray(customer_ids, dtype="int64")
-    keys = pd.Series(ids).astype(str).radd(f"{campaign_id}:{salt}:").to_numpy(dtype=object)
-    h = pd.util.hash_array(keys, hash_key=_HASH_KEY, categorize=False)
+    ids = np.asarray(customer_ids, dtype="int64").astype(np.uint64)
+    seed = pd.util.hash_array(
+        np.array([f"{campaign_id}:{salt}"], dtype=object), hash_key=_HASH_KEY, categorize=False
+    )[0]
+    h = pd.util.hash_array(ids ^ seed, categorize=False)
     return (h >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
 
 
@@ -244,9 +249,9 @@ def _flag(people: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _channel_blockers(people: pd.DataFrame, channel: str) -> np.ndarray:
-    """Per person: the reason ``channel`` cannot be used, or '' when it can."""
+    """Per person: the reason code (:data:`_CODE`) ``channel`` cannot be used, or 0 when it can."""
     n = len(people)
-    out = np.full(n, "", dtype=object)
+    out = np.zeros(n, dtype=np.int16)
     if channel == "email":
         address = _col(people, "email", None).notna().to_numpy()
         valid = _flag(people, "has_email")
@@ -277,7 +282,7 @@ def _channel_blockers(people: pd.DataFrame, channel: str) -> np.ndarray:
             (~reachable, "sms_suppressed"),
         ]
     for mask, reason in reversed(steps):  # the first failing step wins
-        out[mask] = reason
+        out[mask] = _CODE[reason]
     return out
 
 
@@ -401,29 +406,29 @@ def apply_policy(
         person = np.where(np.isnan(person.astype("float64")), given, person).astype("int64")
     else:
         person = given.copy()
-    reason = np.full(n, "", dtype=object)
+    reason = np.zeros(n, dtype=np.int16)  # 0: not excluded; k: REASONS[k - 1]
 
     # 1. one person, one message: the survivor's own row first, then the lowest id
     order = np.lexsort((given, given != person, person))
     first = np.zeros(n, dtype=bool)
     p_sorted = person[order]
     first[order] = np.r_[True, p_sorted[1:] != p_sorted[:-1]]
-    reason[~first] = "duplicate_person"
+    reason[~first] = _CODE["duplicate_person"]
 
     # 2. a profile to send to
     known = np.isin(person, people.index.to_numpy())
-    reason[(reason == "") & ~known] = "not_active"
+    reason[(reason == 0) & ~known] = _CODE["not_active"]
     if already_sent is not None and len(already_sent):
         done = np.isin(person, np.asarray(already_sent, dtype="int64"))
-        reason[(reason == "") & done] = "already_sent"
+        reason[(reason == 0) & done] = _CODE["already_sent"]
     prof = people.reindex(person)
 
     # 3. the first reachable channel in preference order
     channel = np.full(n, "", dtype=object)
     blockers = {c: _channel_blockers(prof, c) for c in campaign.channels}
     for c in reversed(campaign.channels):
-        channel[blockers[c] == ""] = c
-    none = (channel == "") & (reason == "")
+        channel[blockers[c] == 0] = c
+    none = (channel == "") & (reason == 0)
     reason[none] = blockers[campaign.channels[0]][none]
 
     unit = stable_unit(campaign.id, person, "holdout")
@@ -431,11 +436,11 @@ def apply_policy(
     if campaign.household_level and household_of is not None and len(household_of):
         home = household_of.reindex(person).to_numpy()
         home = np.where(np.isnan(home.astype("float64")), -person - 1, home).astype("int64")
-        alive = np.flatnonzero(reason == "")
+        alive = np.flatnonzero(reason == 0)
         o = alive[np.lexsort((person[alive], unit[alive], home[alive]))]
         h = home[o]
         keep = np.r_[True, h[1:] != h[:-1]] if len(o) else np.zeros(0, dtype=bool)
-        reason[o[~keep]] = "household_copy"
+        reason[o[~keep]] = _CODE["household_copy"]
 
     # 5. frequency caps across campaigns
     per_day = campaign.frequency.per_day or defaults.per_day
@@ -450,17 +455,18 @@ def apply_policy(
         week_n = pd.Series((when > at - pd.Timedelta(days=7)).to_numpy()).groupby(hist_ids).sum()
         d = day_n.reindex(person).fillna(0).to_numpy()
         w = week_n.reindex(person).fillna(0).to_numpy()
-        reason[(reason == "") & (d >= per_day)] = "cap_day"
-        reason[(reason == "") & (w >= per_week)] = "cap_week"
+        reason[(reason == 0) & (d >= per_day)] = _CODE["cap_day"]
+        reason[(reason == 0) & (w >= per_week)] = _CODE["cap_week"]
 
     # 6. the holdout
-    reason[(reason == "") & (unit < campaign.holdout)] = "holdout"
+    reason[(reason == 0) & (unit < campaign.holdout)] = _CODE["holdout"]
 
-    sent = reason == ""
+    sent = reason == 0
+    names = np.array(["", *REASONS], dtype=object)
     exclusions = pd.DataFrame(
         {
             CUSTOMER_ID: given[~sent],
-            "reason": reason[~sent].astype(str),
+            "reason": names[reason[~sent]].astype(str),
             "variant": pd.Series([None] * int((~sent).sum()), dtype="object"),
         }
     )
@@ -495,8 +501,8 @@ def apply_policy(
     rec = pd.concat([rec, _incentives(rec, campaign)], axis=1)
     counts = pd.Series(0, index=["sent", *REASONS], dtype="int64")
     counts["sent"] = int(sent.sum())
-    vc = pd.Series(reason[~sent]).value_counts()
-    counts.loc[vc.index] = vc.to_numpy()
+    per = np.bincount(reason, minlength=len(REASONS) + 1)
+    counts.loc[list(REASONS)] = per[1:]
     return PolicyResult(recipients=rec, exclusions=exclusions, counts=counts, audience=n)
 
 
