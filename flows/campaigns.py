@@ -38,6 +38,7 @@ from campaigns.audience import (
     resolve_survivors,
 )
 from campaigns.definitions import Campaign, definition_sha256, load_campaign
+from campaigns.sms import cost_estimate, segment_counts, segment_warnings
 from campaigns.triggers import evaluate_trigger, new_firings
 from crm import store
 from crm.asof import as_instant, local_date
@@ -533,6 +534,12 @@ def run_campaign(
     )
     queued = 0 if dry_run else write_prepared(url, prepared, now, chunk_rows)
     counts = prepared.policy.counts
+    sms = prepared.messages.loc[(prepared.messages["channel"] == "sms").to_numpy(), "sms_text"]
+    warnings = segment_warnings(segment_counts(sms.dropna())) if len(sms) else []
+    cost = cost_estimate(
+        prepared.messages.loc[sms.index, "sms_segments"].fillna(0).astype("int64"),
+        settings.sms_segment_cost,
+    )
     return {
         "campaign_id": campaign.id,
         "version": version,
@@ -544,6 +551,8 @@ def run_campaign(
         "dry_run": dry_run,
         "counts": {k: int(v) for k, v in counts.items() if v},
         "channels": prepared.messages["channel"].value_counts().to_dict(),
+        "sms_cost": float(cost["cost"].iloc[-1]) if len(sms) else 0.0,  # the "total" row
+        "warnings": warnings,
     }
 
 

@@ -107,8 +107,10 @@ def run(
     channels = ", ".join(f"{k} {v:,}" for k, v in result["channels"].items())
     console.print(
         f"{result['messages']:,} message(s) ({channels or 'none'}); "
-        f"{result['queued']:,} new in the outbox"
+        f"{result['queued']:,} new in the outbox; SMS cost estimate {result['sms_cost']:,.2f}"
     )
+    for warning in result["warnings"]:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
 
 
 @app.command("report")

@@ -61,6 +61,7 @@ def test_every_candidate_is_queued_or_excluded_and_a_rerun_adds_nothing(base: st
     assert first["audience"] > 0 and first["queued"] == first["messages"] > 0
     assert sum(first["counts"].values()) == first["audience"]
     assert first["channels"].get("sms", 0) > 0  # E.164 mobiles after hygiene
+    assert first["sms_cost"] > 0 and isinstance(first["warnings"], list)
     outbox = store.read_frame(
         base, "SELECT message_key, channel, address, sms_text, status FROM outbox"
     )
