@@ -406,6 +406,14 @@ def _compact_ints(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+_NULL_TYPES = {
+    "bool": pa.bool_(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "date": pa.date32(),
+}
+
+
 def _to_arrow(frame: pd.DataFrame | pa.Table, kinds: dict[str, str], dialect: str) -> pa.Table:
     tbl = (
         frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
@@ -424,6 +432,13 @@ def _to_arrow(frame: pd.DataFrame | pa.Table, kinds: dict[str, str], dialect: st
             new = col.cast(pa.int64()) if dialect == "sqlite" else col
         elif kind == "date" and pa.types.is_timestamp(col.type):
             new = col.cast(pa.date32())
+        elif kind in _NULL_TYPES and (
+            pa.types.is_null(col.type)
+            or (pa.types.is_string(col.type) and col.null_count == len(col))
+        ):
+            # an all-missing column has no type of its own: take the model's, so the staging
+            # table gets the right column type (PostgreSQL will not cast text to boolean)
+            new = pa.nulls(len(col), _NULL_TYPES[kind])
         elif kind == "timestamp" and pa.types.is_string(col.type):
             raise StoreError(f"column {name!r} holds text; parse it to datetimes before writing")
         elif pa.types.is_dictionary(col.type):

@@ -145,3 +145,30 @@ def test_sqlite_big_tables_read_in_slices_equal_one_read(
         sqlite_url, "leads", columns=["lead_id"], where="lead_id <= 3 OR lead_id > 3998"
     )
     assert some["lead_id"].tolist() == [1, 2, 3, 3999, 4000]
+
+
+def test_an_all_missing_column_takes_the_models_type(db_url: str) -> None:
+    store.write_frame(db_url, _customers(), "customers")
+    flags = pd.Series([None, None], dtype=object)  # nothing known yet: no type of its own
+    points = pd.DataFrame(
+        {
+            "contact_point_id": [1, 2],
+            "customer_id": [1, 1],
+            "kind": ["email", "phone"],
+            "value": ["a@b.ru", "+79161234567"],
+            "is_primary": [True, True],
+            "created_at": pd.to_datetime(["2026-01-01", "2026-01-01"], utc=True),
+            "is_valid": flags,
+        }
+    )
+    store.write_frame(db_url, points, "contact_points")
+    store.write_frame(
+        db_url,
+        points,
+        "contact_points",
+        mode="upsert",
+        key=["contact_point_id"],
+        update=["is_valid"],
+    )
+    back = store.read_frame(db_url, "contact_points", columns=["contact_point_id", "is_valid"])
+    assert back["is_valid"].isna().all() and len(back) == 2
