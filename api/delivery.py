@@ -23,8 +23,10 @@ Delivery reports come back to the gateway's ``POST /v1/webhooks/sms``.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.utils import parseaddr
 from typing import Protocol
 
@@ -111,25 +113,50 @@ class SmtpSender:
             conn.login(self.user, self.password)
         return conn
 
-    def send(self, message_key: str, address: str, payload: bytes | str) -> str:
-        """``sendmail`` the bytes to ``address``; the Message-ID is the provider id."""
+    def send(
+        self,
+        message_key: str,
+        address: str,
+        payload: bytes | str,
+        handed: Callable[[], None] | None = None,
+    ) -> str:
+        """Send the bytes to ``address`` (MAIL, RCPT, DATA); the message key is the provider id.
+
+        ``handed`` is called the moment the message's final ``.`` is in the socket, before
+        the server's answer: from then on the server has it even if this process dies, so
+        the worker journals it there (an answer that refuses it is raised as usual).
+        """
         data = payload if isinstance(payload, bytes) else payload.encode("utf-8")
         try:
             if self._conn is None:
                 self._conn = self._connect()
-            refused = self._conn.sendmail(self.envelope_from, [address], data)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, msg = next(iter(exc.recipients.values()))
-            raise _smtp_failure(code, msg) from None
+            conn = self._conn
+            conn.ehlo_or_helo_if_needed()
+            for command, ok in (
+                (lambda: conn.mail(self.envelope_from), (250,)),
+                (lambda: conn.rcpt(address), (250, 251)),
+                (lambda: conn.docmd("data"), (354,)),
+            ):
+                code, msg = command()
+                if code not in ok:
+                    conn.rset()
+                    raise _smtp_failure(code, msg)
+            body = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing, as smtplib does
+            if not body.endswith(b"\r\n"):
+                body += b"\r\n"
+            conn.send(body + b".\r\n")
+            if handed is not None:
+                handed()
+            code, msg = conn.getreply()
+            if code != 250:
+                self._drop_if_broken(code)
+                raise _smtp_failure(code, msg)
         except smtplib.SMTPResponseException as exc:
             self._drop_if_broken(exc.smtp_code)
             raise _smtp_failure(exc.smtp_code, exc.smtp_error) from None
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
             raise TemporaryFailure("connection", str(exc) or type(exc).__name__) from None
-        if refused:
-            code, msg = next(iter(refused.values()))
-            raise _smtp_failure(code, msg)
         return message_key
 
     def _drop_if_broken(self, code: int) -> None:

@@ -9,16 +9,17 @@ Exactly once across a crash
 ---------------------------
 A message is claimed (``claimed_by``, ``lease_until``) before it is sent, so two workers
 never hold it at once; a claim left by a dead worker expires and the message is claimed
-again. A send the provider acknowledged is appended at once to the worker's journal
+again. A handed-over send is appended at once to the worker's journal
 (``<data_dir>/delivery/<worker>.journal``, one ``write`` per message, which survives a
 SIGKILL of the process because the kernel holds it); the batch's database commit comes
 after. A worker holds a lock on its journal while alive; any worker recovers a journal
 whose lock is free (its owner died) by marking those messages sent before it claims
-anything, so a message acknowledged before the kill is not sent again, and one not yet
-acknowledged is claimed again when its lease ends. What remains is the microseconds
-between the provider's acknowledgement and the journal write; the SMS provider also gets
-the message key as ``Idempotency-Key``, which closes that gap for SMS, and an email resent
-in it carries the same ``Message-ID``.
+anything, so a message handed over before the kill is not sent again, and one not yet
+handed over is claimed again when its lease ends. An email is journalled the moment its
+final ``.`` is in the socket, before the server's answer (the server has it from then on even if the worker dies;
+a refusal that follows is journalled too and takes it back), so the gap left is between one
+``send`` and one ``write`` in the same thread. An SMS is journalled after the provider's
+2xx; a resend in the gap carries the same ``Idempotency-Key`` and the provider delivers it once.
 """
 
 from __future__ import annotations
@@ -110,6 +111,11 @@ class Journal:
         with self._lock:
             os.write(self._fd, line.encode("utf-8"))
 
+    def refused(self, message_id: int) -> None:
+        """Take back a handed-over send that the server then refused."""
+        with self._lock:
+            os.write(self._fd, f"{message_id}\t-\n".encode())
+
     def clear(self) -> None:
         """Forget what is now committed to the database."""
         with self._lock:
@@ -121,12 +127,16 @@ class Journal:
 
 
 def _read_journal(path: Path) -> list[tuple[int, str]]:
-    entries = []
+    entries: dict[int, str] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
-        ident, _, provider_id = line.partition("\t")
-        if ident.isdigit():  # a torn last line (killed mid-write) has no tab or id yet
-            entries.append((int(ident), provider_id))
-    return entries
+        ident, tab, provider_id = line.partition("\t")
+        if not (ident.isdigit() and tab):  # a torn last line (killed mid-write)
+            continue
+        if provider_id == "-":  # handed over, then refused by the server
+            entries.pop(int(ident), None)
+        else:
+            entries[int(ident)] = provider_id
+    return list(entries.items())
 
 
 def recover_journals(engine: Engine, directory: Path, now: dt.datetime) -> int:
@@ -331,11 +341,25 @@ def _send_one(
             with attempt:
                 _wait_for(limiters[row.channel], row.channel)
                 started = clock()
+                handed: list[bool] = []
+
+                def hand(
+                    mid: int = result.message_id,
+                    key: str = row.message_key,
+                    done: list[bool] = handed,
+                ) -> None:
+                    journal.sent(mid, key)
+                    done.append(True)
+
                 try:
-                    provider_id = senders.get(row.channel).send(
-                        row.message_key, row.address, payload
-                    )
+                    sender = senders.get(row.channel)
+                    if isinstance(sender, SmtpSender):  # journalled once the server has it
+                        provider_id = sender.send(row.message_key, row.address, payload, hand)
+                    else:  # the provider dedups by Idempotency-Key: journalled after its 2xx
+                        provider_id = sender.send(row.message_key, row.address, payload)
                 except DeliveryError as exc:
+                    if handed:
+                        journal.refused(result.message_id)
                     result.attempts.append(
                         _attempt(
                             row,
@@ -349,7 +373,8 @@ def _send_one(
                         )
                     )
                     raise
-                journal.sent(result.message_id, provider_id)
+                if not handed:
+                    journal.sent(result.message_id, provider_id)
                 result.attempts.append(
                     _attempt(
                         row,
