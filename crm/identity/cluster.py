@@ -109,6 +109,11 @@ def centre_clusters(
     """
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
+    # a cluster lies inside one component of the matched pairs: only pairs inside those count
+    start = components(n, a[is_match], b[is_match])
+    inside = start[a] == start[b]
+    a, b, score = a[inside], b[inside], np.asarray(score)[inside]
+    is_match, different = np.asarray(is_match)[inside], np.asarray(different)[inside]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     code = lo * n + hi
     order = np.argsort(code, kind="stable")
