@@ -12,6 +12,8 @@ before the clock starts, so its peak resident memory (``ru_maxrss``) is its own.
 * ``expiry``: :func:`loyalty.expiry_entries` (cumulative sums and an as-of join) vs
   ``expiry_baseline``: a per-customer FIFO queue of lots in plain Python.
 * ``quote``: :func:`loyalty.calculate_order` called once per order, p50/p99 latency.
+* ``per call``: the median cost of one call of each public ledger function on a frame of
+  a few rows (a checkout, a return, a balance), the fixed overhead a gateway call pays.
 
 Both baselines must give the same total points as the vectorised path (checked).
 Run ``.venv/bin/python -m bench.bench_loyalty [--size 1000000]``; the table is written to
@@ -165,9 +167,62 @@ def _expiry_baseline(ledger: pd.DataFrame, as_of: pd.Timestamp) -> int:
     return total
 
 
+def _per_call(repeat: int = 200) -> dict[str, float]:
+    """Median milliseconds of one call of each public function on a ledger of a few rows."""
+    from loyalty import (
+        append,
+        balances,
+        checkout_entry,
+        empty_ledger,
+        expiry_entries,
+        load_rules,
+        purchase_entries,
+        redemption_entry,
+        reversal_entries,
+    )
+
+    rules = load_rules(RULES)
+    orders = day_orders(3)
+    led = append(empty_ledger(), purchase_entries(orders, rules))
+    at = pd.Timestamp("2027-06-01", tz="UTC")
+    calls = {
+        "purchase_entries (3 orders)": lambda: purchase_entries(orders, rules),
+        "checkout_entry": lambda: checkout_entry(
+            customer_id=1, order_id=99, points=10, available=100, as_of=at, ledger=led
+        ),
+        "redemption_entry": lambda: redemption_entry(
+            customer_id=1,
+            prize_id=1,
+            points_price=10,
+            quantity=1,
+            available=100,
+            stock=5,
+            key="k",
+            as_of=at,
+            ledger=led,
+        ),
+        "append": lambda: append(led, led),
+        "balances": lambda: balances(led, at),
+        "expiry_entries": lambda: expiry_entries(led, at),
+        "reversal_entries": lambda: reversal_entries(led, pd.DataFrame({"order_id": [1]}), at),
+    }
+    out = {}
+    for name, call in calls.items():
+        call()
+        lat = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            call()
+            lat.append(time.perf_counter() - t)
+        out[name] = float(np.median(lat) * 1000)
+    return out
+
+
 def _work(method: str, size: int) -> dict[str, float]:
     from loyalty import calculate_order, expiry_entries, load_rules, purchase_entries
 
+    if method == "percall":
+        return _per_call()
     rules = load_rules(RULES)
     out: dict[str, float] = {}
     if method.startswith("earn"):
@@ -242,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['rows'] / r['seconds']:,.0f} | {r['rss_mb']:,.0f} | {extra} | {vs} |"
             )
             print(rows[-1], flush=True)
+    small = _run("percall", 0)
+    small_rows = [f"| {name} | {ms:.2f} |" for name, ms in small.items()]
+    print(*small_rows, sep="\n", flush=True)
     cmd = "  ".join(f"--size {s}" for s in sizes)
     text = "\n".join(
         [
@@ -262,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
             "| size | step | rows | seconds | rows/s | peak RSS (MB) | result | vs baseline |",
             "|---:|---|---:|---:|---:|---:|---|---:|",
             *rows,
+            "",
+            "Per call on a ledger of a few rows (median of 200 calls; what a checkout or a "
+            "gateway request pays whatever the data):",
+            "",
+            "| function | ms per call |",
+            "|---|---:|",
+            *small_rows,
             "",
         ]
     )

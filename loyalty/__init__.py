@@ -2,6 +2,13 @@
 the prize catalogue and promo codes - pure functions on pandas frames.
 
 The ledger (:mod:`loyalty.ledger`) is the source of truth; balances are derived from it.
+Points are valid on ``[available_at, expires_at)`` and spent first in, first out.
+
+The return rule: a return reverses what that order granted, and nothing else. Each grant
+is taken back first from its own lot as far as it is still there; what of it already
+expired is not taken again; what was spent is reclaimed from the available balance, and
+what the balance cannot cover is an offset for finance, one per order and customer
+(:func:`loyalty.ledger.reversal_entries` has the details).
 Rules come from an operator's YAML file (:func:`load_rules`). Nothing here touches a
 database or the clock: flows and the gateway pass frames and ``as_of`` in.
 """
