@@ -1,20 +1,42 @@
 """Shared fixtures. ``db_url`` runs a test on SQLite and, when CRM_TEST_POSTGRES_URL is set
 (``make test`` and CI start a throwaway server), on PostgreSQL too, each time on a fresh,
-fully migrated database."""
+fully migrated database. ``prefect_harness`` is one Prefect test server for the whole session
+(per xdist worker), shared by every flow test."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from crm.db import migrate
+# Before anything imports prefect (its settings are read once, at import): a PREFECT_HOME of this
+# session's own, so two test runs on one machine never share Prefect's files or database.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="crm-test-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, True)
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+
+from crm.db import migrate  # noqa: E402
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "")
+# the first start migrates Prefect's own database: minutes, not seconds, on a busy 2-core machine
+PREFECT_STARTUP_TIMEOUT = 600
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[str]:
+    """One Prefect test server (its own temporary database) for the session; yields its API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=PREFECT_STARTUP_TIMEOUT):
+        yield str(PREFECT_API_URL.value())
 
 
 @pytest.fixture(scope="session")

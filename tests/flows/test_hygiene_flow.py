@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from crm import store
@@ -33,12 +31,6 @@ TABLES = {
     "quality_runs": "quality_run_id",
     "quality_issues": "issue",
 }
-
-
-@pytest.fixture(scope="module")
-def prefect_harness() -> Iterator[None]:
-    with prefect_test_harness():
-        yield
 
 
 def _t(year: int, month: int = 1) -> dt.datetime:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from crm import store
 from crm.identity import MergeNotFoundError, MergeStateError
@@ -16,12 +14,6 @@ from flows.identity import dedup_flow
 
 UTC = dt.UTC
 AS_OF = dt.datetime(2026, 11, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def prefect_harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def _t(year: int, month: int = 1) -> dt.datetime:

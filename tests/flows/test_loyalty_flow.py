@@ -206,14 +206,6 @@ def test_promo_codes_single_and_shared(session_factory) -> None:
         assert list(bonus) == [100]
 
 
-@pytest.fixture(scope="module")
-def prefect_harness() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def test_prefect_flow_is_rerun_safe(sqlite_url: str, tmp_path: Path, prefect_harness) -> None:
     from flows.loyalty import loyalty_daily_flow
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from crm import store
 from crm.sample import generate, load
@@ -15,12 +13,6 @@ from crm.settings import get_settings
 from flows.nightly import nightly_flow
 
 AS_OF = dt.datetime(2026, 11, 2, 0, 30, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def prefect_harness() -> Iterator[None]:
-    with prefect_test_harness():
-        yield
 
 
 def _counts(url: str) -> dict[str, int]:

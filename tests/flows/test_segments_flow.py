@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from crm import store
@@ -38,12 +37,6 @@ segments:
     where:
       city: москва
 """
-
-
-@pytest.fixture(scope="module")
-def prefect_harness() -> Iterator[None]:
-    with prefect_test_harness():
-        yield
 
 
 @pytest.fixture
