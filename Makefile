@@ -39,11 +39,16 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy $(PURE)
 
+# Each run gets its own PostgreSQL (a free port, a fresh data directory) and removes it after, so
+# two `make test` on one machine never share or stop each other's server; Prefect's files are
+# per session too (tests/conftest.py).
 pytest: setup
-	@url=$$(.ci/pg.sh start) || { if [ -n "$$CI" ]; then echo "PostgreSQL could not be started" >&2; exit 1; fi; \
+	@export CRM_PG_PORT=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	export CRM_PG_DATA=$$(mktemp -d "$${TMPDIR:-/tmp}/crm-pg-XXXXXX"); \
+	url=$$(.ci/pg.sh start) || { if [ -n "$$CI" ]; then echo "PostgreSQL could not be started" >&2; exit 1; fi; \
 	  echo "PostgreSQL unavailable: running the SQLite half only" >&2; url=""; }; \
 	CRM_TEST_POSTGRES_URL="$$url" $(BIN)/pytest -q -n 2 --dist loadfile; rc=$$?; \
-	.ci/pg.sh stop; exit $$rc
+	.ci/pg.sh stop; rm -rf "$$CRM_PG_DATA"; exit $$rc
 
 test: lint typecheck pytest  ## lint, type-check and run the suite on SQLite and PostgreSQL
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Start or stop a throwaway PostgreSQL server for the tests, on a local port, data under /tmp.
+# CRM_PG_PORT / CRM_PG_DATA pick the port and data directory (`make pytest` passes fresh ones).
 #   .ci/pg.sh start   -> prints the URL to use as CRM_TEST_POSTGRES_URL
 #   .ci/pg.sh stop
 # Installs Debian's postgresql package when no server binaries are found.
