@@ -21,9 +21,24 @@ matching Prefect flow also calls, and prints what a person wants to read.
 
 from __future__ import annotations
 
-import typer
+from flows.prefect_setup import apply_command_defaults
 
-from flows.cli import api, campaign, db, hygiene, imports, loyalty, nightly, sample, segments
+# before anything imports prefect, which reads its settings once (see flows/prefect_setup.py)
+apply_command_defaults()
+
+import typer  # noqa: E402
+
+from flows.cli import (  # noqa: E402
+    api,
+    campaign,
+    db,
+    hygiene,
+    imports,
+    loyalty,
+    nightly,
+    sample,
+    segments,
+)
 
 __all__ = ["app", "main"]
 

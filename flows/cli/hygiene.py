@@ -30,7 +30,9 @@ def clean(
 ) -> None:
     """Normalise and validate the base, suppress what decayed, refresh the data-ops tasks, store the KPI."""
     from flows.hygiene import hygiene_flow
+    from flows.prefect_server import quiet_local_api
 
+    quiet_local_api()
     run = hygiene_flow(
         url=database_url(), as_of=parse_as_of(as_of), stale_after_days=stale_days, dry_run=dry_run
     )

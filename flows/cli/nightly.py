@@ -24,8 +24,10 @@ def nightly(
 ) -> None:
     """The nightly job: clean the base, merge duplicates, run the loyalty day, score and segment."""
     from flows.nightly import nightly_flow
+    from flows.prefect_server import quiet_local_api
 
     load_segments_file(segments_path)
+    quiet_local_api()
     result = nightly_flow(
         url=database_url(),
         as_of=parse_as_of(as_of),
