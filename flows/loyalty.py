@@ -331,4 +331,5 @@ def loyalty_daily_flow(
     counts = {**plan.steps, **written}
     logger.info("loyalty run for %s: %s", day, counts)
     _publish(url, rules, end, counts)
-    return counts
+    granted = plan.entries["points"]
+    return {**counts, "points_granted": int(granted[granted > 0].sum())}
