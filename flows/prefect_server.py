@@ -18,7 +18,7 @@ from typing import Any
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import PREFECT_API_URL, PREFECT_HOME
 
-__all__ = ["LoggedASGIServer", "quiet_local_api"]
+__all__ = ["LoggedASGIServer", "ensure_work_pool", "quiet_local_api", "wait_for_api"]
 
 
 class LoggedASGIServer(SubprocessASGIServer):
@@ -63,3 +63,53 @@ def quiet_local_api() -> Path | None:
     server = LoggedASGIServer()  # the default (port None) instance Prefect's client asks for
     server.log_path = log
     return log
+
+
+def ensure_work_pool(name: str = "crm-local", pool_type: str = "process") -> bool:
+    """Create the work pool that ``prefect.yaml`` names on the configured Prefect API, if missing.
+
+    Parameters
+    ----------
+    name : str
+        The pool's name (``crm-local`` in ``prefect.yaml``).
+    pool_type : str
+        The worker type: ``process`` runs each flow run in a subprocess of the worker.
+
+    Returns
+    -------
+    bool
+        True when the pool was created, False when it existed already.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=name, type=pool_type))
+        except ObjectAlreadyExists:
+            return False
+    return True
+
+
+def wait_for_api(api_url: str, timeout: float = 600.0) -> None:
+    """Wait until the Prefect API at ``api_url`` answers its health check.
+
+    Raises
+    ------
+    TimeoutError
+        When it does not within ``timeout`` seconds (the message names the URL).
+    """
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{api_url}/health", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"the Prefect server at {api_url} did not answer within {timeout:.0f} s")

@@ -13,6 +13,7 @@ effect of an import):
 ``crm campaign …``     :mod:`flows.cli.campaign`
 ``crm nightly``        :mod:`flows.cli.nightly`
 ``crm api|worker``     :mod:`flows.cli.api`
+``crm serve``          :mod:`flows.cli.serve` (Prefect's server, UI, pool, deployments, worker)
 =====================  =====================================================
 
 Each command is a thin caller: it parses options, calls the one job function that the
@@ -38,6 +39,7 @@ from flows.cli import (  # noqa: E402
     nightly,
     sample,
     segments,
+    serve,
 )
 
 __all__ = ["app", "main"]
@@ -62,6 +64,7 @@ app.add_typer(campaign.app, name="campaign")
 app.command("nightly")(nightly.nightly)
 app.add_typer(api.app, name="api")
 app.command("worker")(api.worker)
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

@@ -7,6 +7,10 @@ With fastapi 0.151+ the server refused its own client's filter bodies (``"flows"
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import zoneinfo
 from pathlib import Path
 
 import httpx
@@ -18,6 +22,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterKey,
+    DeploymentFilter,
+    DeploymentFilterId,
     FlowFilter,
     FlowFilterName,
 )
@@ -93,3 +99,54 @@ def test_a_command_server_writes_to_a_log_not_the_terminal(
     assert log.exists()
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
         assert quiet_local_api() is None  # a real server is configured: nothing to do
+
+
+def test_the_pool_and_every_deployment_register_on_the_server(prefect_harness: str) -> None:
+    from flows.prefect_server import ensure_work_pool
+
+    assert ensure_work_pool("crm-local") is True
+    assert ensure_work_pool("crm-local") is False  # a second `crm serve` finds it
+    deploy = subprocess.run(
+        [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"],
+        env={**os.environ, "PREFECT_API_URL": prefect_harness},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    with get_client(sync_client=True) as client:
+        deployments = {d.name: d for d in client.read_deployments()}
+        pool = client.read_work_pool("crm-local")
+    assert pool.type == "process"
+    assert set(deployments) == {
+        "nightly",
+        "load-sample",
+        "hygiene",
+        "dedup",
+        "loyalty-day",
+        "segments",
+    }
+    assert {d.work_pool_name for d in deployments.values()} == {"crm-local"}
+    nightly = deployments["nightly"].schedules
+    assert len(nightly) == 1
+    assert nightly[0].schedule.cron == "30 2 * * *"  # type: ignore[union-attr]
+    assert nightly[0].schedule.timezone == "Europe/Moscow"
+    assert all(not d.schedules for name, d in deployments.items() if name != "nightly")
+
+    # what the server's scheduler does for the nightly deployment: insert its next runs
+    # (with SQLAlchemy 2.1 Prefect 3.8's insert failed: "Can't evaluate bulk DML statement")
+    nightly_id = deployments["nightly"].id
+    scheduled = httpx.post(
+        f"{prefect_harness}/deployments/{nightly_id}/schedule", json={}, timeout=120
+    )
+    assert scheduled.status_code in (200, 201), scheduled.text
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[nightly_id]))
+        )
+    assert runs and all(r.state is not None and r.state.is_scheduled() for r in runs)
+    moscow = zoneinfo.ZoneInfo("Europe/Moscow")
+    times = {r.expected_start_time.astimezone(moscow).strftime("%H:%M") for r in runs}  # type: ignore[union-attr]
+    assert times == {"02:30"}
