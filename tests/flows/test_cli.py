@@ -194,9 +194,9 @@ def test_reading_a_database_that_is_not_there_says_so_and_creates_nothing(
         get_settings.cache_clear()
 
 
-def test_the_import_flow_runs_the_one_import_job(sqlite_url: str, tmp_path: Path) -> None:
-    from prefect.testing.utilities import prefect_test_harness
-
+def test_the_import_flow_runs_the_one_import_job(
+    sqlite_url: str, tmp_path: Path, prefect_harness: str
+) -> None:
     from flows.imports import import_flow
 
     path = tmp_path / "contacts.csv"
@@ -206,9 +206,8 @@ def test_the_import_flow_runs_the_one_import_job(sqlite_url: str, tmp_path: Path
         "c2,Jane,Smith,not-an-email\n",
         encoding="utf-8",
     )
-    with prefect_test_harness(server_startup_timeout=120):
-        summary = import_flow("contacts", str(path), url=sqlite_url)
-        again = import_flow("contacts", str(path), url=sqlite_url)
+    summary = import_flow("contacts", str(path), url=sqlite_url)
+    again = import_flow("contacts", str(path), url=sqlite_url)
     assert (summary.total, summary.inserted, summary.quarantined) == (2, 1, 1)
     assert summary.reasons == {"email '…' is not an email address": 1}  # logs mask the address
     assert (again.inserted, again.unchanged, again.quarantined) == (0, 1, 1)  # a rerun adds nothing
