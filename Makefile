@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PURE := crm segments campaigns loyalty
 DEMO_CUSTOMERS ?= 10000
 
-.PHONY: setup demo test lint typecheck pytest bench notebooks clean
+.PHONY: setup demo serve test lint typecheck pytest bench notebooks clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ demo: setup  ## a fresh SQLite demo database: 10k generated customers, an import
 	$(DEMO_ENV) $(BIN)/crm import contacts var/sample/import_contacts.csv
 	$(DEMO_ENV) $(BIN)/crm nightly --loyalty-lookback-days 1100  # first run: book the loaded history
 	$(DEMO_ENV) $(BIN)/crm status
+
+serve: setup  ## Prefect's server and UI on http://127.0.0.1:4200, the crm-local pool, every deployment, a worker
+	$(DEMO_ENV) $(BIN)/crm serve
 
 lint: setup
 	$(BIN)/ruff check .
