@@ -68,10 +68,16 @@ def test_prefect_yaml_schedules_only_the_nightly_chain() -> None:
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
     deployments = {d["name"]: d for d in spec["deployments"]}
     scheduled = {name: d["schedules"] for name, d in deployments.items() if d.get("schedules")}
-    # one schedule, the chain in data-flow order; the single steps are ad hoc only
-    assert scheduled == {"nightly": [{"cron": "30 2 * * *", "timezone": "Europe/Moscow"}]}
+    # the chain in data-flow order once a night, the triggers hourly; single steps ad hoc only
+    assert scheduled == {
+        "nightly": [{"cron": "30 2 * * *", "timezone": "Europe/Moscow"}],
+        "campaign-triggers": [{"cron": "0 9-21 * * *", "timezone": "Europe/Moscow"}],
+    }
     assert deployments["nightly"]["entrypoint"] == "flows/nightly.py:nightly_flow"
-    assert {"hygiene", "dedup", "loyalty-day", "segments", "load-sample"} <= set(deployments)
+    assert {"hygiene", "dedup", "loyalty-day", "segments", "campaigns", "load-sample"} <= set(
+        deployments
+    )
+    assert deployments["campaign-triggers"]["entrypoint"] == "flows/campaigns.py:campaigns_flow"
     assert {d["work_pool"]["name"] for d in deployments.values()} == {"crm-local"}
 
 
@@ -127,13 +133,17 @@ def test_the_pool_and_every_deployment_register_on_the_server(prefect_harness: s
         "dedup",
         "loyalty-day",
         "segments",
+        "campaigns",
+        "campaign-triggers",
     }
     assert {d.work_pool_name for d in deployments.values()} == {"crm-local"}
     nightly = deployments["nightly"].schedules
     assert len(nightly) == 1
     assert nightly[0].schedule.cron == "30 2 * * *"  # type: ignore[union-attr]
     assert nightly[0].schedule.timezone == "Europe/Moscow"
-    assert all(not d.schedules for name, d in deployments.items() if name != "nightly")
+    assert len(deployments["campaign-triggers"].schedules) == 1
+    with_schedule = {"nightly", "campaign-triggers"}
+    assert all(not d.schedules for name, d in deployments.items() if name not in with_schedule)
 
     # what the server's scheduler does for the nightly deployment: insert its next runs
     # (with SQLAlchemy 2.1 Prefect 3.8's insert failed: "Can't evaluate bulk DML statement")
