@@ -175,13 +175,12 @@ def _mark_sent(
 ) -> int:
     ids = [i for i, _ in entries]
     with engine.begin() as conn:
-        channel = dict(
-            conn.execute(
-                select(OUTBOX.c.id, OUTBOX.c.channel).where(
-                    OUTBOX.c.id.in_(ids), OUTBOX.c.status == "queued"
-                )
-            ).all()
-        )
+        rows = conn.execute(
+            select(OUTBOX.c.id, OUTBOX.c.channel).where(
+                OUTBOX.c.id.in_(ids), OUTBOX.c.status == "queued"
+            )
+        ).all()
+        channel: dict[int, str] = {int(r[0]): str(r[1]) for r in rows}
         todo = [(i, p) for i, p in entries if i in channel]
         if not todo:
             return 0

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from crm import store
 from crm.sample import generate, load
@@ -32,12 +31,6 @@ NOW = dt.datetime(2026, 11, 2, 7, 31, tzinfo=dt.UTC)
 WINBACK = next(p for p in DEFAULT_CAMPAIGNS if p.endswith("winback_sms_ru.yaml"))
 BIRTHDAY = next(p for p in DEFAULT_CAMPAIGNS if p.endswith("birthday_email_en.yaml"))
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def prefect_harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
 
 
 @pytest.fixture
