@@ -48,7 +48,6 @@ class Settings(BaseSettings):
     sms_segment_cost: float = Field(2.5, description="Price of one SMS segment (currency units).")
 
     # gateway
-    api_key: SecretStr = SecretStr("change-me")
     secret_key: SecretStr = SecretStr("dev-secret-change-me")
     loyalty_rules: Path = Field(
         Path("loyalty/rules.example.yaml"), description="The loyalty rules the gateway quotes with."

@@ -78,7 +78,7 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.BadParameter):  # said what it had to
             raise
-        except (CRMError, FileNotFoundError, PermissionError, ValueError) as exc:
+        except (CRMError, FileNotFoundError, LookupError, PermissionError, ValueError) as exc:
             err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
         except Exception as exc:  # database errors and the like: still one line, with the kind
