@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,7 +63,7 @@ __all__ = [
 CHANNELS = ("email", "sms")
 
 #: Trigger kinds :mod:`campaigns.triggers` evaluates.
-TRIGGER_KINDS = (
+TriggerKind = Literal[
     "deal_stage",
     "deal_stalled",
     "birthday",
@@ -73,7 +74,8 @@ TRIGGER_KINDS = (
     "missing_contact",
     "points_expiring",
     "tier_reached",
-)
+]
+TRIGGER_KINDS: tuple[str, ...] = typing.get_args(TriggerKind)
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,48}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -121,18 +123,7 @@ class Trigger(_Model):
     for ``points_expiring``; ``catch_up_days``: how far back a late run looks for events.
     """
 
-    kind: Literal[
-        "deal_stage",
-        "deal_stalled",
-        "birthday",
-        "no_purchase",
-        "repeat_purchase",
-        "segment_entered",
-        "segment_left",
-        "missing_contact",
-        "points_expiring",
-        "tier_reached",
-    ]
+    kind: TriggerKind
     stage: str | None = None
     pipeline: str | None = None
     days: int | None = Field(default=None, ge=0, le=3650)
