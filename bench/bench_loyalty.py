@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import resource
 import time
 from collections import deque
@@ -35,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench._worker import run_worker
+from bench._worker import run_worker, write_report
 
 __all__ = ["main"]
 
@@ -301,22 +299,18 @@ def main(argv: list[str] | None = None) -> int:
     small_rows = [f"| {name} | {ms:.2f} |" for name, ms in small.items()]
     print(*small_rows, sep="\n", flush=True)
     cmd = "  ".join(f"--size {s}" for s in sizes)
-    text = "\n".join(
+    write_report(
+        RESULTS,
+        "Loyalty benchmark",
+        f"bench.bench_loyalty {cmd}".replace("  ", " "),
         [
-            "# Loyalty benchmark",
-            "",
-            f"Command: `.venv/bin/python -m bench.bench_loyalty {cmd}`".replace("  ", " "),
-            "",
-            f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, pandas {pd.__version__}. Shared with other jobs while "
-            "measured: figures may be depressed.",
-            "",
             "`earn`: a day's orders through the example rules (3 purchase rules, tier multipliers, "
             "2 promotion waves). `expiry`: FIFO expiry over a ledger of purchase lots and "
             "redemptions (size = lots, 10 per customer). `quote`: the gateway's per-order "
             "calculation, one call at a time (up to 5,000 orders). Baselines are plain Python, "
             "row by row / customer by customer, and give the same points.",
-            "",
+        ],
+        [
             "| size | step | rows | seconds | rows/s | peak RSS (MB) | result | vs baseline |",
             "|---:|---|---:|---:|---:|---:|---|---:|",
             *rows,
@@ -327,11 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             "| function | ms per call |",
             "|---|---:|",
             *small_rows,
-            "",
-        ]
+        ],
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import tempfile
 import time
@@ -28,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench._worker import run_worker
+from bench._worker import run_worker, write_report
 
 __all__ = ["main", "seed_base"]
 
@@ -162,31 +160,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(rows[-1], flush=True)
     cmd = " ".join(f"--customers {s}" for s in sizes)
-    text = "\n".join(
+    write_report(
+        RESULTS,
+        "Loyalty history backfill benchmark",
+        f"bench.bench_loyalty_backfill {cmd}",
         [
-            "# Loyalty history backfill benchmark",
-            "",
-            f"Command: `.venv/bin/python -m bench.bench_loyalty_backfill {cmd}`",
-            "",
-            f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, pandas {pd.__version__}; SQLite. Shared with other "
-            "jobs while measured: figures may be depressed.",
-            "",
             f"The loyalty step of a first nightly run with `--loyalty-lookback-days {LOOKBACK}`: "
             "read the inputs, compute the entries of the whole history, write ledger and tiers "
             "(bulk append checked by the unique index), publish the liability. Peak RSS is the "
             "worker's, including the generated base it loaded first. Target: under 120 s and "
             "4 GB at 1M customers.",
-            "",
+        ],
+        [
             "| customers | orders | entries | read s | compute s | write s | publish s | "
             "loyalty step s | peak RSS (MB) |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
-            "",
-        ]
+        ],
+        database="SQLite",
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import time
 from pathlib import Path
@@ -35,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench._worker import run_worker
+from bench._worker import run_worker, write_report
 
 __all__ = ["main", "synthetic"]
 
@@ -327,16 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(rows[-1], flush=True)
     cmd = " ".join(f"--leads {s}" for s in sizes)
-    text = "\n".join(
+    write_report(
+        RESULTS,
+        "Lead-scoring benchmark",
+        f"bench.bench_scoring {cmd}",
         [
-            "# Lead-scoring benchmark",
-            "",
-            f"Command: `.venv/bin/python -m bench.bench_scoring {cmd}`",
-            "",
-            f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, pandas {pd.__version__}. Shared with other jobs while "
-            "measured: figures may be depressed.",
-            "",
             "`rules`: `segments/scoring.example.yaml` on synthetic leads (size = leads before "
             "disqualified/spam are dropped; rows = eligible leads scored), 1.5 activities and 3 "
             "email events per lead, contributions frame included. The baseline applies the "
@@ -346,15 +339,13 @@ def main(argv: list[str] | None = None) -> int:
             "fitted on the older 75 % of labelled leads and judged on the newer 25 %. The "
             "generator ties wins only to the channel and to whether a budget was stated, so an "
             "AUC near 0.6 is what the data allows.",
-            "",
+        ],
+        [
             "| size | step | rows | seconds | rows/s | peak RSS (MB) | result | vs baseline |",
             "|---:|---|---:|---:|---:|---:|---|---:|",
             *rows,
-            "",
-        ]
+        ],
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
     return 0
 
 
