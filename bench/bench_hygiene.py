@@ -23,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
+
+from bench._worker import run_worker, write_report
 
 __all__ = ["main"]
 
@@ -133,14 +131,7 @@ def _prepare(size: int, folder: Path) -> None:
 
 
 def _run(method: str, folder: Path) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.bench_hygiene", "--worker", method, "--data", str(folder)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_worker("bench_hygiene", method, "--data", folder)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,13 +144,6 @@ def main(argv: list[str] | None = None) -> int:
         return _work(args.worker, args.data)
     sizes = args.size or [100_000]
     lines = [
-        "# Hygiene benchmark",
-        "",
-        f"Command: `.venv/bin/python -m bench.bench_hygiene {' '.join(f'--size {s}' for s in sizes)}`",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"pandas {pd.__version__}. Shared with other jobs while measured: figures may be depressed.",
-        "",
         "| customers | step | rows | seconds | rows/s | peak RSS (MB) | vs baseline |",
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
@@ -177,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['rows'] / r['seconds']:,.0f} | {r['peak_mb']:,.0f} | {speed} |"
             )
             print(lines[-1], flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cmd = " ".join(f"--size {s}" for s in sizes)
+    write_report(RESULTS, "Hygiene benchmark", f"bench.bench_hygiene {cmd}", [], lines)
     print(f"written to {RESULTS.relative_to(ROOT)}")
     return 0
 

@@ -31,8 +31,6 @@ import argparse
 import calendar
 import datetime as dt
 import json
-import os
-import platform
 import resource
 import time
 from pathlib import Path
@@ -42,7 +40,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from bench._worker import run_worker
+from bench._worker import run_worker, write_report
 from segments.rfm import SEGMENTS
 
 __all__ = ["main", "make_definitions", "make_profiles"]
@@ -367,17 +365,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(rows[-1], flush=True)
     sizes = np.array(res["evaluate_many"]["sizes"])
-    text = "\n".join(
+    write_report(
+        RESULTS,
+        "Segments benchmark",
+        f"bench.bench_segments --profiles {args.profiles} --segments {args.segments}",
         [
-            "# Segments benchmark",
-            "",
-            "Command: `.venv/bin/python -m bench.bench_segments "
-            f"--profiles {args.profiles} --segments {args.segments}`",
-            "",
-            f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, pandas {pd.__version__}. Shared with other jobs while "
-            "measured: figures may be depressed.",
-            "",
             f"{args.segments} generated segments of 2–6 conditions (text in other letter cases, "
             "substrings, numeric ranges, RFM categories, tags any/all/none, time windows, "
             "birthdays, any/not groups) over synthetic profiles with crm.profiles' column kinds. "
@@ -389,15 +381,13 @@ def main(argv: list[str] | None = None) -> int:
             "preview before; `preview_baseline`: that segment in plain pandas and "
             "`DataFrame.sample`. Segment sizes: median "
             f"{int(np.median(sizes)):,}, max {int(sizes.max()):,}.",
-            "",
+        ],
+        [
             "| profiles | step | segments | seconds | segments/s | members | peak RSS (MB) | vs baseline |",
             "|---:|---|---:|---:|---:|---:|---:|---:|",
             *rows,
-            "",
-        ]
+        ],
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
     return 0
 
 

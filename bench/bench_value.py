@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import time
 import tracemalloc
@@ -40,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench._worker import run_worker
+from bench._worker import run_worker, write_report
 
 __all__ = ["main", "simulate_summary"]
 
@@ -191,17 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     cmd = " ".join(f"--customers {s}" for s in sizes)
     truth = [*BGNBD.values(), *GAMMA_GAMMA.values()]
-    text = "\n".join(
+    text = write_report(
+        RESULTS,
+        "Customer value benchmark (BG/NBD + Gamma-Gamma fits)",
+        f"bench.bench_value {cmd}",
         [
-            "# Customer value benchmark (BG/NBD + Gamma-Gamma fits)",
-            "",
-            f"Command: `.venv/bin/python -m bench.bench_value {cmd}`",
-            "",
-            f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}. "
-            "Shared with other jobs while measured: figures may be depressed.",
-            "",
-            "A daily BTYD summary simulated from the BG/NBD and Gamma-Gamma processes (seed 42, "
+            f"numpy {np.__version__}. A daily BTYD summary simulated from the BG/NBD and Gamma-Gamma processes (seed 42, "
             "ages uniform over a year, CDNOW's parameters in days); every method fits both "
             "models on the same summary in its own process. `seconds` = BG/NBD fit + "
             "Gamma-Gamma fit. `lifetimes` is called with one row per customer, "
@@ -209,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             "is the whole process (the simulation included); `fit alloc` is the peak of what a "
             "second, untimed fit allocates (tracemalloc, NumPy arrays included). "
             "`param gap` = largest relative difference of the 7 parameters from ours.",
-            "",
+        ],
+        [
             "| customers | method | seconds | vs ours | peak RSS (MB) | fit alloc (MB) "
             "| param gap | notes |",
             "|---:|---|---:|---:|---:|---:|---:|---|",
@@ -223,11 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             "| customers | r | alpha | a | b | p | q | v | repeat customers | customer_value (s) |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             *params,
-            "",
-        ]
+        ],
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
     print(text)
     return 0
 
