@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm.measures import repeat_share
 from loyalty.errors import MissingColumnsError
 from loyalty.ledger import balances
 from loyalty.rules import Rules
@@ -73,9 +74,7 @@ def customer_kpis(
     out = pd.DataFrame(index=pd.Index(ids, name="customer_id"))
     out["paid_orders"] = paid.reindex(ids, fill_value=0).astype("int64")
     out["repeat_orders"] = np.maximum(out["paid_orders"] - 1, 0)
-    out["loyalty_pct"] = np.where(
-        out["paid_orders"] > 0, 100.0 * out["repeat_orders"] / out["paid_orders"].clip(lower=1), 0.0
-    )
+    out["loyalty_pct"] = 100.0 * repeat_share(out["paid_orders"])
     for col in ("balance", "available", "pending", "expiring"):
         out[col] = bal[col].reindex(ids, fill_value=0).astype("int64")
     out["liability"] = bal["liability"].reindex(ids, fill_value=0.0).astype("float64")

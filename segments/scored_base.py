@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from crm.asof import as_instant
+from crm.measures import repeat_share
 from segments.errors import EmptyBaseError
 from segments.funnel import lead_funnel
 from segments.rfm import RFMScorer, btyd_summary, rfm_frame
@@ -100,15 +101,13 @@ class ScoredBase:
 def loyalty_share(orders: pd.Series) -> pd.Series:
     """The share of a customer's paid orders that are repeat purchases (S5): ``(n - 1) / n``.
 
-    0 for a customer without orders. It is :func:`loyalty.kpi.customer_kpis`'s
-    ``loyalty_pct`` as a fraction (75 % there is 0.75 here).
+    0 for a customer without orders: :func:`crm.measures.repeat_share`, which
+    :func:`loyalty.kpi.customer_kpis` reports as ``loyalty_pct`` (75 % there is 0.75 here).
 
     >>> loyalty_share(pd.Series([0, 1, 4])).tolist()
     [0.0, 0.0, 0.75]
     """
-    n = orders.to_numpy(dtype=np.float64)
-    share = np.where(n > 0, (n - 1) / np.maximum(n, 1), 0.0)
-    return pd.Series(share, index=orders.index, name="loyalty_share")
+    return pd.Series(repeat_share(orders), index=orders.index, name="loyalty_share")
 
 
 def _rfm(paid: pd.DataFrame, as_of: pd.Timestamp, n_bins: int) -> tuple[pd.DataFrame, Any]:

@@ -26,7 +26,13 @@ FORBIDDEN_IN_PURE = (
     "sqlite3",
 )
 # what of crm/ a pure room may use: time, the definitions loader, column names, errors
-CRM_ALLOWED_IN_PURE = ("crm.asof", "crm.definitions", "crm.columns", "crm.errors")
+CRM_ALLOWED_IN_PURE = (
+    "crm.asof",
+    "crm.definitions",
+    "crm.columns",
+    "crm.errors",
+    "crm.measures",
+)
 # only these open database connections (or engines); everything else goes through them
 CONNECTION_MODULES = ("crm/store.py", "crm/db.py", "crm/migrations/")
 DRIVERS = ("adbc_driver_manager", "adbc_driver_sqlite", "adbc_driver_postgresql", "psycopg")
