@@ -23,6 +23,7 @@ __all__ = [
     "friendly_errors",
     "now",
     "parse_as_of",
+    "run_flow",
     "safe_url",
 ]
 
@@ -67,6 +68,18 @@ def parse_as_of(value: str | None, option: str = "--as-of") -> pd.Timestamp:
         return as_instant(value, get_settings().default_timezone)
     except AsOfError as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def run_flow(flow: Callable[..., Any], **params: Any) -> Any:
+    """Run a Prefect flow from a command, its ephemeral server's output in a log file.
+
+    Every command that runs a flow goes through here, so none prints the local server's
+    background noise (:func:`flows.prefect_server.quiet_local_api`).
+    """
+    from flows.prefect_server import quiet_local_api
+
+    quiet_local_api()
+    return flow(**params)
 
 
 def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,7 +6,14 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from flows.cli._common import console, database_url, friendly_errors, now, parse_as_of
+from flows.cli._common import (
+    console,
+    database_url,
+    friendly_errors,
+    now,
+    parse_as_of,
+    run_flow,
+)
 
 __all__ = ["clean", "dedup", "quality"]
 
@@ -30,11 +37,13 @@ def clean(
 ) -> None:
     """Normalise and validate the base, suppress what decayed, refresh the data-ops tasks, store the KPI."""
     from flows.hygiene import hygiene_flow
-    from flows.prefect_server import quiet_local_api
 
-    quiet_local_api()
-    run = hygiene_flow(
-        url=database_url(), as_of=parse_as_of(as_of), stale_after_days=stale_days, dry_run=dry_run
+    run = run_flow(
+        hygiene_flow,
+        url=database_url(),
+        as_of=parse_as_of(as_of),
+        stale_after_days=stale_days,
+        dry_run=dry_run,
     )
     r, s = run.result, run.result.summary
     console.print(

@@ -8,7 +8,7 @@ import uuid
 import typer
 from rich.table import Table
 
-from flows.cli._common import console, database_url, friendly_errors, now, parse_as_of
+from flows.cli._common import console, database_url, friendly_errors, now, parse_as_of, run_flow
 
 __all__ = ["app"]
 
@@ -105,8 +105,12 @@ def run(
     except ValueError:
         raise AsOfError(f"--date {date}") from None
     day, _ = loyalty_day(program, run_date, now())
-    counts = loyalty_daily_flow(
-        run_date=day, rules_path=rules, lookback_days=lookback_days, url=database_url()
+    counts = run_flow(
+        loyalty_daily_flow,
+        run_date=day,
+        rules_path=rules,
+        lookback_days=lookback_days,
+        url=database_url(),
     )
     table = Table(title=f"Loyalty run for {day} ({program.program.timezone})")
     table.add_column("step")

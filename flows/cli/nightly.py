@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli._common import console, database_url, friendly_errors, parse_as_of
+from flows.cli._common import console, database_url, friendly_errors, parse_as_of, run_flow
 from flows.cli.segments import load_segments_file, print_run
 
 __all__ = ["nightly"]
@@ -24,11 +24,10 @@ def nightly(
 ) -> None:
     """The nightly job: clean the base, merge duplicates, run the loyalty day, score and segment."""
     from flows.nightly import nightly_flow
-    from flows.prefect_server import quiet_local_api
 
     load_segments_file(segments_path)
-    quiet_local_api()
-    result = nightly_flow(
+    result = run_flow(
+        nightly_flow,
         url=database_url(),
         as_of=parse_as_of(as_of),
         segments_path=segments_path,
