@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 __all__ = [
     "CRMError",
     "ImportFileError",
     "ImportRejectedError",
     "MappingError",
+    "MissingColumnsError",
     "StoreError",
+    "require_columns",
 ]
 
 
@@ -55,3 +60,45 @@ class MappingError(CRMError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"mapping field {field!r}: {message}")
         self.field = field
+
+
+class MissingColumnsError(KeyError):
+    """A frame lacks columns a function needs.
+
+    The rooms (``segments``, ``loyalty``) subclass it into their own error families, each
+    with the ``hint`` its callers need.
+
+    Attributes
+    ----------
+    columns : tuple of str
+        The missing column names.
+    frame : str
+        What the frame is (``"orders"``, ``"ledger"``), for the message.
+    """
+
+    hint = "add them"
+
+    def __init__(self, columns: Iterable[str], frame: str = "frame") -> None:
+        self.columns = tuple(columns)
+        self.frame = frame
+        super().__init__(
+            f"{frame} is missing column(s) {', '.join(map(repr, self.columns))}; {self.hint}"
+        )
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the whole message
+        return str(self.args[0])
+
+
+def require_columns(
+    frame: Any,
+    columns: Iterable[str | None],
+    what: str = "frame",
+    error: type[MissingColumnsError] = MissingColumnsError,
+) -> None:
+    """Raise ``error`` naming every column of ``columns`` that ``frame`` lacks.
+
+    ``None`` entries (an optional column the caller was not given) are skipped.
+    """
+    missing = [str(c) for c in columns if c is not None and c not in frame.columns]
+    if missing:
+        raise error(missing, what)

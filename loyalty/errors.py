@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from crm import errors as crm_errors
 from crm.definitions import DefinitionError, Problem
 
 __all__ = [
@@ -56,27 +57,10 @@ class RulesError(DefinitionError, LoyaltyError):
         self.line = self.problems[0].line
 
 
-class MissingColumnsError(LoyaltyError, KeyError):
-    """A frame lacks columns a function needs.
+class MissingColumnsError(LoyaltyError, crm_errors.MissingColumnsError):
+    """A frame lacks columns a function needs (``columns``, ``frame``: what it is)."""
 
-    Attributes
-    ----------
-    columns : tuple of str
-        The missing column names.
-    frame : str
-        What the frame is (``"orders"``, ``"ledger"``), for the message.
-    """
-
-    def __init__(self, columns: Iterable[str], frame: str = "frame") -> None:
-        self.columns = tuple(columns)
-        self.frame = frame
-        super().__init__(
-            f"{frame} is missing column(s) {', '.join(map(repr, self.columns))}; "
-            "select them when reading the table"
-        )
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the whole message
-        return str(self.args[0])
+    hint = "select them when reading the table"
 
 
 class InvalidLedgerError(LoyaltyError, ValueError):
@@ -179,6 +163,4 @@ class NotFoundError(LoyaltyError, LookupError):
 
 def require_columns(frame: Any, columns: Sequence[str], name: str) -> None:
     """Raise :class:`MissingColumnsError` naming what ``frame`` (called ``name``) lacks."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MissingColumnsError(missing, name)
+    crm_errors.require_columns(frame, columns, name, MissingColumnsError)

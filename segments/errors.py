@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from crm import errors as crm_errors
 from crm.definitions import DefinitionError, Problem
 
 __all__ = [
@@ -36,32 +37,13 @@ def require_columns(frame: Any, columns: Iterable[str | None], what: str = "fram
 
     ``None`` entries (an optional column the caller was not given) are skipped.
     """
-    missing = [str(c) for c in columns if c is not None and c not in frame.columns]
-    if missing:
-        raise MissingColumnsError(missing, what)
+    crm_errors.require_columns(frame, columns, what, MissingColumnsError)
 
 
-class MissingColumnsError(SegmentsError, KeyError):
-    """A frame lacks columns a function needs.
+class MissingColumnsError(SegmentsError, crm_errors.MissingColumnsError):
+    """A frame lacks columns a function needs (``columns``, ``frame``: what it is)."""
 
-    Attributes
-    ----------
-    columns : tuple of str
-        The missing column names.
-    frame : str
-        What the frame is (``"orders"``, ``"X"``…), for the message.
-    """
-
-    def __init__(self, columns: Iterable[str], frame: str = "frame") -> None:
-        self.columns = tuple(columns)
-        self.frame = frame
-        super().__init__(
-            f"{frame} is missing column(s) {', '.join(map(repr, self.columns))}; "
-            "add them or pass the matching *_col argument"
-        )
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the whole message
-        return str(self.args[0])
+    hint = "add them or pass the matching *_col argument"
 
 
 class InvalidParameterError(SegmentsError, ValueError):
