@@ -9,7 +9,7 @@ that builds its data before the clock starts, so its peak memory (``ru_maxrss``)
 every time includes building the personalisation contexts from the profile columns.
 
 * ``ours``: :func:`campaigns.context.build_contexts` then
-  :func:`campaigns.render.render_messages` with 2 worker processes (rows split by a hash of
+  :func:`campaigns.batch.render_messages` with 2 worker processes (rows split by a hash of
   the customer id): subject, HTML and text parts, SMS text with encoding and segment count,
   signed unsubscribe links and the MIME bytes of every email.
 * ``ours_1proc``: the same in one process.
@@ -129,7 +129,7 @@ def _naive(contexts: pd.DataFrame) -> dict[str, Any]:
     """``to_dict('records')`` and one ``Template.render`` per row and part, then
     ``segment_count`` per SMS and an ``EmailMessage`` per email; each phase timed."""
     from campaigns.links import unsubscribe_url
-    from campaigns.render import CHANNEL_PARTS, compile_templates
+    from campaigns.sandbox import CHANNEL_PARTS, compile_templates
     from campaigns.sms import segment_count
 
     compiled = compile_templates(templates(), {**PARAMS, "track": lambda url: url})
@@ -212,7 +212,7 @@ def _fstring(contexts: pd.DataFrame) -> list[str]:
 
 
 def _work(method: str, size: int, baseline_size: int) -> dict[str, Any]:
-    from campaigns.render import render_messages
+    from campaigns.batch import render_messages
 
     rows = min(size, baseline_size) if method == "naive" else size
     frame = recipients(size).iloc[:rows]

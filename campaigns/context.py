@@ -1,7 +1,7 @@
 """The personalisation context of each message: what a template may say about its recipient (C4).
 
 :func:`build_contexts` turns one row per message (the audience, with the profile columns) into
-the frame :func:`campaigns.render.render_messages` renders, column by column:
+the frame :func:`campaigns.batch.render_messages` renders, column by column:
 
 - ``first_name``: the given name, correctly cased (``иван`` → ``Иван``, ``анна-мария`` →
   ``Анна-Мария``; a deliberate mixed case such as ``DeShawn`` is kept), or missing when the

@@ -340,7 +340,7 @@ def check_campaign(source: str | Path) -> tuple[Campaign, list[Problem]]:
     """Load a campaign and check what the model cannot: templates and the inline audience rule.
 
     Every template of every variant is compiled and rendered once for a sample recipient by
-    :func:`campaigns.render.check_templates` (unknown variables and filters, forbidden
+    :func:`campaigns.preview.check_templates` (unknown variables and filters, forbidden
     attributes, runaway templates); an inline ``audience.rule`` is parsed by the segments
     language. Problems carry the file's name and, where known, the line.
 
@@ -349,7 +349,7 @@ def check_campaign(source: str | Path) -> tuple[Campaign, list[Problem]]:
     crm.definitions.DefinitionError
         When the file itself is invalid (see :func:`load_campaign`).
     """
-    from campaigns.render import check_templates
+    from campaigns.preview import check_templates
     from segments.errors import SegmentDefinitionError
     from segments.rules import load_segments
 

@@ -2,10 +2,10 @@
 
 For each campaign file the flow loads the definition (a new ``campaign_versions`` row when its
 text changed), evaluates its trigger (or takes its segment's members / inline rule), applies the
-audience policy, renders the messages with the one renderer (:func:`campaigns.render.
+audience policy, renders the messages with the one renderer (:func:`campaigns.batch.
 render_messages`) and queues them in ``outbox``. Reading and writing go through
 :mod:`crm.store`; every decision is made by the pure rooms (:mod:`campaigns.triggers`,
-:mod:`campaigns.audience`, :mod:`campaigns.context`, :mod:`campaigns.render`).
+:mod:`campaigns.audience`, :mod:`campaigns.context`, :mod:`campaigns.batch`).
 
 Reruns are idempotent. The run id is ``campaign:v<version>:<as_of>``; firings and messages carry
 deterministic keys and are inserted with ``ON CONFLICT DO NOTHING``, in this order: promo codes,
@@ -278,8 +278,8 @@ def _render(
     codes: pd.DataFrame | None,
     processes: int,
 ) -> pd.DataFrame:
+    from campaigns.batch import render_messages
     from campaigns.context import build_contexts
-    from campaigns.render import render_messages
 
     contexts = build_contexts(
         recipients,
