@@ -63,8 +63,11 @@ test: lint typecheck pytest  ## lint, type-check and run the suite on SQLite and
 bench: setup  ## the benchmarks; figures go to bench/results/ and the README table
 	$(BIN)/python -m bench
 
-notebooks: setup
-	$(BIN)/pytest -q tests/test_notebooks.py
+# executes every notebook on a freshly prepared sample database (tests/test_notebooks.py) and
+# writes each, with its figures embedded, to var/notebooks/NAME.html: no Jupyter needed to read
+notebooks: setup  ## run the analyst notebooks and render them to HTML under var/notebooks/
+	CRM_NOTEBOOKS_HTML=$(CURDIR)/var/notebooks $(BIN)/pytest -q -p no:xdist tests/test_notebooks.py
+	@ls -1 var/notebooks/*.html
 
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache

@@ -40,8 +40,12 @@ class _Count:
         return "250 OK"
 
 
-def main() -> int:
-    """Deliver the outbox to local sinks and print the delivered counts and where to look."""
+def deliver(url: str) -> dict[str, int]:
+    """Deliver what is due in the outbox at ``url`` to a local SMTP sink and the fake SMS provider.
+
+    Returns the worker's totals and what the sinks received (``emails_received``,
+    ``sms_received``). The notebooks' test database is delivered this way too.
+    """
     import uvicorn
     from aiosmtpd.controller import Controller
 
@@ -67,24 +71,38 @@ def main() -> int:
         }
     )
     from api.worker import run_worker
-    from crm import store
     from crm.settings import get_settings
 
     get_settings.cache_clear()
-    url = get_settings().resolved_database_url
     try:
         totals = run_worker(url, once=True, name="demo")
     finally:
         sms.should_exit = True
         thread.join(5)
         smtp.stop()
-    delivered_sms = len(sms_app.state.provider.delivered)
-    print("\n== delivery (the gateway worker, once)")
+    return {
+        **totals,
+        "emails_received": sink.received,
+        "sms_received": len(sms_app.state.provider.delivered),
+    }
+
+
+def main() -> int:
+    """Deliver the outbox to local sinks and print the delivered counts and where to look."""
+    from crm import store
+    from crm.settings import get_settings
+
+    url = get_settings().resolved_database_url
+    started = time.perf_counter()
+    result = deliver(url)
+    totals = {k: v for k, v in result.items() if not k.endswith("_received")}
+    print(f"\n== delivery (the gateway worker, once, {time.perf_counter() - started:.1f} s)")
     print(
         "worker: " + (", ".join(f"{k} {v:,}" for k, v in sorted(totals.items())) or "nothing due")
     )
     print(
-        f"delivered: {sink.received:,} emails to the SMTP sink, {delivered_sms:,} SMS to the fake provider"
+        f"delivered: {result['emails_received']:,} emails to the SMTP sink, "
+        f"{result['sms_received']:,} SMS to the fake provider"
     )
     campaigns = store.read_frame(
         url,
