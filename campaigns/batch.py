@@ -39,7 +39,7 @@ from campaigns.sandbox import (
     compile_templates,
     environment,
 )
-from campaigns.sms import segment_counts
+from campaigns.sms import segment_counts, text_stats
 
 __all__ = ["OUTPUT_COLUMNS", "render_messages"]
 
@@ -139,20 +139,51 @@ def _group_codes(columns: list[pd.Series], n: int) -> np.ndarray:
     return codes
 
 
-def _render_memo(part: _Part, arrays: dict[str, pd.Series]) -> np.ndarray:
+def _printed(values: list[Any], escapes: bool) -> np.ndarray | None:
+    """What ``{{ v }}`` prints for each value (escaped for HTML), column-wise; ``None`` when
+    a value holds the slot marker's NUL (then the rows are rendered one by one)."""
+    shown = np.empty(len(values), dtype=object)
+    if not set(map(type, values)) <= {str, type(None)}:
+        # numbers, dates…: what Jinja2 prints, value by value
+        shown[:] = ["" if v is None else (str(escape(v)) if escapes else str(v)) for v in values]
+        return None if any("\x00" in v for v in shown) else shown
+    text = "\x00".join(["" if v is None else v for v in values])
+    if text.count("\x00") != len(values) - 1:
+        return None
+    if escapes:  # markupsafe.escape on the whole column at once, in its order
+        text = (
+            text.replace("&", "&amp;")
+            .replace(">", "&gt;")
+            .replace("<", "&lt;")
+            .replace("'", "&#39;")
+            .replace('"', "&#34;")
+        )
+    shown[:] = text.split("\x00")
+    return shown
+
+
+def _render_memo(
+    part: _Part, arrays: dict[str, pd.Series], *, stats: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The rows rendered once per distinct combination of the values the template reads.
 
     A template is a pure function of the variables it reads (the sandbox has no clock and no
     randomness), so rows that agree on them get the same text. A variable printed only as a
     bare ``{{ name }}`` (a promo code, a link) is a slot: the template is rendered with a
-    marker in its place and each row's value, escaped as Jinja2 would, is joined in.
+    marker in its place and each row's value, escaped as Jinja2 would, is joined in
+    column-wise. With ``stats``, the texts' :func:`campaigns.sms.text_stats` come along,
+    added up from each distinct text's fixed part and the slot values (no pass over the
+    rendered texts).
     """
     n = len(arrays["message_key"])
     slots = [c for c in part.slots if c in arrays]
-    slot_values = {c: _object_column(arrays[c]) for c in slots}
-    for values in slot_values.values():
-        if any(isinstance(v, str) and "\x00" in v for v in values):
-            return _render_rows(part, arrays)  # a value holding the marker: no shortcut
+    printed = {}
+    for c in slots:
+        shown = _printed(_object_column(arrays[c]), part.escapes)
+        if shown is None:  # a value holding the marker: no shortcut
+            texts_ = _render_rows(part, arrays)
+            return texts_, (text_stats(texts_.tolist()) if stats else None)
+        printed[c] = shown
     keys = [c for c in part.reads if c in arrays and c not in slots]
     codes = _group_codes([arrays[c] for c in keys], n)
     _, first = np.unique(codes, return_index=True)
@@ -165,26 +196,31 @@ def _render_memo(part: _Part, arrays: dict[str, pd.Series]) -> np.ndarray:
         texts.append(_render_row(part, row))
     if not slots:
         chosen: np.ndarray = np.array(texts, dtype=object)[codes]
-        return chosen
-    printed = {}
-    for c, values in slot_values.items():
-        shown = np.empty(n, dtype=object)
-        shown[:] = [
-            "" if v is None else (str(escape(v)) if part.escapes else str(v)) for v in values
-        ]
-        printed[c] = shown
+        return chosen, (text_stats(texts)[codes] if stats else None)
+    pieces = [_SLOT_SPLIT.split(text) for text in texts]
     order = np.argsort(codes, kind="stable")
     bounds = np.cumsum(np.bincount(codes))
     out = np.empty(n, dtype=object)
-    for code, text in enumerate(texts):
+    for code, bits in enumerate(pieces):
         rows = order[(bounds[code - 1] if code else 0) : bounds[code]]
-        bits = _SLOT_SPLIT.split(text)
         # literal, slot, literal, slot, …, literal: numpy adds the strings column-wise
         joined = np.full(len(rows), bits[0], dtype=object)
         for k in range(1, len(bits), 2):
             joined = joined + printed[slots[int(bits[k])]][rows] + bits[k + 1]
         out[rows] = joined
-    return out
+    if not stats:
+        return out, None
+    # the fixed text of each distinct message, plus each slot's value as often as it is printed
+    total = text_stats(["".join(bits[::2]) for bits in pieces])[codes]
+    printed_times = np.zeros((len(pieces), len(slots)), dtype=np.int64)
+    for code, bits in enumerate(pieces):
+        for k in range(1, len(bits), 2):
+            printed_times[code, int(bits[k])] += 1
+    for i, c in enumerate(slots):
+        times = printed_times[codes, i]
+        if times.any():
+            total += times[:, None] * text_stats(printed[c].tolist())
+    return out, total
 
 
 def _render_frame(
@@ -209,6 +245,7 @@ def _render_frame(
     n = len(contexts)
     out: dict[str, np.ndarray] = {c: np.full(n, None, dtype=object) for c in OUTPUT_COLUMNS}
     unsubscribe = np.full(n, None, dtype=object)
+    sms_stats = np.zeros((n, 4), dtype=np.int64)  # campaigns.sms.text_stats of each SMS
     channel = contexts["channel"].to_numpy(dtype=object)
     language = contexts["language"].to_numpy(dtype=object)
     columns = [c for c in contexts.columns if c not in LINK_VARIABLES]
@@ -247,10 +284,18 @@ def _render_frame(
             pixels = [prefix + sign_open((k,)) + ".gif" for k in message_keys]
             arrays["open_pixel_url"] = pd.Series(pixels, dtype=object)
         for part in parts:
-            out[part.column][rows] = (_render_memo if memo else _render_rows)(part, arrays)
+            if not memo:
+                out[part.column][rows] = _render_rows(part, arrays)
+                continue
+            texts, stats = _render_memo(part, arrays, stats=part.column == "sms_text")
+            out[part.column][rows] = texts
+            if stats is not None:
+                sms_stats[rows] = stats
     is_sms = channel == "sms"
     if is_sms.any():
-        counts = segment_counts(out["sms_text"][is_sms].tolist())
+        texts = out["sms_text"][is_sms].tolist()
+        known = sms_stats[is_sms]
+        counts = segment_counts(texts, stats=known if memo else None)
         out["sms_encoding"][is_sms] = counts["sms_encoding"].to_numpy(dtype=object)
         out["sms_segments"][is_sms] = counts["sms_segments"].to_numpy(dtype=object)
     is_email = channel == "email"

@@ -127,65 +127,72 @@ def build_mime(
     sender, domain = _from_header(email_from)
     stamp = pd.Timestamp(date)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
-    head = b"From: " + sender + b"\r\nDate: " + format_datetime(stamp.to_pydatetime()).encode()
-    head += b"\r\nMIME-Version: 1.0\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
-    part = (
-        b'\r\nContent-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
-    )
-    text_head, html_head = part % b"plain", part % b"html"
-    out: list[bytes] = []
+    template = _message_template(sender, domain, format_datetime(stamp.to_pydatetime()))
     bodies: dict[str, bytes] = {}  # many recipients share a body: encode each text once
-
-    def body(text: str) -> bytes:
-        encoded = bodies.get(text)
-        if encoded is None:
-            encoded = bodies[text] = _body(text)
-        return encoded
-
     subjects_seen: dict[str, bytes] = {}
-
-    def subject_header(text: str) -> bytes:
-        encoded = subjects_seen.get(text)
-        if encoded is None:
-            encoded = subjects_seen[text] = encode_header(text)
-        return encoded
-
+    blake2b = hashlib.blake2b
+    out: list[bytes] = []
     for key, to, subject, text, html, unsubscribe in zip(
         message_keys, to_addresses, subjects, texts, htmls, unsubscribe_urls, strict=True
     ):
-        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest().encode()
-        boundary = b"==crm_" + digest
+        digest = blake2b(key.encode("utf-8"), digest_size=16).hexdigest().encode()
+        text_body = bodies.get(text)
+        if text_body is None:
+            text_body = bodies[text] = _body(text)
+        html_body = bodies.get(html)
+        if html_body is None:
+            html_body = bodies[html] = _body(html)
+        subject_value = subjects_seen.get(subject)
+        if subject_value is None:
+            subject_value = subjects_seen[subject] = encode_header(subject)
         out.append(
-            b"".join(
-                (
-                    head,
-                    b"To: ",
-                    to.encode("ascii") if to.isascii() else _idn_address(to),
-                    b"\r\nSubject: ",
-                    subject_header(subject),
-                    b"\r\nMessage-ID: <",
-                    digest,
-                    b"@",
-                    domain.encode("ascii"),
-                    b">\r\nList-Unsubscribe: <",
-                    unsubscribe.encode("ascii"),
-                    b'>\r\nContent-Type: multipart/alternative; boundary="',
-                    boundary,
-                    b'"\r\n\r\n--',
-                    boundary,
-                    text_head,
-                    body(text),
-                    b"\r\n--",
-                    boundary,
-                    html_head,
-                    body(html),
-                    b"\r\n--",
-                    boundary,
-                    b"--\r\n",
-                )
+            template
+            % (
+                to.encode("ascii") if to.isascii() else _idn_address(to),
+                subject_value,
+                digest,
+                unsubscribe.encode("ascii"),
+                digest,
+                digest,
+                text_body,
+                digest,
+                html_body,
+                digest,
             )
         )
     return out
+
+
+def _message_template(sender: bytes, domain: str, date: str) -> bytes:
+    """Every header and boundary line of a batch's messages, with ``%b`` where a message's
+    own bytes go: To, Subject, the digest (Message-ID and boundary), List-Unsubscribe, the
+    two base64 bodies. Built once per batch; each message is one ``%`` away."""
+    fixed = (
+        b"From: " + sender + b"\r\nDate: " + date.encode("ascii") + b"\r\nMIME-Version: 1.0"
+        b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+    ).replace(b"%", b"%%")
+    part = (
+        b'\r\nContent-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    )
+    boundary = b"==crm_%b"
+    return b"".join(
+        (
+            fixed,
+            b"To: %b\r\nSubject: %b\r\nMessage-ID: <%b@",
+            domain.encode("ascii").replace(b"%", b"%%"),
+            b'>\r\nList-Unsubscribe: <%b>\r\nContent-Type: multipart/alternative; boundary="',
+            boundary,
+            b'"\r\n\r\n--',
+            boundary,
+            part % b"plain",
+            b"%b\r\n--",
+            boundary,
+            part % b"html",
+            b"%b\r\n--",
+            boundary,
+            b"--\r\n",
+        )
+    )
 
 
 def _idn_address(address: str) -> bytes:

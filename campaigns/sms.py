@@ -15,6 +15,7 @@ character when it is long *and* holds a two-unit character, where the greedy pac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = [
     "segment_count",
     "segment_counts",
     "segment_warnings",
+    "text_stats",
 ]
 
 GSM7 = "GSM-7"
@@ -47,6 +49,7 @@ _GSM_ALL = frozenset(GSM7_BASIC) | _EXTENSION_SET
 _SINGLE = {GSM7: 160, UCS2: 70}
 
 _PART = {GSM7: 153, UCS2: 67}
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 # septets per BMP code point: 1 basic, 2 extension, 0 not in GSM-7
 _GSM_COST = np.zeros(0x10000, dtype=np.int8)
@@ -104,13 +107,55 @@ def segment_count(text: str) -> tuple[str, int]:
     return encoding, _greedy_parts(costs, _PART[encoding])
 
 
-def segment_counts(texts: Iterable[str] | pd.Series) -> pd.DataFrame:
+def text_stats(texts: Iterable[str]) -> np.ndarray:
+    """What decides each text's encoding and length, as counts that add up over concatenation.
+
+    Parameters
+    ----------
+    texts : iterable of str
+
+    Returns
+    -------
+    ndarray of int64, shape (n, 4)
+        Per text: characters, characters outside GSM-7, GSM-7 extension characters, and
+        characters outside the Basic Multilingual Plane. The stats of ``a + b`` are the stats
+        of ``a`` plus those of ``b``, so a message built from a fixed text and a per-recipient
+        value is counted from the two (:func:`segment_counts` ``stats=``).
+    """
+    items = texts if isinstance(texts, list) else [str(t) for t in texts]
+    stats = np.zeros((len(items), 4), dtype=np.int64)
+    if not items:
+        return stats
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    stats[:, 0] = lengths
+    points = np.frombuffer("".join(items).encode("utf-32-le"), dtype=np.uint32)
+    if not len(points):
+        return stats
+    # code points past the table (astral) cost 0 there: not GSM-7, as U+FFFF itself
+    cost = _GSM_COST.take(points, mode="clip")
+    filled = lengths > 0
+    starts = (np.cumsum(lengths) - lengths)[filled]
+    # one pass each: the sum over each text's stretch (empty texts have none and count 0)
+    stats[filled, 1] = np.add.reduceat(cost == 0, starts, dtype=np.int64)
+    stats[filled, 2] = np.add.reduceat(cost == 2, starts, dtype=np.int64)
+    astral = points >= 0x10000
+    if astral.any():
+        stats[filled, 3] = np.add.reduceat(astral, starts, dtype=np.int64)
+    return stats
+
+
+def segment_counts(
+    texts: Iterable[str] | pd.Series, *, stats: np.ndarray | None = None
+) -> pd.DataFrame:
     """Encoding and segment count of many texts at once.
 
     Parameters
     ----------
     texts : iterable of str or Series
         The message texts (no missing values).
+    stats : ndarray, optional
+        The texts' :func:`text_stats` when the caller has them already (the batch renderer
+        adds up a template's fixed text and each recipient's values); computed when omitted.
 
     Returns
     -------
@@ -122,32 +167,11 @@ def segment_counts(texts: Iterable[str] | pd.Series) -> pd.DataFrame:
     """
     index = texts.index if isinstance(texts, pd.Series) else None
     items = [str(t) for t in texts]
-    if not items:
-        empty = pd.DataFrame(
-            {
-                "sms_encoding": pd.Series([], dtype=object),
-                "sms_segments": pd.Series([], dtype="int64"),
-                "sms_units": pd.Series([], dtype="int64"),
-                "long_cyrillic": pd.Series([], dtype=bool),
-            }
-        )
-        return empty if index is None else empty.set_axis(index)
-    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-    points = np.frombuffer("".join(items).encode("utf-32-le"), dtype=np.uint32)
-    astral = points >= 0x10000
-    cost = np.where(astral, 0, _GSM_COST[np.minimum(points, 0xFFFF)])
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-
-    def per_text(flags: np.ndarray) -> np.ndarray:
-        total = np.concatenate(([0], np.cumsum(flags, dtype=np.int64)))
-        return total[ends] - total[starts]
-
-    not_gsm = per_text(cost == 0)
-    extension = per_text(cost == 2)
-    n_astral = per_text(astral)
-    cyrillic = per_text((points >= 0x0400) & (points <= 0x04FF))
-
+    if stats is None:
+        stats = text_stats(items)
+    if len(stats) != len(items):
+        raise ValueError(f"stats for {len(stats)} texts, {len(items)} texts")
+    lengths, not_gsm, extension, n_astral = stats.T
     gsm = not_gsm == 0
     units = np.where(gsm, lengths + extension, lengths + n_astral)
     single = np.where(gsm, _SINGLE[GSM7], _SINGLE[UCS2])
@@ -160,12 +184,15 @@ def segment_counts(texts: Iterable[str] | pd.Series) -> pd.DataFrame:
         else:
             costs = [2 if ord(c) >= 0x10000 else 1 for c in items[i]]
         segments[i] = _greedy_parts(costs, int(part[i]))
+    long_ucs2 = np.flatnonzero(~gsm & (segments >= 3))
+    long_cyrillic = np.zeros(len(items), dtype=bool)
+    long_cyrillic[long_ucs2] = [_CYRILLIC.search(items[i]) is not None for i in long_ucs2]
     return pd.DataFrame(
         {
             "sms_encoding": np.where(gsm, GSM7, UCS2).astype(object),
             "sms_segments": segments.astype(np.int64),
             "sms_units": units.astype(np.int64),
-            "long_cyrillic": (~gsm) & (cyrillic > 0) & (segments >= 3),
+            "long_cyrillic": long_cyrillic,
         },
         index=index,
     )

@@ -5,15 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from campaigns.batch import render_messages
+from campaigns.batch import _render_frame, render_messages
 from campaigns.context import build_contexts
+from campaigns.definitions import load_campaign
 from campaigns.errors import TemplateRenderError
 from campaigns.links import read_click_token, read_unsubscribe_token
 from campaigns.preview import render_one
+from campaigns.sms import segment_counts
 
 RenderSms = Callable[..., str]
 AS_OF = pd.Timestamp("2026-12-01 06:00", tz="UTC")
@@ -128,8 +133,6 @@ def test_a_channel_and_language_without_a_template_is_an_error() -> None:
 
 
 def test_rendering_once_per_distinct_input_equals_rendering_every_row() -> None:
-    from campaigns.batch import _render_frame
-
     templates = {
         "email": {
             "en": {
@@ -182,3 +185,100 @@ def test_rendering_once_per_distinct_input_equals_rendering_every_row() -> None:
     assert "<i>0A&amp;1</i>" not in memo.loc[0, "body_html"]  # n = 0: no loop
     assert "<i>0</i><i>1</i>" in memo.loc[2, "body_html"]  # no promo code: printed as nothing
     assert memo.loc[1, "body_text"] == "Jane B2 1"
+
+
+# -- the column-wise path gives the bytes of the plain sandboxed render -----------------------
+
+EXAMPLES = Path(__file__).parents[2] / "campaigns" / "examples"
+KWARGS = {
+    "as_of": AS_OF,
+    "secret": SECRET,
+    "base_url": "http://x",
+    "email_from": "Магазин <news@shop.example>",
+}
+
+
+def _example_templates(name: str, variant: str = "A") -> dict:
+    campaign, _ = load_campaign(EXAMPLES / name)
+    return campaign.templates_of(variant).model_dump()
+
+
+def _recipients(first_names: list, codes: list, language: str) -> pd.DataFrame:
+    n = len(first_names)
+    frame = pd.DataFrame(
+        {
+            "customer_id": range(1, n + 1),
+            "message_key": [f"{language}:{i}" for i in range(1, n + 1)],
+            "channel": ["sms" if language == "ru" and i % 3 else "email" for i in range(n)],
+            "language": language,
+            "address": [f"c{i}@example.com" for i in range(1, n + 1)],
+            "first_name": first_names,
+            "last_name": "Петров",
+            "gender": ["m", "f", None][: min(n, 3)] * (n // 3) + ["m", "f", None][: n % 3],
+            "no_incentive": [i % 4 == 3 for i in range(n)],
+        }
+    )
+    promo = pd.DataFrame({"customer_id": frame["customer_id"], "promo_code": codes})
+    return build_contexts(frame, promo_codes=promo)
+
+
+@pytest.mark.parametrize(
+    ("example", "variant", "language", "params"),
+    [
+        ("winback_sms_ru.yaml", "A", "ru", {"discount_percent": 15}),
+        ("birthday_email_en.yaml", "A", "en", {"bonus_points": 500}),
+        ("birthday_email_en.yaml", "B", "en", {"bonus_points": 1}),
+    ],
+)
+def test_the_examples_render_column_wise_to_the_bytes_of_the_per_row_render(
+    example: str, variant: str, language: str, params: dict
+) -> None:
+    names = ["иван", "Анна-Мария", None, "<b>x</b>", "O'Neil", "jane", "Ёж", "ПЁТР", "Эмма"]
+    codes = ["WB0001", "A&B<1>", None, "Q\"'", "WB0001", "€{}[]^~|\\", "😀😀", "Ω", "x" * 90]
+    contexts = _recipients(names, codes, language)
+    templates = _example_templates(example, variant)
+    kwargs = {**KWARGS, "params": {**params, "valid_until": dt.date(2026, 12, 15)}}
+    memo = _render_frame(contexts, templates, memo=True, **kwargs)
+    rows = _render_frame(contexts, templates, memo=False, **kwargs)
+    pd.testing.assert_frame_equal(memo, rows)
+    if language == "ru":
+        sms = memo["sms_text"].dropna()
+        assert (
+            sms.iloc[0]
+            == "Здравствуйте, Анна-Мария! Скучаем! Скидка 15% по коду A&B<1> до 15 декабря."
+        )
+        assert (
+            memo["sms_segments"].dropna().tolist() == segment_counts(sms)["sms_segments"].tolist()
+        )
+
+
+_CORPUS = st.text(
+    alphabet=st.sampled_from(
+        list("абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБВЁЖЯ-' ")
+        + list("abcXYZ09 <>&\"'@£€{}[]^~|\\\n\f")
+        + ["😀", "Ω", "Δ", "\x00", "é"]
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(st.one_of(st.none(), _CORPUS), min_size=1, max_size=12),
+    codes=st.lists(st.one_of(st.none(), _CORPUS), min_size=12, max_size=12),
+)
+def test_column_wise_slots_equal_the_per_row_render_on_any_text(names: list, codes: list) -> None:
+    contexts = _recipients(names, codes[: len(names)], "ru")
+    templates = {
+        "sms": {"ru": {"text": "{{ greeting }} Код {{ promo_code }}, ещё раз: {{ promo_code }}."}},
+        "email": {
+            "ru": {
+                "subject": "{{ first_name or 'Мы' }}: {{ promo_code }}",
+                "html": "<p>{{ greeting }}</p><b>{{ promo_code }}</b>{{ first_name|upper }}",
+                "text": "{{ promo_code }}{% if no_incentive %} —{% endif %}",
+            }
+        },
+    }
+    memo = _render_frame(contexts, templates, memo=True, **KWARGS, params={})
+    rows = _render_frame(contexts, templates, memo=False, **KWARGS, params={})
+    pd.testing.assert_frame_equal(memo, rows)
