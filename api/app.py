@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from api import masking
 from api.deps import GatewayState, _utcnow
+from api.fastpath import IntakeFastPath
 from api.limits import BodySizeLimit, RateLimiter
 from api.routers import customers, delivery, health, intake, loyalty
 from crm.db import make_engine
@@ -67,6 +68,7 @@ def create_app(
     database_url: str | None = None,
     key_cache_s: float = 2.0,
     clock: Callable[[], dt.datetime] = _utcnow,
+    fast_intake: bool = True,
 ) -> FastAPI:
     """Build the gateway.
 
@@ -76,6 +78,8 @@ def create_app(
     database_url : overrides ``settings.resolved_database_url``.
     key_cache_s : seconds a looked-up API key is cached (a revocation takes effect within it).
     clock : the gateway's "now" (tests pass a fixed one).
+    fast_intake : answer valid intake POSTs in :mod:`api.fastpath` (False: every one
+        through its FastAPI route, the same answers at several times the CPU per request).
     """
     if settings is None:
         from crm.settings import get_settings
@@ -104,9 +108,13 @@ def create_app(
         version="1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # no OpenTelemetry here: FastAPI's check for a configured provider costs per request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = state
     app.add_exception_handler(RequestValidationError, _validation_error)
+    if fast_intake:
+        app.add_middleware(IntakeFastPath, state=state)  # inside the size limit
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     for module in (health, intake, loyalty, customers, delivery):
         app.include_router(module.router)

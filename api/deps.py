@@ -8,6 +8,7 @@ that writes commits before it returns, so what it acknowledges is durable before
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import time
@@ -57,6 +58,7 @@ class GatewayState:
     heads: tuple[str, ...] = ()
     _keys: dict[str, tuple[KeyInfo | None, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _flights: dict[tuple[int, str], asyncio.Future[KeyInfo | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -68,6 +70,23 @@ class GatewayState:
         if hit is not None and hit[1] > time.monotonic():
             return True, hit[0]
         return False, None
+
+    async def key_async(self, plain: str) -> KeyInfo | None:
+        """:meth:`key` from the event loop: the cache, else one lookup off the loop per key.
+
+        When the cached entry expires under load, every request holding that key misses at
+        once; they all wait for the same single lookup instead of each asking the database.
+        """
+        hit, info = self.cached_key(plain)
+        if hit:
+            return info
+        flight_key = (id(asyncio.get_running_loop()), hash_key(plain))
+        flight = self._flights.get(flight_key)
+        if flight is None:
+            flight = asyncio.ensure_future(run_in_threadpool(self.key, plain))
+            self._flights[flight_key] = flight
+            flight.add_done_callback(lambda _done: self._flights.pop(flight_key, None))
+        return await asyncio.shield(flight)
 
     def key(self, plain: str) -> KeyInfo | None:
         """The key behind ``plain`` (cached for ``key_cache_s``: a revocation takes that long)."""
@@ -131,9 +150,7 @@ def require_scope(scope: str) -> Callable[..., Awaitable[KeyInfo]]:
                 "missing API key: send Authorization: Bearer <key>",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        hit, info = state.cached_key(credentials.credentials)
-        if not hit:  # the database is only asked on a cache miss, off the event loop
-            info = await run_in_threadpool(state.key, credentials.credentials)
+        info = await state.key_async(credentials.credentials)
         if info is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

@@ -15,6 +15,7 @@ with another body); the same key twice in one batch stores one event and answers
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import queue
@@ -24,7 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, insert, or_, select, tuple_
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from crm.models.gateway import IdempotencyRecord, IntakeEvent
@@ -72,6 +73,7 @@ class IntakeWriter:
         self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._conn: Connection | None = None  # the writer thread's own, kept between batches
 
     async def submit(self, item: Pending) -> Stored:
         """Queue ``item`` and wait until its batch is committed."""
@@ -95,6 +97,17 @@ class IntakeWriter:
             self._thread.join(30)
             self._thread = None
 
+    def _connection(self) -> Connection:
+        if self._conn is None:  # opening a SQLite connection costs more than a small batch
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close
+                conn.close()
+
     def _run(self) -> None:
         while True:
             first = self._queue.get()
@@ -113,6 +126,7 @@ class IntakeWriter:
                 batch.append(item)
             self._write(batch)
             if stop:
+                self._drop_connection()
                 return
 
     def _write(self, batch: list[Pending]) -> None:
@@ -125,8 +139,10 @@ class IntakeWriter:
                 try:
                     answers.update(self._store([item]))
                 except Exception as exc:  # answered as a failure, never left waiting
+                    self._drop_connection()
                     item.future.set_exception(exc)
         except Exception as exc:
+            self._drop_connection()  # a database error may have broken it: a fresh one next
             for item in batch:
                 item.future.set_exception(exc)
             return
@@ -141,29 +157,9 @@ class IntakeWriter:
             (i for i in batch if i.idempotency_key),
             key=lambda i: (i.key_id, i.idempotency_key or ""),
         )
-        with self.engine.begin() as conn:
-            known: dict[tuple[int, str], tuple[str, int, str]] = {}
-            if keyed:
-                pairs = sorted({(i.key_id, i.idempotency_key or "") for i in keyed})
-                rows = conn.execute(
-                    select(
-                        RECORDS.c.key_id,
-                        RECORDS.c.idempotency_key,
-                        RECORDS.c.request_sha256,
-                        RECORDS.c.status_code,
-                        RECORDS.c.response,
-                    ).where(
-                        or_(
-                            *(
-                                and_(RECORDS.c.key_id == k, RECORDS.c.idempotency_key == v)
-                                for k, v in pairs
-                            )
-                        )
-                        if len(pairs) <= 50
-                        else tuple_(RECORDS.c.key_id, RECORDS.c.idempotency_key).in_(pairs)
-                    )
-                ).all()
-                known = {(int(r[0]), str(r[1])): (r[2], int(r[3]), r[4]) for r in rows}
+        conn = self._connection()
+        with conn.begin():
+            known = _known(conn, keyed)
             first_of: dict[tuple[int, str], Pending] = {}
             fresh: list[Pending] = []
             for item in batch:
@@ -178,25 +174,21 @@ class IntakeWriter:
                         first_of[pair] = item
                     fresh.append(item)
             if fresh:
-                ids = (
-                    conn.execute(
-                        insert(EVENTS).returning(EVENTS.c.intake_id, sort_by_parameter_order=True),
-                        [
-                            {
-                                "kind": i.kind,
-                                "external_id": i.external_id,
-                                "source": i.source,
-                                "channel": i.channel,
-                                "payload": i.payload,
-                                "key_id": i.key_id,
-                                "received_at": received,
-                                "status": "accepted",
-                            }
-                            for i in fresh
-                        ],
-                    )
-                    .scalars()
-                    .all()
+                ids = _insert_events(
+                    conn,
+                    [
+                        {
+                            "kind": i.kind,
+                            "external_id": i.external_id,
+                            "source": i.source,
+                            "channel": i.channel,
+                            "payload": i.payload,
+                            "key_id": i.key_id,
+                            "received_at": received,
+                            "status": "accepted",
+                        }
+                        for i in fresh
+                    ],
                 )
                 for item, intake_id in zip(fresh, ids, strict=True):
                     answers[id(item)] = Stored(
@@ -234,6 +226,63 @@ class IntakeWriter:
                     item, first.request_sha256, 202, answers[id(first)].body
                 )
         return answers
+
+
+_KNOWN = select(
+    RECORDS.c.idempotency_key, RECORDS.c.request_sha256, RECORDS.c.status_code, RECORDS.c.response
+).where(
+    RECORDS.c.key_id == bindparam("b_key"),
+    RECORDS.c.idempotency_key.in_(bindparam("b_values", expanding=True)),
+)
+_CHUNK = 900  # bound values per lookup, under every SQLite build's limit
+
+
+def _known(conn: Connection, keyed: list[Pending]) -> dict[tuple[int, str], tuple[str, int, str]]:
+    """The stored first responses of the batch's keys: (key id, key) -> (hash, code, body).
+
+    One statement per API key in the batch (usually one), the same compiled one each time.
+    """
+    by_key: dict[int, list[str]] = {}
+    for item in keyed:
+        by_key.setdefault(item.key_id, []).append(item.idempotency_key or "")
+    known: dict[tuple[int, str], tuple[str, int, str]] = {}
+    for key_id, values in sorted(by_key.items()):
+        unique = sorted(set(values))
+        for start in range(0, len(unique), _CHUNK):
+            rows = conn.execute(
+                _KNOWN, {"b_key": key_id, "b_values": unique[start : start + _CHUNK]}
+            )
+            for value, digest, code, body in rows:
+                known[(key_id, str(value))] = (str(digest), int(code), str(body))
+    return known
+
+
+def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` with one executemany; returns their ids in the rows' order.
+
+    ``INSERT … RETURNING`` with the ids in parameter order runs row by row on SQLite, so
+    the ids come another way: on PostgreSQL they are drawn from the column's sequence
+    first; on SQLite the batch holds the write lock from its first insert to its commit,
+    so its rows get consecutive rowids ending at ``last_insert_rowid()``.
+    """
+    if conn.dialect.name == "postgresql":
+        ids = sorted(
+            int(i)
+            for i in conn.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('intake_events', 'intake_id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": len(rows)},
+            ).scalars()
+        )
+        conn.execute(
+            insert(EVENTS), [{**row, "intake_id": i} for row, i in zip(rows, ids, strict=True)]
+        )
+        return ids
+    conn.execute(insert(EVENTS), rows)
+    last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def _replay(item: Pending, digest: str, code: int, body: dict[str, Any]) -> Stored:

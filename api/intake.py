@@ -47,7 +47,9 @@ def event_payload(kind: str, body: BaseModel, tz: str) -> str:
     contact = data.pop("contact", None) or {}
     data.update(contact)
     for name, value in data.items():
-        if isinstance(value, dt.datetime):
+        if isinstance(value, dt.datetime) and value.utcoffset() is not None:
+            data[name] = value.astimezone(dt.UTC).isoformat()  # as as_instant, without pandas
+        elif isinstance(value, dt.datetime):
             data[name] = as_instant(value, tz).isoformat()
         elif isinstance(value, dt.date):
             data[name] = value.isoformat()

@@ -15,8 +15,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", summary="The service is up", response_model=Health)
-def health() -> Health:
-    """Answers as long as the process serves requests; touches nothing else."""
+async def health() -> Health:
+    """Answers as long as the process serves requests; touches nothing else (no thread hop)."""
     return Health(status="ok")
 
 

@@ -5,25 +5,38 @@ group-commit writer (:mod:`api.groupcommit`), which stores it in ``intake_events
 commits before the 202 goes out: an acknowledged event is durable. The events land in the
 CRM tables through the import path (:func:`api.intake.apply_intake`, run by ``crm worker``),
 so a contact from a form is normalised and matched to known people exactly like an import.
+
+A valid, authorised POST is usually answered by :mod:`api.fastpath` before it reaches these
+routes, through the same :func:`pending` and :func:`rendered`; the routes answer the rest
+(every error) and are what OpenAPI documents.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, HTTPException, Path, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api.deps import GatewayState, IntakeKey, SessionDep, StateDep
-from api.groupcommit import Pending
+from api.groupcommit import Pending, Stored
 from api.idempotency import body_hash
 from api.intake import event_payload
 from api.keys import KeyInfo
 from api.schemas import Accepted, ActivityIn, ContactIn, IntakeStatus, LeadIn, OrderIn
 from crm.models.gateway import IntakeEvent
 
-__all__ = ["IdempotencyKey", "router"]
+__all__ = [
+    "KINDS",
+    "IdempotencyKey",
+    "accept",
+    "contact_reachable",
+    "pending",
+    "rendered",
+    "router",
+]
 
 router = APIRouter(prefix="/v1", tags=["intake"])
 
@@ -45,6 +58,60 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+KINDS: dict[str, tuple[str, type[BaseModel]]] = {
+    "contacts": ("contact", ContactIn),
+    "leads": ("lead", LeadIn),
+    "orders": ("order", OrderIn),
+    "activities": ("activity", ActivityIn),
+}
+"""Intake path under ``/v1`` -> (the event's kind, its body model)."""
+
+
+def contact_reachable(kind: str, body: BaseModel) -> bool:
+    """False for a contact with neither email nor phone (refused with a 422 on ``email``)."""
+    return (
+        kind != "contact"
+        or getattr(body, "email", None) is not None
+        or (getattr(body, "phone", None) is not None)
+    )
+
+
+def pending(
+    state: GatewayState,
+    key: KeyInfo,
+    path: str,
+    kind: str,
+    body: BaseModel,
+    idempotency_key: str | None,
+) -> Pending:
+    """The event as the group-commit writer takes it (the stored payload and its hash)."""
+    payload = event_payload(kind, body, state.settings.default_timezone)
+    return Pending(
+        kind=kind,
+        external_id=getattr(body, "external_id"),  # noqa: B009  every intake body has one
+        source=getattr(body, "source"),  # noqa: B009
+        channel=getattr(body, "channel", None),
+        payload=payload,
+        key_id=key.key_id,
+        idempotency_key=idempotency_key or None,
+        request_sha256=body_hash(payload),
+        path=path,
+    )
+
+
+_JSON = (b"content-type", b"application/json")
+_REPLAYED = (b"idempotent-replayed", b"true")
+
+
+def rendered(stored: Stored) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The answer to an intake POST: status, raw headers, the JSON body (orjson)."""
+    content = orjson.dumps(stored.body)
+    headers = [(b"content-length", str(len(content)).encode()), _JSON]
+    if stored.replayed:
+        headers.append(_REPLAYED)
+    return stored.status_code, headers, content
+
+
 async def accept(
     state: GatewayState,
     key: KeyInfo,
@@ -52,27 +119,15 @@ async def accept(
     kind: str,
     body: BaseModel,
     idempotency_key: str | None,
-) -> JSONResponse:
+) -> Response:
     """Hand one event to the group-commit writer; answer once its batch is committed."""
-    payload = event_payload(kind, body, state.settings.default_timezone)
     stored = await state.intake.submit(
-        Pending(
-            kind=kind,
-            external_id=getattr(body, "external_id"),  # noqa: B009  every intake body has one
-            source=getattr(body, "source"),  # noqa: B009
-            channel=getattr(body, "channel", None),
-            payload=payload,
-            key_id=key.key_id,
-            idempotency_key=idempotency_key or None,
-            request_sha256=body_hash(payload),
-            path=request.url.path,
-        )
+        pending(state, key, request.url.path, kind, body, idempotency_key)
     )
-    if stored.replayed:
-        return JSONResponse(
-            stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"}
-        )
-    return JSONResponse(stored.body, stored.status_code)
+    status_code, headers, content = rendered(stored)
+    response = Response(content, status_code)
+    response.raw_headers = headers
+    return response
 
 
 @router.post(
@@ -88,9 +143,9 @@ async def post_contact(
     key: IntakeKey,
     request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Normalised and matched to known people like an imported row; needs an email or a phone."""
-    if body.email is None and body.phone is None:
+    if not contact_reachable("contact", body):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             [
@@ -118,7 +173,7 @@ async def post_lead(
     key: IntakeKey,
     request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """A lead of a known contact (``customer_external_id``) or of a new one (``contact``)."""
     return await accept(state, key, request, "lead", body, idempotency_key)
 
@@ -136,7 +191,7 @@ async def post_order(
     key: IntakeKey,
     request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Upserted on ``external_id``; earns points in the next loyalty run."""
     return await accept(state, key, request, "order", body, idempotency_key)
 
@@ -154,7 +209,7 @@ async def post_activity(
     key: IntakeKey,
     request: Request,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Activities may earn points under the loyalty rules' ``bonuses.activity``."""
     return await accept(state, key, request, "activity", body, idempotency_key)
 

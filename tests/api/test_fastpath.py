@@ -1,0 +1,126 @@
+"""The intake fast path answers like the routes, and hands every refusal to them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from gateway_helpers import NOW, make_keys
+
+from api.app import create_app
+from crm import store
+from crm.settings import Settings
+
+ACTIVITY = {
+    "source": "app",
+    "customer_external_id": "c1",
+    "kind": "review",
+    "occurred_at": "2026-06-01T10:00:00+03:00",
+}
+
+
+@pytest.fixture
+def pair(db_url: str, settings: Settings) -> Iterator[tuple[TestClient, TestClient, str]]:
+    """The gateway with and without the fast path, on one database; an intake key."""
+    keys = make_keys(db_url)
+    fast = create_app(settings, database_url=db_url, key_cache_s=60, clock=lambda: NOW)
+    routed = create_app(
+        settings, database_url=db_url, key_cache_s=60, clock=lambda: NOW, fast_intake=False
+    )
+    with TestClient(fast) as f, TestClient(routed) as r:
+        yield f, r, keys["intake"]
+
+
+def _post(client: TestClient, key: str, body: dict[str, str], idem: str | None = None):  # type: ignore[no-untyped-def]
+    headers = {"Authorization": f"Bearer {key}"}
+    if idem is not None:
+        headers["Idempotency-Key"] = idem
+    return client.post("/v1/activities", json=body, headers=headers)
+
+
+def test_fast_path_and_route_answer_and_store_alike(
+    pair: tuple[TestClient, TestClient, str], db_url: str
+) -> None:
+    fast, routed, key = pair
+    a = _post(fast, key, {**ACTIVITY, "external_id": "a"}, idem="k-a")
+    b = _post(routed, key, {**ACTIVITY, "external_id": "b"}, idem="k-b")
+    assert a.status_code == b.status_code == 202
+    assert a.headers["content-type"] == b.headers["content-type"] == "application/json"
+    assert a.json() == {
+        "intake_id": 1,
+        "kind": "activity",
+        "external_id": "a",
+        "status": "accepted",
+        "received_at": "2026-06-01T12:00:00Z",
+    }
+    assert b.json() == {**a.json(), "intake_id": 2, "external_id": "b"}
+    # each one's key replays through the other path: the same first answer, marked
+    again_a = _post(routed, key, {**ACTIVITY, "external_id": "a"}, idem="k-a")
+    again_b = _post(fast, key, {**ACTIVITY, "external_id": "b"}, idem="k-b")
+    assert again_a.json() == a.json() and again_b.json() == b.json()
+    assert again_a.headers["Idempotent-Replayed"] == again_b.headers["Idempotent-Replayed"]
+    assert "Idempotent-Replayed" not in a.headers
+    # the same key with another body: 409
+    assert _post(fast, key, {**ACTIVITY, "external_id": "x"}, idem="k-b").status_code == 409
+    stored = store.read_frame(db_url, "intake_events").sort_values("intake_id")
+    assert stored["external_id"].tolist() == ["a", "b"]
+    payloads = [json.loads(p) for p in stored["payload"]]
+    # the instant in UTC, the same way on both paths
+    assert [p["occurred_at"] for p in payloads] == ["2026-06-01T07:00:00+00:00"] * 2
+    assert [{k: v for k, v in p.items() if k != "external_id"} for p in payloads] == [
+        {
+            "activity_kind": "review",
+            "customer_external_id": "c1",
+            "occurred_at": "2026-06-01T07:00:00+00:00",
+            "source": "app",
+        }
+    ] * 2
+
+
+def test_naive_instant_is_wall_clock_in_the_time_zone(
+    pair: tuple[TestClient, TestClient, str], db_url: str
+) -> None:
+    fast, _routed, key = pair
+    body = {**ACTIVITY, "external_id": "n", "occurred_at": "2026-06-01T10:00:00"}
+    assert _post(fast, key, body).status_code == 202
+    payload = json.loads(store.read_frame(db_url, "intake_events")["payload"].iloc[0])
+    assert payload["occurred_at"] == "2026-06-01T07:00:00+00:00"  # 10:00 Moscow, UTC+3
+
+
+def test_fast_path_hands_refusals_to_the_route(
+    pair: tuple[TestClient, TestClient, str], db_url: str
+) -> None:
+    fast, _routed, key = pair
+    good = {**ACTIVITY, "external_id": "r"}
+    assert fast.post("/v1/activities", json=good).status_code == 401
+    assert _post(fast, "crm_unknown", good).status_code == 401
+    read = make_keys(db_url)["read"]
+    forbidden = _post(fast, read, good)
+    assert forbidden.status_code == 403 and "needs intake" in forbidden.json()["detail"]
+    bad = _post(fast, key, {**good, "kind": "Not A Kind"})
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.json()["detail"]] == ["kind"]
+    long_key = _post(fast, key, good, idem="k" * 129)
+    assert long_key.status_code == 422
+    assert [e["field"] for e in long_key.json()["detail"]] == ["Idempotency-Key"]
+    not_json = fast.post(
+        "/v1/activities",
+        content=b"external_id=r",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "text/plain"},
+    )
+    assert not_json.status_code == 422
+    assert store.read_frame(db_url, "intake_events").empty
+
+
+def test_fast_path_keeps_the_rate_limit(db_url: str, settings: Settings) -> None:
+    limited = settings.model_copy(update={"api_rate_per_s": 0.001, "api_rate_burst": 2})
+    key = make_keys(db_url)["intake"]
+    app = create_app(limited, database_url=db_url, key_cache_s=60, clock=lambda: NOW)
+    with TestClient(app) as client:
+        codes = [
+            _post(client, key, {**ACTIVITY, "external_id": f"e{i}"}).status_code for i in range(3)
+        ]
+        assert codes == [202, 202, 429]
+        assert len(store.read_frame(db_url, "intake_events")) == 2
