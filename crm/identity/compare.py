@@ -45,7 +45,7 @@ FIELDS: dict[str, int] = {
 
 _WORKERS = 2
 #: Share of ``max_block``/``window`` for rules keyed on names alone (big groups of namesakes).
-_NAME_ONLY = {"full_name": 0.3, "postcode_name": 0.75}
+_NAME_ONLY = {"full_name": 0.15, "postcode_name": 0.25}
 
 
 # --------------------------------------------------------------------------- blocking

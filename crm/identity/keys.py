@@ -14,12 +14,14 @@ what a customer card should show (that is :mod:`crm.hygiene`'s business).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from crm.hygiene import name_key
 from crm.identity.errors import RoleError
@@ -101,11 +103,6 @@ ROLE_LOCALS = frozenset(
         "post",
     }
 )
-_ADDRESS_STOP = (
-    r"\b(?:ул|улица|д|дом|кв|квартира|корп|корпус|стр|строение|пр|пр-т|просп|проспект|пер|"
-    r"переулок|ш|шоссе|б-р|бульвар|наб|набережная|пл|площадь|г|город|flat|apt|apartment|"
-    r"unit|suite|street|st|road|rd|avenue|ave|lane|ln)\b"
-)
 _PATRONYMIC_F = r"(?:овна|евна|ична|инична)$"
 _PATRONYMIC_M = r"(?:ович|евич|ич)$"
 _SURNAME_F = r"(?:ова|ева|ёва|ина|ына|ская|цкая)$"
@@ -147,16 +144,52 @@ def transliterate(values: pd.Series) -> pd.Series:
     >>> transliterate(pd.Series(["пётр", "щукина"])).tolist()
     ['petr', 'shchukina']
     """
-    codes, uniq = pd.factorize(values, use_na_sentinel=True)
-    out = np.array([u.translate(_TRANSLIT_TABLE) for u in uniq.astype(str)], dtype=object)
+    codes, uniq = _factorize(values)
+    out = np.array([u.translate(_TRANSLIT_TABLE) for u in uniq], dtype=object)
     res = np.full(len(values), None, dtype=object)
     ok = codes >= 0
     res[ok] = out[codes[ok]]
     return pd.Series(res, index=values.index, dtype="str")
 
 
+def _objects(values: pd.Series) -> np.ndarray:
+    """The values as an object array of ``str``, ``None`` where missing."""
+    arr = np.array(values.astype("str").astype(object), dtype=object)
+    arr[pd.isna(arr)] = None
+    return arr
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (``-1`` missing) and distinct strings, hashed as Python objects (fast on text)."""
+    arr = _objects(values)
+    codes, uniq = pd.factorize(arr, use_na_sentinel=True)
+    return codes, np.asarray(uniq, dtype=object)
+
+
+def on_distinct(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``func`` (a vectorised Series -> Series) run on the distinct values only, spread back.
+
+    A million records hold a few tens of thousands of given names: the string work of
+    normalising them is done once per distinct value. Missing values stay missing.
+    """
+    codes, uniq = _factorize(values)
+    done = _objects(func(pd.Series(uniq, dtype="str")))
+    out = np.full(len(values), None, dtype=object)
+    ok = codes >= 0
+    out[ok] = done[codes[ok]]
+    return pd.Series(out, index=values.index, dtype="str")
+
+
+def _arrow(values: pd.Series) -> pa.Array:
+    return pa.array(_objects(values), type=pa.string())
+
+
 def _clean_name(values: pd.Series) -> pd.Series:
     """Lower case, ё→е, letters and spaces only (hyphens join), fakes and blanks missing."""
+    return on_distinct(values, _clean_name_distinct)
+
+
+def _clean_name_distinct(values: pd.Series) -> pd.Series:
     s = values.astype("str").str.lower().str.replace("ё", "е", regex=False)
     s = s.str.replace("-", "", regex=False).str.replace(r"[^\w\s]|[\d_]", " ", regex=True)
     s = s.str.replace(r"\s+", " ", regex=True).str.strip()
@@ -164,8 +197,11 @@ def _clean_name(values: pd.Series) -> pd.Series:
 
 
 def _hygiene_key(values: pd.Series) -> pd.Series:
-    out = name_key(values.astype("str"))
-    return out.where(~(out.isin(FAKE_NAMES) | (out.str.len() < 2)))
+    def key(v: pd.Series) -> pd.Series:
+        out = name_key(v)
+        return out.where(~(out.isin(FAKE_NAMES) | (out.str.len() < 2)))
+
+    return on_distinct(values, key)
 
 
 def name_keys(
@@ -275,9 +311,9 @@ def phone_keys(values: pd.Series, default_region: str = "RU") -> pd.Series:
     """
     s = values.astype("str").str.replace("(0)", "", regex=False).str.strip()
     # "00" is the international prefix dialled from most of the world: the same as "+"
-    intl = s.str.match(r"00\s*[1-9]", na=False)
+    intl = s.str.match(r"00[ \t]*[1-9]", na=False)
     plus = s.str.startswith("+").fillna(False) | intl
-    d = s.str.replace(r"\D", "", regex=True)
+    d = s.str.replace(r"[^0-9]", "", regex=True)
     d = d.mask(intl, d.str[2:])
     n = d.str.len()
     region = default_region.upper()
@@ -316,12 +352,18 @@ def email_keys(values: pd.Series) -> pd.DataFrame:
     local part. Returns columns ``email`` and ``local`` (local part, only when at least
     4 characters so ``ivan@`` on two domains is not taken as the same person).
     """
-    s = values.astype("str").str.strip().str.lower()
-    s = s.str.replace(" at ", "@", regex=False).str.replace(r"@+", "@", regex=True)
-    s = s.str.replace(r"\s+", "", regex=True)
-    ok = s.str.fullmatch(r"[^@]+@[^@]+\.[a-z]{2,}", na=False)
-    local = s.str.extract(r"^([^@+]+)", expand=False)
-    domain = s.str.extract(r"@(.+)$", expand=False)
+    arr = pc.utf8_lower(pc.utf8_trim_whitespace(_arrow(values)))
+    arr = pc.replace_substring(arr, " at ", "@")
+    arr = pc.replace_substring_regex(arr, "@+", "@")
+    arr = pc.replace_substring_regex(arr, "[ \t\r\n]+", "")
+    ok = pd.Series(
+        pc.fill_null(pc.match_substring_regex(arr, r"^[^@]+@[^@]+\.[a-z]{2,}$"), False),
+        index=values.index,
+        dtype=bool,
+    )
+    parts = pc.extract_regex(arr, r"^(?P<local>[^@+]+)[^@]*@(?P<domain>.+)$")
+    local = pd.Series(parts.field("local"), index=values.index, dtype="str")
+    domain = pd.Series(parts.field("domain"), index=values.index, dtype="str")
     role = local.isin(ROLE_LOCALS)
     email = (local + "@" + domain).where(ok & ~role)
     return pd.DataFrame(
@@ -330,11 +372,28 @@ def email_keys(values: pd.Series) -> pd.DataFrame:
     )
 
 
+_ADDRESS_WORDS = (
+    "ул|улица|д|дом|кв|квартира|корп|корпус|стр|строение|пр т|пр|просп|проспект|пер|"
+    "переулок|ш|шоссе|б р|бульвар|наб|набережная|пл|площадь|г|город|flat|apt|apartment|"
+    "unit|suite|street|st|road|rd|avenue|ave|lane|ln"
+)
+
+
 def _address_keys(values: pd.Series) -> pd.Series:
-    s = values.astype("str").str.lower().str.replace("ё", "е", regex=False)
-    s = s.str.replace(r"[^\w\s]", " ", regex=True)
-    s = s.str.replace(_ADDRESS_STOP, " ", regex=True)
-    s = s.str.replace(r"\s+", " ", regex=True).str.strip()
+    """Folded address words without house-number and street-type words, transliterated.
+
+    Vectorised in Arrow (RE2): punctuation becomes a space, then the words of
+    ``_ADDRESS_WORDS`` are dropped wherever they stand alone (``ул. Ленина, д. 5`` gives
+    ``lenina 5``; ``Kings Road, flat 69`` gives ``kings 69``).
+    """
+    arr = pc.utf8_lower(_arrow(values))
+    arr = pc.replace_substring(arr, "ё", "е")
+    arr = pc.replace_substring_regex(arr, r"[^\pL\pN_]+", " ")
+    arr = pc.binary_join_element_wise(" ", arr, " ", "")
+    for _ in range(3):  # a dropped word takes its spaces: neighbours need another pass
+        arr = pc.replace_substring_regex(arr, f" (?:{_ADDRESS_WORDS}) ", " ")
+    arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, " +", " "))
+    s = pd.Series(arr.to_numpy(zero_copy_only=False), index=values.index, dtype="str")
     s = transliterate(s)
     return s.where(s.str.len() >= 3)
 

@@ -173,10 +173,39 @@ def _score(
             )
     else:
         fs = model if hasattr(model, "m_") else model.fit(levels[~different])
+    if "birth_date" in different_if:
+        # a decision, not a disagreement of fields: the model still learns from these pairs
+        different |= undated_conflict(levels) & ~same_id
     weight = fs.match_weight(levels) + _tf_adjustment(keys, comp)
     logit2 = weight + np.log2(fs.prior_ / (1 - fs.prior_))
     score = 1.0 / (1.0 + np.exp2(np.clip(-logit2, -1000, 1000)))
     return score, weight, different, fs
+
+
+def undated_conflict(levels: pd.DataFrame) -> np.ndarray:
+    """Pairs that no birth date can tell apart and whose own mailboxes say "two people".
+
+    A parent and an adult child of one name share the surname, the address, the postcode
+    and often the home phone; when one record has no birth date nothing of that tells
+    them from one person whose date was lost. What is personal is the mailbox and the
+    mobile: two records without a birth date on one side, with two different emails
+    (neither equal nor the same local part), or two different phones and no email in
+    common, and no patronymic agreeing, are two people (a household link when they share
+    an address or a phone), never merged. A shared external id still overrides (see
+    :func:`_score`).
+    """
+    out = np.zeros(len(levels), dtype=bool)
+    if "birth_date" not in levels or "email" not in levels:
+        return out
+    email = levels["email"].to_numpy()
+    conflict = email == 0
+    if "phone" in levels:
+        # another mobile and no mailbox agreeing: nothing personal left in common
+        conflict |= (levels["phone"].to_numpy() == 0) & (email < 1)
+    out = (levels["birth_date"].to_numpy() == -1) & conflict
+    if "middle_name" in levels:
+        out &= levels["middle_name"].to_numpy() != 2
+    return out
 
 
 #: Fields that tie a record to one person beyond the name; a match needs one of them.

@@ -530,3 +530,65 @@ def test_namesakes_linked_through_one_record_are_cut_apart() -> None:
     assert len(found) == 2 and all(len(c) == 2 for c in found)
     assert not any({1, 3} <= c or {4, 6} <= c for c in found)
     assert {2, 5} <= set().union(*found)
+
+
+# --------------------------------------------------------------------------- second stop
+def test_a_parent_and_a_child_of_one_name_without_a_birth_date_are_a_household() -> None:
+    # the son's record has no birth date; name, address, postcode and the home phone are
+    # the father's, his mailbox is his own: two people, linked, never merged
+    father = dict(
+        first_name="Павел",
+        last_name="Громов",
+        birth_date="1961-04-12",
+        address="ул. Садовая, д. 102, кв. 54",
+        postcode="407545",
+        phone="+79934770081",
+        email="p.gromov61@mail.ru",
+    )
+    son = dict(father, birth_date=None, phone="8 993 477-00-81", email="pasha.gromov@yandex.ru")
+    mother_en = dict(
+        first_name="Sharon",
+        last_name="Evans",
+        birth_date="03/22/1964",
+        address="148 Victoria Road, flat 60",
+        postcode="EC1A 7AB",
+        phone="+447942594196",
+        email="sharonevans@icloud.com",
+    )
+    daughter_en = dict(mother_en, birth_date=None, phone=None, email="sharon.e@hotmail.co.uk")
+    # another mobile and no mailbox in common is the same story
+    son_mobile = dict(father, birth_date=None, phone="+79251112233", email=None)
+    frame = people([*BASE, father, son, mother_en, daughter_en, son_mobile])
+    result = find_duplicates(frame, ROLES, id_col="customer_id")
+    assert (result.clusters.cluster_size == 1).all()
+    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    assert {(5, 6), (7, 8), (5, 9)} <= links
+
+
+def test_a_duplicate_that_lost_its_birth_date_still_joins_through_its_own_mailbox() -> None:
+    # the same people re-registered without a birth date: the email (or the local part on
+    # another domain) or the patronymic is theirs, so they are merged
+    again_ru = dict(
+        first_name="Петя",
+        last_name="Семин",
+        postcode="630099",
+        address="ул. Ленина, д. 5, кв. 12",
+        email="p.semin@mail.ru",
+    )
+    again_patronymic = dict(
+        first_name="Ольга",
+        last_name="Кузнецова",
+        middle_name="Игоревна",
+        address="Невский пр., д. 20, кв. 3",
+        postcode="191186",
+        email="olga.kuz@gmail.com",
+    )
+    again_en = dict(
+        first_name="Johnny",
+        last_name="Smith",
+        address="12 Park Road, flat 4",
+        postcode="SW1A 1AA",
+        email="john.smith@outlook.com",
+    )
+    frame = people([*BASE, again_ru, again_patronymic, again_en])
+    assert clusters_of(frame) == [{1, 5}, {2, 6}, {3, 7}]
