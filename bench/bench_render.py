@@ -216,7 +216,7 @@ def _work(method: str, size: int, baseline_size: int) -> dict[str, Any]:
 
     rows = min(size, baseline_size) if method == "naive" else size
     frame = recipients(size).iloc[:rows]
-    out: dict[str, Any] = {"rows": rows}
+    out: dict[str, Any] = {"rows": rows, "load": os.getloadavg()[0]}
     start = time.perf_counter()
     contexts = _contexts(frame)
     out["contexts_s"] = time.perf_counter() - start
@@ -288,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         vs = "" if m == "ours" else f"{seconds / res['ours']['seconds']:.1f}× ours"
         lines.append(
             f"| {m} | {size:,} | {seconds:.2f}{note} | {size / seconds:,.0f} | "
-            f"{r['contexts_s'] * scale:.2f} | {r['rss_mb']:,.0f} | {r['detail']} | {vs} |"
+            f"{r['contexts_s'] * scale:.2f} | {r['rss_mb']:,.0f} | {r['load']:.1f} | "
+            f"{r['detail']} | {vs} |"
         )
         print(lines[-1], flush=True)
     cmd = f"--size {size} --baseline-size {args.baseline_size}"
@@ -307,14 +308,17 @@ def main(argv: list[str] | None = None) -> int:
             "40 % English birthday email; the example campaigns' templates. Every time includes "
             "building the contexts from profile columns (`contexts s` is that part alone).",
             "",
-            "| method | messages | seconds | messages/s | contexts s | peak RSS (MB) | output | vs ours |",
-            "|---|---:|---:|---:|---:|---:|---|---:|",
+            "| method | messages | seconds | messages/s | contexts s | peak RSS (MB) | load | output "
+            "| vs ours |",
+            "|---|---:|---:|---:|---:|---:|---:|---|---:|",
             *lines,
             "",
             f"`to_dict('records')` alone on the naive run's {int(res['naive']['rows']):,} rows: "
             f"{res['naive']['to_dict_s']:.2f} s ({res['naive']['to_dict_s'] * size / res['naive']['rows']:.1f} s "
             "scaled to the full size).",
             "The naive and our texts (SMS and HTML) are equal on the naive run's rows (checked).",
+            "`load` is the 1-minute load average when the method's process started (2 cores; "
+            "above 2, other developers' jobs were taking CPU from the measurement).",
             "",
         ]
     )
