@@ -45,6 +45,7 @@ from crm.asof import as_instant, local_date
 from crm.columns import CUSTOMER_ID
 from crm.profiles import build_profiles
 from crm.settings import Settings, get_settings
+from crm.snapshot import StaleSnapshotError, read_snapshot, stored_profiles
 from flows.campaigns_db import write_firings, write_outbox, write_run
 
 __all__ = [
@@ -109,10 +110,32 @@ def read_campaign_base(url: str) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _people(url: str, tables: dict[str, pd.DataFrame], at: pd.Timestamp) -> pd.DataFrame:
-    """Profiles as of ``at`` with the personal CRM budget of the last segments run."""
+def _people(
+    url: str, tables: dict[str, pd.DataFrame], at: pd.Timestamp
+) -> tuple[pd.DataFrame, str]:
+    """The scored profiles as of ``at`` and a sentence saying where they came from.
+
+    When the last segments run on this database scored as of the same instant (the night
+    runs segments, then campaigns, with one ``as_of``) and its snapshot
+    (:mod:`crm.snapshot`) is that run's, the profiles are read from it: no second build of a
+    million profiles. Otherwise (no run yet, a run as of another instant, no snapshot or
+    one of another run) they are built here, with the personal CRM budget of the last
+    segments run.
+    """
     from flows.segments import _loyalty
 
+    rows, scored_at = stored_profiles(url)
+    if rows and scored_at == at:
+        try:
+            profiles = read_snapshot(url)
+        except StaleSnapshotError:
+            reason = "the snapshot is missing or of another run"
+        else:
+            return profiles, f"reused the segments run's {rows:,} scored profiles as of {at}"
+    elif rows:
+        reason = f"the last segments run is as of {scored_at}, not {at}"
+    else:
+        reason = "no segments run on this database yet"
     profiles = build_profiles({**tables, "loyalty": _loyalty(tables, at)}, at)
     scored = store.read_frame(
         url, "customer_profiles", columns=["customer_id", "personal_budget", "predicted_value"]
@@ -120,7 +143,7 @@ def _people(url: str, tables: dict[str, pd.DataFrame], at: pd.Timestamp) -> pd.D
     budget = scored.set_index(CUSTOMER_ID)
     profiles["personal_budget"] = budget["personal_budget"].reindex(profiles.index)
     profiles["predicted_value"] = budget["predicted_value"].reindex(profiles.index)
-    return profiles
+    return profiles, f"rebuilt {len(profiles):,} profiles as of {at} ({reason})"
 
 
 def _keys_of(url: str, table: str, column: str, campaign_id: str, run_id: str) -> pd.Series:
@@ -206,6 +229,7 @@ class PreparedRun:
     policy: PolicyResult
     messages: pd.DataFrame  # outbox columns
     promo_codes: pd.DataFrame  # loyalty_promo_codes rows
+    profiles: str = ""  # where the scored profiles came from (reused or rebuilt, and why)
 
 
 def _members(
@@ -337,7 +361,7 @@ def prepare_run(
     at = as_instant(as_of, tz)
     run_id = f"{campaign.id}:v{version}:{at.isoformat()}"
     tables = tables if tables is not None else read_campaign_base(url)
-    people = _people(url, tables, at)
+    people, profiles_source = _people(url, tables, at)
     cand, firings = _candidates(url, campaign, version, run_id, tables, people, at, tz)
     if only_customer is not None:
         cand = cand.loc[(cand[CUSTOMER_ID] == only_customer).to_numpy()]
@@ -406,6 +430,7 @@ def prepare_run(
         policy=policy,
         messages=messages,
         promo_codes=codes,
+        profiles=profiles_source,
     )
 
 
@@ -553,6 +578,7 @@ def run_campaign(
         "channels": prepared.messages["channel"].value_counts().to_dict(),
         "sms_cost": float(cost["cost"].iloc[-1]) if len(sms) else 0.0,  # the "total" row
         "warnings": warnings,
+        "profiles": prepared.profiles,
     }
 
 
@@ -639,6 +665,8 @@ def campaigns_flow(
             + " |"
             for r in results
         ),
+        "",
+        *(f"- {r['campaign_id']}: profiles {r['profiles']}" for r in results),
     ]
     create_markdown_artifact(key="campaigns-run", markdown="\n".join(lines))
     return results

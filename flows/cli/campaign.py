@@ -103,6 +103,7 @@ def run(
     table.add_column("customers", justify="right")
     for key, value in result["counts"].items():
         table.add_row(key, f"{value:,}")
+    console.print(f"profiles: {result['profiles']}", markup=False)
     console.print(table)
     channels = ", ".join(f"{k} {v:,}" for k, v in result["channels"].items())
     console.print(

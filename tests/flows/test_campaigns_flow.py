@@ -191,3 +191,32 @@ def test_the_nightly_chain_runs_the_campaigns_after_segments(base: str) -> None:
     again = nightly_flow(url=base, as_of=AS_OF, loyalty_lookback_days=1100)
     assert all(r["queued"] == 0 for r in again["campaigns"])
     assert _count(base, "outbox") == queued
+
+
+def test_a_run_reuses_the_nights_scored_profiles_or_rebuilds_them_and_says_which(
+    base: str,
+) -> None:
+    from campaigns.definitions import load_campaign
+    from crm.snapshot import snapshot_path
+    from flows.campaigns import prepare_run
+
+    campaign, _ = load_campaign(WINBACK)
+    reused = prepare_run(base, campaign, 1, AS_OF, created_at=NOW)
+    scored = _count(base, "customer_profiles")  # 400 generated, fewer after the merges
+    assert reused.profiles == (
+        f"reused the segments run's {scored:,} scored profiles as of 2026-11-02 07:30:00+00:00"
+    )
+    # no snapshot: the same as_of, built again, and the very same messages
+    snapshot_path(base).unlink()
+    rebuilt = prepare_run(base, campaign, 1, AS_OF, created_at=NOW)
+    assert rebuilt.profiles.startswith("rebuilt ")
+    assert rebuilt.profiles.endswith("(the snapshot is missing or of another run)")
+    columns = ["message_key", "channel", "address", "sms_text", "subject", "body_html", "mime"]
+    assert len(reused.messages) > 0
+    assert reused.messages[columns].equals(rebuilt.messages[columns])
+    # another day than the night scored: built for that day, and the run's output says so
+    later = run_campaign(base, WINBACK, AS_OF + dt.timedelta(days=1), dry_run=True, now=NOW)
+    assert later["profiles"].startswith("rebuilt ")
+    assert later["profiles"].endswith(
+        "(the last segments run is as of 2026-11-02 07:30:00+00:00, not 2026-11-03 07:30:00+00:00)"
+    )
