@@ -28,8 +28,8 @@ __all__ = ["dedup_flow"]
 
 
 @task(name="read active customers", cache_policy=NO_CACHE)
-def _load(url: str) -> DedupInputs:
-    return load_inputs(url)
+def _load(url: str, since: dt.datetime | None) -> DedupInputs:
+    return load_inputs(url, since)
 
 
 @task(name="find duplicates and plan merges", cache_policy=NO_CACHE)
@@ -76,6 +76,7 @@ def dedup_flow(
     dry_run: bool = False,
     url: str | None = None,
     as_of: dt.datetime | None = None,
+    since: dt.datetime | None = None,
 ) -> dict[str, int]:
     """Deduplicate the active customers of the database at ``url`` (default: settings).
 
@@ -89,13 +90,16 @@ def dedup_flow(
         Database URL (default: the settings' database).
     as_of : datetime, optional
         The instant recorded for the merges and links (default: when the flow starts).
+    since : datetime, optional
+        A later night: only the customers created, updated or given a contact point
+        since this instant are matched against the base (default: a full run).
     """
     logger = get_run_logger()
     url = url or get_settings().resolved_database_url
     as_of = as_of or dt.datetime.now(dt.UTC)
     migrate(url)
     run_id = str(flow_run.id or f"local-{as_of:%Y%m%dT%H%M%S}")
-    plan = _plan(_load(url), threshold)
+    plan = _plan(_load(url, since), threshold)
     run = _write(url, plan, run_id, as_of, dry_run)
     summary = {
         "customers": plan.customers,

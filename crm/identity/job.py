@@ -65,12 +65,17 @@ class DedupInputs:
         Won deals: ``customer_id``, ``status``, ``created_at``, ``closed_at``.
     cannot_link : pandas.DataFrame
         ``id_a``, ``id_b``: merges a person undid, never redone.
+    changed : numpy.ndarray, optional
+        ``customer_id`` of the customers new or changed since the last run (an
+        incremental run, :func:`crm.identity.database.load_inputs` with ``since``); ``None``
+        for a full run over every pair.
     """
 
     customers: pd.DataFrame
     points: pd.DataFrame
     deals: pd.DataFrame
     cannot_link: pd.DataFrame
+    changed: np.ndarray | None = None
 
 
 @dataclass
@@ -171,11 +176,17 @@ def merged_inputs(inputs: DedupInputs, plan: pd.DataFrame) -> DedupInputs:
     deals = inputs.deals.assign(
         customer_id=inputs.deals["customer_id"].map(to).fillna(inputs.deals["customer_id"])
     ).astype({"customer_id": "int64"})
+    changed = inputs.changed
+    if changed is not None:
+        # a survivor took its duplicates' contact points: it is changed for the next round
+        survivors = plan["survivor_id"].to_numpy(dtype=np.int64)
+        changed = np.setdiff1d(np.union1d(changed, survivors), to.index.to_numpy())
     return DedupInputs(
         customers=inputs.customers[~inputs.customers["customer_id"].isin(to.index)],
         points=pd.concat([kept, moved[kept.columns]], ignore_index=True),
         deals=deals,
         cannot_link=inputs.cannot_link,
+        changed=changed,
     )
 
 
@@ -186,10 +197,16 @@ def plan_dedup(
 ) -> DedupPlan:
     """Find duplicates and households and plan the merges, round after round until closed.
 
+    An incremental run (``inputs.changed`` set, a later night) compares only the pairs
+    with a new or changed customer, each matched against the whole base through the
+    blocking keys; after a round of merges the survivors count as changed, so the next
+    round looks at what the merges changed and the plan is still closed under its rule.
+
     Parameters
     ----------
     inputs : DedupInputs
-        Active customers, their contact points, won deals and undone merges.
+        Active customers, their contact points, won deals and undone merges (and, for an
+        incremental run, the changed customers).
     threshold : float
         Match probability from which two records are one person, in ``(0, 1]``.
     options : mapping, optional
@@ -219,6 +236,7 @@ def plan_dedup(
             threshold=threshold,
             id_col="customer_id",
             cannot_link=current.cannot_link,
+            changed=current.changed,
             **dict(options or {}),
         )
         first = first or result
@@ -236,5 +254,9 @@ def plan_dedup(
         households=links,
         result=first,
         customers=n0,
-        stats={"rounds": len(rounds), "closed": len(rounds) < _MAX_ROUNDS},
+        stats={
+            "rounds": len(rounds),
+            "closed": len(rounds) < _MAX_ROUNDS,
+            "changed": None if inputs.changed is None else len(inputs.changed),
+        },
     )

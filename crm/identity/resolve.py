@@ -35,6 +35,7 @@ from crm.identity.model import DEFAULT_U, FellegiSunter
 __all__ = [
     "CORROBORATING",
     "DEFAULT_DIFFERENT_IF",
+    "TRAIN_SAMPLE",
     "DuplicateResult",
     "corroborated",
     "estimate_u",
@@ -130,20 +131,10 @@ def _collision_probability(keys: Keys, f: str) -> float:
     return float(max((p**2).sum(), 1e-9))
 
 
-def _score(
-    keys: Keys,
-    comp: Comparison,
-    model: FellegiSunter | str,
-    different_if: Iterable[str],
-    seed: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, FellegiSunter]:
+def _vetoes(comp: Comparison, different_if: Iterable[str]) -> np.ndarray:
+    """Pairs whose fields say "two people" (``different_if``), unless an external id agrees."""
     levels = comp.levels
     different = np.zeros(len(levels), dtype=bool)
-    same_id = (
-        levels["external_id"].to_numpy() == FIELDS["external_id"] - 1
-        if "external_id" in levels
-        else np.zeros(len(levels), dtype=bool)
-    )
     for f in different_if:
         if f in levels:
             # given names: turned-round pairs count either name part (Comparison.given_differs)
@@ -151,12 +142,36 @@ def _score(
             different |= veto
     # a shared person-level id (passport, card) outweighs a disagreement in the details
     # typed next to it: a nickname, a mistyped or swapped birth date
-    different &= ~same_id
+    return different & ~_same_id(levels)
+
+
+def _same_id(levels: pd.DataFrame) -> np.ndarray:
+    if "external_id" not in levels:
+        return np.zeros(len(levels), dtype=bool)
+    return levels["external_id"].to_numpy() == FIELDS["external_id"] - 1
+
+
+def _score(
+    keys: Keys,
+    comp: Comparison,
+    model: FellegiSunter | str,
+    different_if: Iterable[str],
+    seed: int,
+    train_extra: Comparison | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, FellegiSunter]:
+    """Score ``comp``'s pairs; the model learns from them (and ``train_extra``'s, if given)."""
+    levels = comp.levels
+    different = _vetoes(comp, different_if)
+    if train_extra is not None and len(train_extra.a):
+        all_levels = pd.concat([levels, train_extra.levels], ignore_index=True)
+        train_mask = ~np.concatenate([different, _vetoes(train_extra, different_if)])
+    else:
+        all_levels, train_mask = levels, ~different
     if isinstance(model, str):
         if model not in ("em", "fixed"):
             raise IdentityError(f"model must be 'em', 'fixed' or a FellegiSunter, not {model!r}")
         u = estimate_u(keys, seed=seed)
-        train = levels[~different]
+        train = all_levels[train_mask]
         m = _seed_m(train) if model == "em" else {}
         if model == "em" and len(train) >= _MIN_EM:
             # enough pairs: u and the prior among the candidates are learned by EM, with the
@@ -169,13 +184,13 @@ def _score(
             # set weights: u from random pairs, and the prior of a random pair being a match
             prior = min(0.5, 2 * _DUPLICATE_SHARE / max(keys.n - 1, 1))
             fs = FellegiSunter(u=u, m=m, prior=prior, max_iter=0).fit(
-                train if len(train) else levels
+                train if len(train) else all_levels
             )
     else:
-        fs = model if hasattr(model, "m_") else model.fit(levels[~different])
+        fs = model if hasattr(model, "m_") else model.fit(all_levels[train_mask])
     if "birth_date" in different_if:
         # a decision, not a disagreement of fields: the model still learns from these pairs
-        different |= undated_conflict(levels) & ~same_id
+        different |= undated_conflict(levels) & ~_same_id(levels)
     weight = fs.match_weight(levels) + _tf_adjustment(keys, comp)
     logit2 = weight + np.log2(fs.prior_ / (1 - fs.prior_))
     score = 1.0 / (1.0 + np.exp2(np.clip(-logit2, -1000, 1000)))
@@ -253,6 +268,8 @@ _STRONG = ("phone", "email", "birth_date", "address", "external_id")
 _MIN_TRAIN = 300
 _MIN_EM = 2_000
 _MIN_MEASURE = 1_000
+#: Pairs of unchanged records an incremental run lets the model learn from (at least).
+TRAIN_SAMPLE = 200_000
 #: Assumed share of duplicate records when the data is too small to learn the prior.
 _DUPLICATE_SHARE = 0.05
 
@@ -353,6 +370,7 @@ def find_duplicates(
     window: int = 15,
     keep_pairs_above: float = 0.1,
     seed: int = 0,
+    changed: Iterable[object] | None = None,
 ) -> DuplicateResult:
     """Find records of the same person, and households, in a frame of person records.
 
@@ -385,6 +403,14 @@ def find_duplicates(
         Non-matching pairs with at least this score are kept in ``pairs`` for review.
     seed : int
         Seed of the random pairs that measure ``u``.
+    changed : record ids, optional
+        An incremental run (a later night): only the candidate pairs with at least one of
+        these records (new or changed since the last run) are scored and clustered, each
+        matched against the whole frame through the blocking keys; pairs of two other
+        records are taken as settled (the base was deduplicated before). The model
+        learns from the changed records' pairs and a seeded sample of the others'
+        (:data:`TRAIN_SAMPLE` pairs at least), so on a base of up to that many candidate
+        pairs it is the full run's model and the decisions are the full run's.
 
     Returns
     -------
@@ -409,12 +435,24 @@ def find_duplicates(
     pairs, per_rule = candidate_pairs(keys, max_block=max_block, window=window)
     timings["blocking"] = time.perf_counter() - t
 
+    extra = None
+    if changed is not None:
+        touched = np.isin(ids, np.asarray(list(changed), dtype=ids.dtype))
+        mine = touched[pairs[:, 0]] | touched[pairs[:, 1]]
+        rest = np.flatnonzero(~mine)
+        take = min(len(rest), max(TRAIN_SAMPLE, int(mine.sum())))
+        sample = np.sort(np.random.default_rng(seed).choice(rest, take, replace=False))
+        per_rule = {**per_rule, "changed_records": int(touched.sum())}
+        extra = pairs[sample]
+        pairs = pairs[mine]
+
     t = time.perf_counter()
     comp = compare(keys, pairs[:, 0], pairs[:, 1])
+    train_extra = compare(keys, extra[:, 0], extra[:, 1]) if extra is not None else None
     timings["compare"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    score, weight, different, fs = _score(keys, comp, model, different_if, seed)
+    score, weight, different, fs = _score(keys, comp, model, different_if, seed, train_extra)
     timings["model"] = time.perf_counter() - t
 
     t = time.perf_counter()

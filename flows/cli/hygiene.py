@@ -180,6 +180,12 @@ def dedup(
         None, "--undo", metavar="MERGE_ID", help="Undo one merge (its id is in the merge log)."
     ),
     show: int = typer.Option(10, help="How many merges to list."),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        metavar="WHEN",
+        help="Incremental: match only customers created or changed since WHEN (ISO date/time).",
+    ),
 ) -> None:
     """Merge duplicate customers (the older won deal keeps the history) and link households.
 
@@ -198,7 +204,12 @@ def dedup(
         console.print(f"merge {undo} undone: the record is active again, {given:,} rows given back")
         return
     run = run_dedup(
-        url, as_of, threshold=threshold, dry_run=dry_run, run_id=f"cli-{as_of:%Y%m%dT%H%M%S}"
+        url,
+        as_of,
+        threshold=threshold,
+        dry_run=dry_run,
+        run_id=f"cli-{as_of:%Y%m%dT%H%M%S}",
+        since=since,
     )
     stats = run.result.stats
     verb = "would merge" if dry_run else "merged"

@@ -9,7 +9,7 @@ import pytest
 
 from crm import store
 from crm.identity import MergeNotFoundError, MergeStateError
-from crm.identity.database import dedup, undo_merge
+from crm.identity.database import dedup, load_inputs, undo_merge
 from flows.identity import dedup_flow
 
 UTC = dt.UTC
@@ -222,3 +222,47 @@ def test_threshold_is_checked_by_the_one_job_both_callers_share(sqlite_url: str)
     load_base(sqlite_url)
     with pytest.raises(IdentityError, match=r"threshold must be in \(0, 1\], not 1.5"):
         dedup(sqlite_url, AS_OF, threshold=1.5)
+
+
+def test_a_later_night_matches_only_the_new_customers_against_the_base(db_url: str) -> None:
+    load_base(db_url)
+    dedup(db_url, AS_OF, run_id="night-1")
+    tonight = dt.datetime(2026, 11, 2, tzinfo=UTC)
+    # Иван registers again (6), a new Emily twice (7, 8); Olga (5) gets a phone tonight
+    new = pd.DataFrame(
+        {
+            "customer_id": [6, 7, 8],
+            "first_name": ["Ваня", "Emily", "Emily"],
+            "last_name": ["Петров", "Clarke", "Clarke"],
+            "birth_date": [dt.date(1980, 3, 14), dt.date(1995, 4, 2), dt.date(1995, 4, 2)],
+            "postcode": ["630099", "EC1A 1BB", "EC1A 1BB"],
+            "created_at": [tonight] * 3,
+        }
+    )
+    store.write_frame(db_url, new, "customers")
+    points = pd.DataFrame(
+        {
+            "contact_point_id": [8, 9, 10, 11],
+            "customer_id": [6, 7, 8, 5],
+            "kind": ["phone", "email", "email", "phone"],
+            "value": [
+                "8 916 123 45 67",
+                "emily.c@outlook.com",
+                "EMILY.C@outlook.com",
+                "+79217654321",
+            ],
+            "is_primary": True,
+            "created_at": [tonight] * 4,
+        }
+    )
+    store.write_frame(db_url, points, "contact_points")
+    since = dt.datetime(2026, 11, 1, 12, tzinfo=UTC)
+    assert load_inputs(db_url, since).changed.tolist() == [5, 6, 7, 8]  # type: ignore[union-attr]
+    full = dedup(db_url, tonight, dry_run=True)
+    later = dedup(db_url, tonight, dry_run=True, since=since)
+    cols = ["survivor_id", "merged_id"]
+    assert later.plan[cols].values.tolist() == full.plan[cols].values.tolist() == [[2, 6], [7, 8]]
+    assert later.stats["changed"] == 4
+    ran = dedup(db_url, tonight, run_id="night-2", since=since)
+    assert ran.merged == 2
+    assert len(dedup(db_url, tonight, dry_run=True, since=since).plan) == 0
