@@ -38,7 +38,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, and_, bindparam, insert, or_, select, update
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from api.delivery import (
     DeliveryError,
@@ -329,65 +335,28 @@ def _send_one(
             f"no {'mime' if row.channel == 'email' else 'sms_text'}",
         )
         return result
-    retrying = Retrying(
-        retry=retry_if_exception_type(TemporaryFailure),
-        stop=stop_after_attempt(cfg.tries),
-        wait=wait_exponential(multiplier=cfg.backoff_s, max=max(cfg.backoff_s * 8, 0.001)),
-        reraise=True,
-    )
     try:
-        for attempt in retrying:
-            with attempt:
-                _wait_for(limiters[row.channel], row.channel)
-                started = clock()
-                handed: list[bool] = []
-
-                def hand(
-                    mid: int = result.message_id,
-                    key: str = row.message_key,
-                    done: list[bool] = handed,
-                ) -> None:
-                    journal.sent(mid, key)
-                    done.append(True)
-
-                try:
-                    sender = senders.get(row.channel)
-                    if isinstance(sender, SmtpSender):  # journalled once the server has it
-                        provider_id = sender.send(row.message_key, row.address, payload, hand)
-                    else:  # the provider dedups by Idempotency-Key: journalled after its 2xx
-                        provider_id = sender.send(row.message_key, row.address, payload)
-                except DeliveryError as exc:
-                    if handed:
-                        journal.refused(result.message_id)
-                    result.attempts.append(
-                        _attempt(
-                            row,
-                            cfg,
-                            attempt.retry_state.attempt_number,
-                            started,
-                            clock(),
-                            "temporary" if isinstance(exc, TemporaryFailure) else "permanent",
-                            exc.code,
-                            exc.detail,
-                        )
-                    )
-                    raise
-                if not handed:
-                    journal.sent(result.message_id, provider_id)
-                result.attempts.append(
-                    _attempt(
+        try:
+            provider_id = _try_once(row, payload, 1, senders, limiters, journal, cfg, clock, result)
+        except TemporaryFailure:
+            if cfg.tries < 2:
+                raise
+            # the rest with tenacity's backoff, built only now: it costs more per message
+            # than the rest of a send, and most messages need one attempt
+            for attempt in _retries(cfg):
+                with attempt:
+                    provider_id = _try_once(
                         row,
+                        payload,
+                        attempt.retry_state.attempt_number + 1,
+                        senders,
+                        limiters,
+                        journal,
                         cfg,
-                        attempt.retry_state.attempt_number,
-                        started,
-                        clock(),
-                        "sent",
-                        None,
-                        None,
-                        provider_id,
+                        clock,
+                        result,
                     )
-                )
-                result.outcome, result.provider_id = "sent", provider_id
+        result.outcome, result.provider_id = "sent", provider_id
     except PermanentFailure as exc:
         result.outcome, result.error = "failed", str(exc)[:255]
     except TemporaryFailure as exc:
@@ -396,29 +365,79 @@ def _send_one(
     return result
 
 
-def _attempt(
+def _retries(cfg: WorkerConfig) -> Retrying:
+    """Tries 2..``cfg.tries`` of a message: waits backoff_s, 2·backoff_s, … (at most 8·)."""
+    longest = max(cfg.backoff_s * 8, 0.001)
+
+    def first_wait(state: RetryCallState) -> None:  # the wait after the first try, made outside
+        if state.attempt_number == 1:
+            time.sleep(min(cfg.backoff_s, longest))
+
+    return Retrying(
+        retry=retry_if_exception_type(TemporaryFailure),
+        stop=stop_after_attempt(cfg.tries - 1),
+        wait=wait_exponential(multiplier=2 * cfg.backoff_s, max=longest),
+        before=first_wait,
+        reraise=True,
+    )
+
+
+def _try_once(
     row: Any,
-    cfg: WorkerConfig,
+    payload: bytes | str,
     number: int,
-    started: dt.datetime,
-    finished: dt.datetime,
-    outcome: str,
-    code: str | None,
-    detail: str | None,
-    provider_id: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "message_id": int(row.id),
-        "channel": row.channel,
-        "attempt": (int(row.attempts) - 1) * cfg.tries + number,
-        "worker": cfg.name,
-        "outcome": outcome,
-        "code": code,
-        "detail": detail,
-        "provider_message_id": provider_id,
-        "started_at": started,
-        "finished_at": finished,
-    }
+    senders: _Senders,
+    limiters: dict[str, RateLimiter],
+    journal: Journal,
+    cfg: WorkerConfig,
+    clock: Callable[[], dt.datetime],
+    result: _Result,
+) -> str:
+    """One attempt: send, journal, record it in ``result``; raises the sender's failure."""
+    _wait_for(limiters[row.channel], row.channel)
+    started = clock()
+    handed: list[bool] = []
+
+    def hand() -> None:
+        journal.sent(result.message_id, row.message_key)
+        handed.append(True)
+
+    provider_id: str | None = None
+    failure: DeliveryError | None = None
+    try:
+        sender = senders.get(row.channel)
+        if isinstance(sender, SmtpSender):  # journalled once the server has it
+            provider_id = sender.send(row.message_key, row.address, payload, hand)
+        else:  # the provider dedups by Idempotency-Key: journalled after its 2xx
+            provider_id = sender.send(row.message_key, row.address, payload)
+    except DeliveryError as exc:
+        if handed:
+            journal.refused(result.message_id)
+        failure = exc
+    else:
+        if not handed:
+            journal.sent(result.message_id, provider_id)
+    result.attempts.append(
+        {
+            "message_id": result.message_id,
+            "channel": row.channel,
+            "attempt": (int(row.attempts) - 1) * cfg.tries + number,
+            "worker": cfg.name,
+            "outcome": "sent"
+            if failure is None
+            else "temporary"
+            if isinstance(failure, TemporaryFailure)
+            else "permanent",
+            "code": None if failure is None else failure.code,
+            "detail": None if failure is None else failure.detail,
+            "provider_message_id": provider_id,
+            "started_at": started,
+            "finished_at": clock(),
+        }
+    )
+    if failure is not None:
+        raise failure
+    return str(provider_id)
 
 
 def deliver_batch(

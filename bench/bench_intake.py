@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -85,7 +86,7 @@ def _key(url: str) -> str:
     return plain
 
 
-def _serve(url: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def _serve(url: str, port: int, data_dir: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -108,11 +109,18 @@ def _serve(url: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--workers",
+            str(workers),
         ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: kill -9 reaches every worker
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -248,9 +256,23 @@ def _figures(load: Load, elapsed: float, accepted: int) -> dict[str, float]:
 
 
 def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds (user + system) the server and its worker processes have used, from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # itself or a child
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _kill(server: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the server's whole process group (the master and its workers)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
 
 
 def _stored(url: str) -> list[str]:
@@ -261,15 +283,23 @@ def _stored(url: str) -> list[str]:
 
 def _measure(db: str, what: str, pid: int, port: int, key: str, path: str, args: Any) -> str:
     """One table row: throughput, latency and the gateway's CPU per answered request."""
-    cpu = _cpu_s(pid)
+    before = _loadavg()
+    cpu, mine = _cpu_s(pid), time.process_time()
     load, elapsed = _run_load(port, key, path, args.seconds, args.clients)
     answered = len(load.acked) if path != "/health" else len(load.latencies)
     f = _figures(load, elapsed, answered)
     ms = (_cpu_s(pid) - cpu) * 1000 / max(1, answered)
+    client_ms = (time.process_time() - mine) * 1000 / max(1, answered)
     return (
         f"| {db} | {what} | {f['per_s']:,.0f} | {f['p50_ms']:.1f} | {f['p99_ms']:.1f} "
-        f"| {f['errors']:.0f} | {ms:.2f} | {1000 / ms:,.0f} |"
+        f"| {f['errors']:.0f} | {ms:.2f} | {1000 / ms:,.0f} | {client_ms:.2f} "
+        f"| {before} → {_loadavg()} |"
     )
+
+
+def _loadavg() -> str:
+    """The machine's 1-minute load average (what else was running)."""
+    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -277,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     args = parser.parse_args(argv)
     rows: list[str] = []
     crash: list[str] = []
@@ -286,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
             try:
                 key = _key(url)
                 port = _free_port()
-                server = _serve(url, port, tmp)
+                server = _serve(url, port, tmp, args.workers)
                 try:
                     rows.append(
                         _measure(
@@ -312,32 +343,30 @@ def main(argv: list[str] | None = None) -> None:
                     )
                     print(rows[-2], rows[-1], sep="\n", flush=True)
                 finally:
-                    server.kill()
-                    server.wait()
+                    _kill(server)
                 # kill -9 under load, then resend what got no 202 with the same keys
                 before = set(_stored(url))
-                server = _serve(url, port, tmp)
+                server = _serve(url, port, tmp, args.workers)
                 load, _ = _run_load(
                     port,
                     key,
                     "/v1/activities",
                     args.seconds,
                     args.clients,
-                    kill=lambda s=server: os.kill(s.pid, signal.SIGKILL),
+                    kill=lambda s=server: os.killpg(s.pid, signal.SIGKILL),
                     kill_after=args.seconds / 3,
                 )
                 server.wait()
                 stored = [e for e in _stored(url) if e not in before]
                 lost = len(set(load.acked) - set(stored))
                 unanswered = [e for e in dict.fromkeys(load.sent) if e not in load.acked]
-                server = _serve(url, port, tmp)
+                server = _serve(url, port, tmp, args.workers)
                 try:
                     retry, _ = _run_load(
                         port, key, "/v1/activities", 120, args.clients, todo=list(unanswered)
                     )
                 finally:
-                    server.kill()
-                    server.wait()
+                    _kill(server)
                 final = [e for e in _stored(url) if e not in before]
                 dups = len(final) - len(set(final))
                 missing = len(set(load.sent) - set(final))
@@ -351,15 +380,19 @@ def main(argv: list[str] | None = None) -> None:
     text = [
         "# Intake throughput",
         "",
-        f"`python -m bench.bench_intake --seconds {args.seconds:g} --clients {args.clients}`, "
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {cpu} cores shared with the client and "
-        "other work; one uvicorn process (httptools, uvloop); accepted/s counts 202 answers. "
-        "The gateway's CPU time per request (user + system from /proc; the PostgreSQL server's "
+        f"`python -m bench.bench_intake --seconds {args.seconds:g} --clients {args.clients} "
+        f"--workers {args.workers}`, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {cpu} cores "
+        "shared with the client and other work (load: the 1-minute load average before → "
+        f"after each row); {args.workers} uvicorn worker process(es) (httptools, uvloop), each "
+        "with its own group-commit writer; accepted/s counts 202 answers. The gateway's CPU "
+        "time per request (user + system of its processes from /proc; the PostgreSQL server's "
         "own CPU not included) does not depend on how busy the machine is: 1000 / it is what "
-        "one free core would serve.",
+        "one free core would serve. The client (one asyncio process, keep-alive connections) "
+        "runs on the same cores; its CPU per request is shown too.",
         "",
-        "| database | endpoint | accepted/s | p50 ms | p99 ms | errors | gateway CPU ms/request | per free core/s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| database | endpoint | accepted/s | p50 ms | p99 ms | errors | gateway CPU ms/request "
+        "| per free core/s | client CPU ms/request | load |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
         *rows,
         "",
         "## kill -9 under load",

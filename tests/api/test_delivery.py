@@ -191,3 +191,10 @@ def test_click_redirects_only_to_the_signed_url_and_open_pixel(client: TestClien
     events = store.read_frame(url, "message_events").sort_values("event_id")
     assert events["kind"].tolist() == ["clicked", "opened"]
     assert events["detail"].tolist()[0] == "https://shop.example/sale"
+
+
+def test_dot_stuffing_doubles_a_leading_dot_on_every_line() -> None:
+    from api.delivery import _dot_stuffed
+
+    assert _dot_stuffed(b".a\r\nb.\r\n.\r\n..c\r\nd") == b"..a\r\nb.\r\n..\r\n...c\r\nd"
+    assert _dot_stuffed(b"no dots\r\n") == b"no dots\r\n"
