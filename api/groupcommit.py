@@ -1,12 +1,14 @@
 """Group commit of intake events: many requests, one transaction, each answered after it.
 
-A request hands its event to :class:`IntakeWriter` and waits; one writer thread takes
-whatever is queued at that moment (no fixed wait window: under light load a batch is one
+A request hands its event to :class:`IntakeWriter` and waits; a writer thread (one on
+SQLite, two on PostgreSQL) takes whatever is queued at that moment (no fixed wait window: under light load a batch is one
 event, under heavy load it is everything that arrived during the previous commit), stores
 the batch in one transaction with idempotency records sorted by key (two gateways
 inserting overlapping keys in different orders would deadlock), commits, and only then
 answers every request in it. So an acknowledged event is durable, and a commit costs one
-fsync per batch instead of one per request.
+fsync per batch instead of one per request. A writer keeps its connection, inserts the
+batch's events with one executemany and looks its idempotency keys up with one cached
+statement per API key.
 
 Idempotency inside the writer: a key already stored replays its first response (or 409
 with another body); the same key twice in one batch stores one event and answers both.
@@ -62,48 +64,63 @@ class Pending:
 
 
 class IntakeWriter:
-    """The writer thread of one gateway process (started on first use)."""
+    """The writer thread(s) of one gateway process (started on first use).
+
+    ``threads`` writers take batches from one queue. SQLite has one writer at a time, so
+    one thread; PostgreSQL commits several transactions at once (one WAL flush for them),
+    so two threads keep a second batch committing while the first waits for its flush.
+    """
 
     def __init__(
-        self, engine: Engine, clock: Callable[[], dt.datetime], max_batch: int = 2_000
+        self,
+        engine: Engine,
+        clock: Callable[[], dt.datetime],
+        max_batch: int = 2_000,
+        threads: int | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.max_batch = max_batch
+        self.threads = threads or (2 if engine.dialect.name == "postgresql" else 1)
         self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._conn: Connection | None = None  # the writer thread's own, kept between batches
+        self._local = threading.local()  # each writer thread's connection, kept between batches
 
     async def submit(self, item: Pending) -> Stored:
         """Queue ``item`` and wait until its batch is committed."""
-        self._start()
+        if not self._workers:
+            self._start()
         self._queue.put(item)
         return await asyncio.wrap_future(item.future)
 
     def _start(self) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="intake-writer", daemon=True
+        with self._lock:
+            if not self._workers:
+                for n in range(self.threads):
+                    thread = threading.Thread(
+                        target=self._run, name=f"intake-writer-{n}", daemon=True
                     )
-                    self._thread.start()
+                    thread.start()
+                    self._workers.append(thread)
 
     def stop(self) -> None:
-        """Finish what is queued and stop the thread."""
-        if self._thread is not None:
+        """Finish what is queued and stop the threads."""
+        with self._lock:
+            workers, self._workers = self._workers, []
+        for _ in workers:
             self._queue.put(None)
-            self._thread.join(30)
-            self._thread = None
+        for thread in workers:
+            thread.join(30)
 
     def _connection(self) -> Connection:
-        if self._conn is None:  # opening a SQLite connection costs more than a small batch
-            self._conn = self.engine.connect()
-        return self._conn
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:  # opening a SQLite connection costs more than a small batch
+            conn = self._local.conn = self.engine.connect()
+        return conn
 
     def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
+        conn, self._local.conn = getattr(self._local, "conn", None), None
         if conn is not None:
             with contextlib.suppress(Exception):  # a broken connection may fail to close
                 conn.close()
@@ -112,6 +129,7 @@ class IntakeWriter:
         while True:
             first = self._queue.get()
             if first is None:
+                self._drop_connection()
                 return
             batch = [first]
             stop = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from gateway_helpers import NOW
 
 from api.groupcommit import IntakeWriter, Pending
@@ -25,9 +26,10 @@ def _item(n: int, key: str | None, digest: str = "d") -> Pending:
     )
 
 
-def test_concurrent_requests_share_commits_and_keys_dedupe(db_url: str) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_concurrent_requests_share_commits_and_keys_dedupe(db_url: str, threads: int) -> None:
     engine = make_engine(db_url)
-    writer = IntakeWriter(engine, lambda: NOW)
+    writer = IntakeWriter(engine, lambda: NOW, threads=threads)
 
     async def run() -> list:  # type: ignore[type-arg]
         items = [_item(n, f"k{n % 50}") for n in range(200)] + [_item(999, None)]
@@ -48,3 +50,8 @@ def test_concurrent_requests_share_commits_and_keys_dedupe(db_url: str) -> None:
     assert answers[201].status_code == 409
     records = store.read_frame(db_url, "idempotency_records")
     assert len(records) == 50
+    # each answer's intake_id is the row of its own event (ids of a batch's one executemany)
+    stored = dict(zip(events["intake_id"], events["external_id"], strict=True))
+    for n in range(200):
+        assert stored[answers[n].body["intake_id"]] in {f"a{m}" for m in range(n % 50, 200, 50)}
+    assert stored[answers[200].body["intake_id"]] == "a999"
