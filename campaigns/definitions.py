@@ -32,13 +32,14 @@ import datetime as dt
 import hashlib
 import re
 import typing
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from crm.definitions import Problem, load_definition, parse_yaml, read_source
+from crm.definitions import DefinitionError, Problem, load_definition, parse_yaml, read_source
 
 __all__ = [
     "CHANNELS",
@@ -336,26 +337,47 @@ TEMPLATE_VARIABLES: dict[str, Any] = {
 }
 
 
-def check_campaign(source: str | Path) -> tuple[Campaign, list[Problem]]:
+def check_campaign(
+    source: str | Path,
+    *,
+    fields: Iterable[str] | None = None,
+    schema: Mapping[str, Any] | None = None,
+) -> tuple[Campaign, list[Problem]]:
     """Load a campaign and check what the model cannot: templates and the inline audience rule.
 
     Every template of every variant is compiled and rendered once for a sample recipient by
     :func:`campaigns.preview.check_templates` (unknown variables and filters, forbidden
     attributes, runaway templates); an inline ``audience.rule`` is parsed by the segments
-    language. Problems carry the file's name and, where known, the line.
+    language and its fields checked against the profiles': by name against ``fields``, and
+    by kind (an operator that does not fit the field, a value of the wrong type) against
+    ``schema`` when one is given. Problems carry the file's name, the line of the field in
+    the campaign file and, for an unknown name, the closest known one.
+
+    Parameters
+    ----------
+    source : str or Path
+        The campaign file (or its YAML text).
+    fields : iterable of str, optional
+        The profile columns a rule may read (``crm.snapshot.PROFILE_FIELDS``).
+    schema : mapping, optional
+        Field → kind (:func:`segments.schema.schema_from_frame` of the scored profiles).
 
     Raises
     ------
     crm.definitions.DefinitionError
-        When the file itself is invalid (see :func:`load_campaign`).
+        When the file itself is invalid (see :func:`load_campaign`): every mistake of the
+        model together with those of the audience rule, in one pass.
     """
     from campaigns.preview import check_templates
-    from segments.errors import SegmentDefinitionError
-    from segments.rules import load_segments
 
-    campaign, text = load_campaign(source)
-    _, name = read_source(source, "campaign")
+    text, name = read_source(source, "campaign")
     doc = parse_yaml(text, "campaign")
+    try:
+        campaign, _ = load_campaign(source)
+    except DefinitionError as exc:
+        rule = _raw_rule(doc.data)
+        found = _rule_problems(rule, doc, name, fields, schema) if rule is not None else []
+        raise DefinitionError([*exc.problems, *found], exc.source) from None
     problems: list[Problem] = []
     names = [v.name for v in campaign.variants]
     for variant in campaign.variants:
@@ -374,14 +396,61 @@ def check_campaign(source: str | Path) -> tuple[Campaign, list[Problem]]:
                 Problem(name, doc.line_of(loc), ".".join(map(str, loc)), p.message + inner)
             )
     if campaign.audience is not None and campaign.audience.rule is not None:
-        rule = yaml.safe_dump(
-            {"segments": [{"name": campaign.id, "where": campaign.audience.rule}]},
-            allow_unicode=True,
+        problems.extend(_rule_problems(campaign.audience.rule, doc, name, fields, schema))
+    return campaign, sorted(problems, key=lambda p: (p.line is None, p.line or 0))
+
+
+def _raw_rule(data: Any) -> dict[str, Any] | None:
+    audience = data.get("audience") if isinstance(data, dict) else None
+    rule = audience.get("rule") if isinstance(audience, dict) else None
+    return rule if isinstance(rule, dict) else None
+
+
+def _key_paths(
+    node: Any, key: str, path: tuple[str | int, ...] = ()
+) -> list[tuple[str | int, ...]]:
+    """Where ``key`` is a mapping key inside ``node``, in document order."""
+    found: list[tuple[str | int, ...]] = []
+    if isinstance(node, dict):
+        for k, value in node.items():
+            if k == key:
+                found.append((*path, k))
+            found.extend(_key_paths(value, key, (*path, k)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found.extend(_key_paths(value, key, (*path, i)))
+    return found
+
+
+def _rule_problems(
+    rule: dict[str, Any],
+    doc: Any,
+    name: str,
+    fields: Iterable[str] | None,
+    schema: Mapping[str, Any] | None,
+) -> list[Problem]:
+    """The inline rule's mistakes by the segments language, at their lines in the campaign."""
+    from segments.errors import SegmentDefinitionError
+    from segments.rules import load_segments
+
+    text = yaml.safe_dump({"segments": [{"name": "audience", "where": rule}]}, allow_unicode=True)
+    try:
+        load_segments(
+            text,
+            schema=dict(schema) if schema is not None else None,
+            fields=list(fields) if fields is not None and schema is None else None,
         )
-        try:
-            load_segments(rule)
-        except SegmentDefinitionError as exc:
-            line = doc.line_of(("audience", "rule"))
-            for bad in exc.problems:
-                problems.append(Problem(name, line, f"audience.rule.{bad.field}", str(bad.message)))
-    return campaign, problems
+    except SegmentDefinitionError as exc:
+        seen: dict[str, int] = {}
+        problems = []
+        for bad in exc.problems:
+            field = str(bad.field)
+            paths = _key_paths(rule, field)
+            nth = seen.get(field, 0)
+            seen[field] = nth + 1
+            path = paths[min(nth, len(paths) - 1)] if paths else ()
+            loc = ("audience", "rule", *path)
+            where = ".".join(map(str, loc)) if path else f"audience.rule.{field}"
+            problems.append(Problem(name, doc.line_of(loc), where, str(bad.message)))
+        return problems
+    return []

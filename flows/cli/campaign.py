@@ -25,12 +25,27 @@ def _refuse(problems: object) -> NoReturn:
     raise typer.Exit(1)
 
 
+def _profile_kinds() -> dict[str, object] | None:
+    """The kinds of the profile fields, when this database has a snapshot to read them off
+    (a check needs no database: without one the fields are checked by name)."""
+    from crm.snapshot import NoProfilesError, StaleSnapshotError, read_snapshot
+    from crm.store import StoreError
+    from segments.schema import schema_from_frame
+
+    try:
+        return dict(schema_from_frame(read_snapshot(database_url())))
+    except (NoProfilesError, StaleSnapshotError, StoreError):
+        return None
+
+
 def _load(path: str):  # type: ignore[no-untyped-def]
     from campaigns.definitions import check_campaign
     from crm.definitions import DefinitionError
+    from crm.snapshot import PROFILE_FIELDS
 
     try:
-        campaign, problems = check_campaign(path)
+        # an inline audience rule's fields: by name always, by kind when profiles are scored
+        campaign, problems = check_campaign(path, fields=PROFILE_FIELDS, schema=_profile_kinds())
     except DefinitionError as exc:
         _refuse(exc.problems)
     if problems:

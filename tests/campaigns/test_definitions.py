@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from campaigns.definitions import Campaign, definition_sha256, load_campaign
+from campaigns.definitions import Campaign, check_campaign, definition_sha256, load_campaign
 from crm.definitions import DefinitionError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "campaigns" / "examples"
@@ -82,3 +82,54 @@ def test_the_schedule_period_names_one_message_per_period() -> None:
         "weekly": "2026-W49",
         "monthly": "2026-12",
     }
+
+
+BROKEN_RULE = """\
+id: broken_rule
+name: A hand-made broken file
+audience:
+  rule:
+    all:
+      - orderz: {gte: 3}
+      - city: {gte: 5}
+      - revenue: {eq: lots}
+schedule: monthly
+channels: [sms]
+templates:
+  sms:
+    ru:
+      text: "{{ greting }} скидка"
+"""
+PROFILE = {"orders": "integer", "city": "string", "revenue": "number", "first_name": "string"}
+
+
+def test_check_reports_the_rules_fields_and_kinds_with_the_templates_in_one_pass() -> None:
+    _, problems = check_campaign(BROKEN_RULE, fields=list(PROFILE), schema=PROFILE)
+    found = {(p.line, p.field): p.message for p in problems}
+    assert found[(6, "audience.rule.all.0.orderz")] == (
+        "unknown field 'orderz'; did you mean 'orders'? the profiles have no such column"
+    )
+    assert found[(7, "audience.rule.all.1.city")].startswith(
+        "operator 'gte' does not apply to a string field"
+    )
+    assert found[(8, "audience.rule.all.2.revenue")].startswith("eq: expects a number, got 'lots'")
+    assert found[(14, "templates.sms.ru.text")] == (
+        "unknown variable 'greting'; did you mean 'greeting'?"
+    )
+    assert len(problems) == 4
+
+
+def test_check_without_kinds_still_checks_the_rules_field_names() -> None:
+    _, problems = check_campaign(BROKEN_RULE, fields=list(PROFILE))
+    rule = [(p.line, p.field) for p in problems if p.field.startswith("audience")]
+    assert rule == [(6, "audience.rule.all.0.orderz")]  # kinds unknown: only the name
+
+
+def test_a_broken_model_and_a_broken_rule_are_reported_together() -> None:
+    text = BROKEN_RULE.replace("schedule: monthly", "schedule: hourly").replace("id: ", "idd: ")
+    with pytest.raises(DefinitionError) as err:
+        check_campaign(text, fields=list(PROFILE))
+    found = {(p.line, p.field) for p in err.value.problems}
+    assert (1, "idd") in found
+    assert (9, "schedule") in found
+    assert (6, "audience.rule.all.0.orderz") in found

@@ -220,3 +220,29 @@ def test_a_run_reuses_the_nights_scored_profiles_or_rebuilds_them_and_says_which
     assert later["profiles"].endswith(
         "(the last segments run is as of 2026-11-02 07:30:00+00:00, not 2026-11-03 07:30:00+00:00)"
     )
+
+
+def test_crm_campaign_check_lists_every_mistake_of_a_broken_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path / 'crm.db'}")  # never scored
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        SCHEDULED.format(
+            id="bad", audience="{rule: {all: [{revenu: {gte: 5}}, {orders: {gte: 1}}]}}"
+        ).replace("{{ greeting }}", "{{ greting }}"),
+        encoding="utf-8",
+    )
+    refused = CliRunner().invoke(app, ["campaign", "check", str(bad)])
+    get_settings.cache_clear()
+    assert refused.exit_code == 1
+    text = " ".join(refused.output.split())
+    assert "unknown field 'revenu'; did you mean 'revenue'?" in text
+    assert "audience.rule.all.0.revenu" in text
+    assert "unknown variable 'greting'; did you mean 'greeting'?" in text
