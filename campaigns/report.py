@@ -28,7 +28,7 @@ import pandas as pd
 
 from crm.columns import CUSTOMER_ID
 
-__all__ = ["Z95", "Uplift", "campaign_report", "conversions", "uplift"]
+__all__ = ["Z95", "Uplift", "campaign_report", "conversions", "uplift", "variant_uplift"]
 
 #: The two-sided 95% quantile of the standard normal distribution.
 Z95 = 1.959963984540054
@@ -215,3 +215,63 @@ def campaign_report(
             len(sent), int(sent["converted"].sum()), len(held), int(held["converted"].sum())
         )
     return table, reasons.reset_index(), result
+
+
+def variant_uplift(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per variant (channels together) and one ``all`` row: its conversion against
+    the holdout's, the uplift and its 95% interval (:func:`uplift`); what a notebook plots.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The first frame :func:`campaign_report` returns (per variant and channel, and the
+        ``holdout`` row).
+
+    Returns
+    -------
+    DataFrame
+        ``variant``, ``sent``, ``converted``, ``conversion_rate``, ``holdout``,
+        ``holdout_converted``, ``holdout_rate``, ``uplift``, ``low``, ``high``,
+        ``significant``, ``reliable``; empty (those columns) without a holdout or a message.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"variant": ["A", "B", "holdout"], "channel": ["sms", "sms", "-"],
+    ...                       "audience": [1000, 1000, 1000], "converted": [120, 100, 100]})
+    >>> variant_uplift(table)[["variant", "uplift", "low", "high"]].round(5).values.tolist()
+    [['A', 0.02, -0.00741, 0.04741], ['B', 0.0, -0.0263, 0.0263], ['all', 0.01, -0.0131, 0.0331]]
+    """
+    columns = [
+        *("variant", "sent", "converted", "conversion_rate", "holdout", "holdout_converted"),
+        *("holdout_rate", "uplift", "low", "high", "significant", "reliable"),
+    ]
+    is_held = (table["variant"] == "holdout").to_numpy()
+    held, treated = table.loc[is_held], table.loc[~is_held]
+    n_held = int(held["audience"].sum())
+    if n_held == 0 or treated.empty:
+        return pd.DataFrame(columns=columns)
+    conv_held = int(held["converted"].sum())
+    per = treated.groupby("variant", sort=True)[["audience", "converted"]].sum()
+    per.loc["all"] = per.sum()
+    rows = []
+    for variant, (n, conv) in per[["audience", "converted"]].astype("int64").iterrows():
+        if n == 0:
+            continue
+        u = uplift(int(n), int(conv), n_held, conv_held)
+        rows.append(
+            {
+                "variant": variant,
+                "sent": int(n),
+                "converted": int(conv),
+                "conversion_rate": u.treated_rate,
+                "holdout": n_held,
+                "holdout_converted": conv_held,
+                "holdout_rate": u.holdout_rate,
+                "uplift": u.difference,
+                "low": u.low,
+                "high": u.high,
+                "significant": u.significant,
+                "reliable": u.reliable,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)

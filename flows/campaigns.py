@@ -680,10 +680,11 @@ def report_campaign(url: str, campaign_id: str) -> dict[str, Any]:
     -------
     dict
         ``runs`` (the runs' summaries), ``table`` (per variant and channel, plus the holdout),
-        ``reasons`` (exclusions by reason) and ``uplift`` (:class:`campaigns.report.Uplift`
-        or None without a holdout).
+        ``reasons`` (exclusions by reason), ``uplift`` (:class:`campaigns.report.Uplift`
+        or None without a holdout) and ``variants`` (per variant: uplift and its 95%
+        interval, :func:`campaigns.report.variant_uplift`).
     """
-    from campaigns.report import campaign_report
+    from campaigns.report import campaign_report, variant_uplift
 
     runs = store.read_frame(
         url, "SELECT * FROM campaign_runs WHERE campaign_id = ?", params=[campaign_id]
@@ -722,4 +723,10 @@ def report_campaign(url: str, campaign_id: str) -> dict[str, Any]:
     table, reasons, result = campaign_report(
         outbox, exclusions, runs, orders, events, attribution_days=window
     )
-    return {"runs": runs, "table": table, "reasons": reasons, "uplift": result}
+    return {
+        "runs": runs,
+        "table": table,
+        "reasons": reasons,
+        "uplift": result,
+        "variants": variant_uplift(table),
+    }

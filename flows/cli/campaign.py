@@ -173,3 +173,17 @@ def report(campaign_id: str = typer.Argument(..., help="The campaign id.")) -> N
             f"uplift (conversion, treated {u.treated_rate:.2%} vs holdout {u.holdout_rate:.2%}): "
             f"{u.difference:+.2%}, 95% CI [{u.low:+.2%}, {u.high:+.2%}]; {u.method}{note}"
         )
+    variants = result["variants"]
+    if len(variants) > 2:  # more than one variant and "all": each against the holdout
+        per = Table(title="uplift per variant (95% CI)")
+        for c in ("variant", "sent", "conversion", "uplift", "95% CI"):
+            per.add_column(c, justify="left" if c == "variant" else "right")
+        for v in variants.itertuples(index=False):
+            per.add_row(
+                str(v.variant),
+                f"{v.sent:,}",
+                f"{v.conversion_rate:.2%}",
+                f"{v.uplift:+.2%}",
+                f"[{v.low:+.2%}, {v.high:+.2%}]",
+            )
+        console.print(per)

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from campaigns.report import Z95, campaign_report, conversions, uplift
+from campaigns.report import Z95, campaign_report, conversions, uplift, variant_uplift
 
 
 def test_uplift_matches_the_hand_computed_wald_interval() -> None:
@@ -111,3 +111,32 @@ def test_report_per_variant_and_channel_with_the_holdout() -> None:
     }
     assert u is not None
     assert (u.treated_rate, u.holdout_rate, u.difference) == (0.5, 0.5, 0.0)
+
+
+def test_uplift_per_variant_against_the_shared_holdout_by_hand() -> None:
+    # A: 120 of 1,000 (sms 70 of 600, email 50 of 400), B: 100 of 1,000, holdout 100 of 1,000
+    table = pd.DataFrame(
+        {
+            "variant": ["A", "A", "B", "holdout"],
+            "channel": ["sms", "email", "sms", "-"],
+            "audience": [600, 400, 1000, 1000],
+            "converted": [70, 50, 100, 100],
+        }
+    )
+    frame = variant_uplift(table).set_index("variant")
+    assert frame.index.tolist() == ["A", "B", "all"]
+    assert frame.loc["A", ["sent", "converted", "holdout", "holdout_converted"]].tolist() == [
+        1000,
+        120,
+        1000,
+        100,
+    ]
+    # se = sqrt(0.12 * 0.88 / 1000 + 0.1 * 0.9 / 1000) = 0.013986; 1.96 se = 0.027412
+    assert frame.loc["A", "uplift"] == pytest.approx(0.02)
+    assert frame.loc["A", "low"] == pytest.approx(-0.007412, abs=1e-6)
+    assert frame.loc["A", "high"] == pytest.approx(0.047412, abs=1e-6)
+    assert not frame.loc["A", "significant"] and frame.loc["A", "reliable"]
+    # all treated: 220 of 2,000 = 0.11; se = sqrt(0.11 * 0.89 / 2000 + 0.09 / 1000) = 0.011788
+    assert frame.loc["all", "uplift"] == pytest.approx(0.01)
+    assert frame.loc["all", "low"] == pytest.approx(0.01 - 1.959964 * 0.0117877, abs=1e-6)
+    assert variant_uplift(table.iloc[:3]).empty  # no holdout, no uplift

@@ -77,6 +77,10 @@ def test_every_candidate_is_queued_or_excluded_and_a_rerun_adds_nothing(base: st
     assert keys.is_unique and len(keys) == first["firings"] + later["firings"]
     report = report_campaign(base, "winback_sms_ru")
     assert int(report["table"]["sent"].sum()) == first["messages"]
+    overall = report["variants"].set_index("variant").loc["all"]  # what a notebook plots
+    assert overall["sent"] == first["messages"]
+    assert overall["holdout"] == first["counts"]["holdout"]
+    assert overall["low"] <= overall["uplift"] <= overall["high"]
 
 
 def test_a_run_killed_part_way_reruns_to_the_same_outbox(base: str, tmp_path: Path) -> None:
