@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 from rapidfuzz.process import cpdist
 
+from crm.identity.arrays import distinct, distinct_inverse
 from crm.identity.keys import Field, Keys
 from crm.identity.names import equivalent, fold_codes
 
@@ -79,19 +80,24 @@ def _combine(*codes: np.ndarray) -> np.ndarray:
     return out
 
 
+def _vocab_rank(f: Field) -> np.ndarray:
+    """Alphabetical rank of each record's value (``-1`` where missing: first)."""
+    order = np.argsort(f.values.astype(str), kind="stable") if len(f.values) else np.empty(0)
+    rank = np.empty(len(f.values), dtype=np.int64)
+    rank[order.astype(np.int64)] = np.arange(len(f.values), dtype=np.int64)
+    return np.where(f.codes >= 0, rank[np.maximum(f.codes, 0)] if len(rank) else -1, -1)
+
+
 def _sort_rank(keys: Keys) -> np.ndarray:
     """Rank by (surname, first name, postcode, birth date): neighbours in a big block are alike."""
-    last = pd.Series(keys.last.strings(), dtype="str").fillna("")
-    first = pd.Series(keys.first.strings(), dtype="str").fillna("")
-    post = (
-        pd.Series(keys.postcode.strings(), dtype="str").fillna("")
-        if keys.postcode is not None
-        else ""
-    )
-    born = pd.Series(keys.birth).astype("str").fillna("")
-    full = last + " " + first + " " + post + " " + born
-    codes, _ = pd.factorize(full, sort=True)
-    return codes.astype(np.int64)
+    parts = [_vocab_rank(keys.last), _vocab_rank(keys.first)]
+    if keys.postcode is not None:
+        parts.append(_vocab_rank(keys.postcode))
+    parts.append(keys.birth.astype(np.int64))  # NaT is the smallest: missing first
+    order = np.lexsort(parts[::-1])
+    rank = np.empty(keys.n, dtype=np.int64)
+    rank[order] = np.arange(keys.n, dtype=np.int64)
+    return rank
 
 
 def _pairs_from_key(
@@ -103,20 +109,20 @@ def _pairs_from_key(
         return np.empty((0, 2), dtype=np.int64)
     order = np.lexsort((rank[rec], key))
     rec, key = rec[order], key[order]
-    _, counts = np.unique(key, return_counts=True)
-    size = np.repeat(counts, counts)
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    counts = np.diff(np.r_[start, len(key)])
     if counts.max() < 2:
         return np.empty((0, 2), dtype=np.int64)
-    reach = int(min(max(counts.max() - 1, 0), max(max_block - 1, window)))
+    size = np.repeat(counts, counts)
+    left = np.repeat(start + counts, counts) - np.arange(len(key))  # records after me in my group
+    reach = np.where(size <= max_block, left - 1, np.minimum(left - 1, window))
+    alive = np.flatnonzero(reach >= 1)
     out = []
-    for d in range(1, reach + 1):
-        i = np.arange(len(rec) - d)
-        keep = (key[i] == key[i + d]) & ((size[i] <= max_block) | (d <= window))
-        if not keep.any():
-            continue
-        out.append(np.column_stack((rec[i[keep]], rec[i[keep] + d])))
-    if not out:
-        return np.empty((0, 2), dtype=np.int64)
+    d = 1
+    while len(alive):
+        out.append(np.column_stack((rec[alive], rec[alive + d])))
+        d += 1
+        alive = alive[reach[alive] >= d]
     return np.concatenate(out)
 
 
@@ -189,7 +195,7 @@ def candidate_pairs(
         found.append(pairs)
     allp = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
     a, b = np.minimum(allp[:, 0], allp[:, 1]), np.maximum(allp[:, 0], allp[:, 1])
-    code = np.unique(a[a != b] * n + b[a != b])
+    code = distinct(a[a != b] * n + b[a != b])
     return np.column_stack((code // n, code % n)), per_rule
 
 
@@ -210,7 +216,7 @@ def _sim(
     if len(todo):
         v = np.int64(len(values))
         pair = ca[todo] * v + cb[todo]
-        uniq, inv = np.unique(pair, return_inverse=True)
+        uniq, inv = distinct_inverse(pair)
         sims = cpdist(
             values[uniq // v], values[uniq % v], scorer=scorer, workers=_WORKERS, dtype=np.float32
         )
@@ -227,7 +233,7 @@ def _lev_close(ca: np.ndarray, cb: np.ndarray, values: np.ndarray) -> np.ndarray
     todo = np.flatnonzero(both & (ca != cb))
     if len(todo):
         v = np.int64(len(values))
-        uniq, inv = np.unique(ca[todo] * v + cb[todo], return_inverse=True)
+        uniq, inv = distinct_inverse(ca[todo] * v + cb[todo])
         dist = cpdist(
             values[uniq // v],
             values[uniq % v],

@@ -28,6 +28,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from crm.identity.arrays import distinct
+
 __all__ = [
     "LETTERS",
     "SCHEMES",
@@ -211,7 +213,7 @@ def equivalent(values: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray
     if member.empty:
         return out
     nf = np.int64(len(funiq))
-    pair = np.unique(fa[todo].astype(np.int64) * nf + fb[todo])
+    pair = distinct(fa[todo].astype(np.int64) * nf + fb[todo])
     left = pd.DataFrame({"pair": pair, "fold": pair // nf}).merge(member, on="fold")
     right = pd.DataFrame({"pair": pair, "fold": pair % nf}).merge(member, on="fold")
     shared = left[["pair", "group"]].merge(right[["pair", "group"]], on=["pair", "group"])
