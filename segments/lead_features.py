@@ -64,9 +64,13 @@ def _window_counts(
     joined = observed.merge(acts, on=CUSTOMER_ID, how="inner")
     age = (joined["observed_at"] - joined["at"]).dt.total_seconds().to_numpy() / 86_400.0
     joined = joined[(age >= 0) & (age <= lookback_days)]
-    counts = pd.crosstab(joined["pos"], joined["kind"])
-    out = counts.reindex(index=np.arange(len(observed)), columns=list(kinds), fill_value=0)
-    return out.rename(columns=dict(kinds)).fillna(0).astype(float)
+    # a bincount over (lead, kind) cells: pd.crosstab aggregates group by group in Python
+    names = list(kinds)
+    kind = pd.Categorical(joined["kind"], categories=names).codes.astype(np.int64)
+    cells = joined["pos"].to_numpy(dtype=np.int64) * len(names) + kind
+    counts = np.bincount(cells, minlength=len(observed) * len(names))
+    grid = counts.reshape(len(observed), len(names)).astype(float)
+    return pd.DataFrame(grid, columns=[kinds[k] for k in names])
 
 
 def lead_features(
