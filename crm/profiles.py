@@ -44,7 +44,7 @@ import pandas as pd
 
 from crm.columns import AMOUNT, CUSTOMER_ID, OCCURRED_AT, ORDERED_AT, STATUS
 
-__all__ = ["PROFILE_COLUMNS", "build_profiles"]
+__all__ = ["PROFILE_COLUMNS", "build_profiles", "customer_partition", "partition_tables"]
 
 #: The customer columns carried over as they are.
 _CUSTOMER_FIELDS = (
@@ -609,3 +609,45 @@ def _instant(values: pd.Series | None, index: pd.Index) -> pd.Series:
         return pd.Series(pd.NaT, index=index, dtype="datetime64[us, UTC]")
     s = pd.to_datetime(values, utc=True)
     return s.astype("datetime64[us, UTC]")
+
+
+def customer_partition(ids: pd.Series | np.ndarray, partitions: int) -> np.ndarray:
+    """The partition (0 … ``partitions`` - 1) of each customer id: a stable hash, not the id.
+
+    ``pandas.util.hash_array`` (SipHash with pandas' fixed key) gives every id the same
+    partition on every run and every machine, and spreads consecutive ids (a day's new
+    customers) over all partitions.
+
+    >>> customer_partition(np.array([1, 2, 3]), 1).tolist()
+    [0, 0, 0]
+    """
+    if partitions < 1:
+        raise ValueError(f"partitions must be at least 1, got {partitions}")
+    values = np.asarray(ids, dtype=np.int64)
+    hashed = pd.util.hash_array(values, categorize=False)
+    return (hashed % np.uint64(partitions)).astype(np.int64)
+
+
+def partition_tables(
+    tables: Mapping[str, pd.DataFrame], partitions: int
+) -> list[dict[str, pd.DataFrame]]:
+    """Split the base's frames into ``partitions`` parts by a hash of ``customer_id``.
+
+    Every frame with a ``customer_id`` column is cut (rows without a customer go nowhere:
+    no profile counts them); frames without one (``companies``, ``tag_definitions``) are
+    shared by every part. Row order is kept within a part, so :func:`build_profiles` of a
+    part gives exactly that part's rows of :func:`build_profiles` of the whole.
+    """
+    parts: list[dict[str, pd.DataFrame]] = [{} for _ in range(partitions)]
+    for name, frame in tables.items():
+        if CUSTOMER_ID not in frame.columns:
+            for part in parts:
+                part[name] = frame
+            continue
+        ids = frame[CUSTOMER_ID]
+        known = ids.notna().to_numpy()
+        which = np.full(len(frame), -1, dtype=np.int64)
+        which[known] = customer_partition(ids[known].to_numpy(dtype=np.int64), partitions)
+        for k, part in enumerate(parts):
+            part[name] = frame[which == k]
+    return parts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,6 +77,32 @@ class Settings(BaseSettings):
     )
     email_rate_per_s: float = Field(2_000.0, description="Emails per second per worker.")
     sms_rate_per_s: float = Field(200.0, description="SMS per second per worker.")
+
+    # the heavy stages of the night (profiles, scores, segment evaluation): where they run
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads",
+        description="threads: in the flow's process (Prefect's default runner); dask: Prefect's "
+        "Dask task runner, on the cluster at dask_address or a local one.",
+    )
+    dask_address: str = Field(
+        "",
+        description="Scheduler of a running Dask cluster (tcp://host:8786); empty starts a "
+        "local cluster of dask_workers processes for the run.",
+    )
+    dask_workers: int = Field(2, ge=1, description="Worker processes of the local Dask cluster.")
+    partitions: int = Field(
+        0,
+        ge=0,
+        description="Parts of the base (by a hash of customer_id) the heavy stages run in; "
+        "0: one with threads, two per Dask worker with dask.",
+    )
+
+    @property
+    def heavy_partitions(self) -> int:
+        """How many parts the heavy stages split the base into (``partitions`` resolved)."""
+        if self.partitions:
+            return self.partitions
+        return 2 * self.dask_workers if self.task_runner == "dask" else 1
 
     @property
     def resolved_database_url(self) -> str:

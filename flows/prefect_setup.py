@@ -15,14 +15,22 @@ flow runs) write its own output to ``$PREFECT_HOME/ephemeral-server.log`` instea
 command's terminal: its background services (event persister, task-run recorder) log
 ``database is locked`` and, when the command exits and the server is stopped, ``CancelledError``
 tracebacks, on runs that succeeded. They stay in the log for whoever wants them.
+
+:func:`heavy_task_runner` is the task runner the heavy stages (profiles, scores, segment
+evaluation) run under, picked by the ``CRM_TASK_RUNNER`` setting: Prefect's default thread
+pool, or Prefect's Dask task runner on the cluster at ``CRM_DASK_ADDRESS`` (a local cluster of
+``CRM_DASK_WORKERS`` processes when it is empty).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import MutableMapping
+from typing import Any
 
-__all__ = ["COMMAND_DEFAULTS", "apply_command_defaults"]
+from crm.settings import Settings
+
+__all__ = ["COMMAND_DEFAULTS", "apply_command_defaults", "heavy_task_runner"]
 
 COMMAND_DEFAULTS: dict[str, str] = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
@@ -48,3 +56,44 @@ def apply_command_defaults(environ: MutableMapping[str, str] | None = None) -> d
     applied = {k: v for k, v in COMMAND_DEFAULTS.items() if k not in env}
     env.update(applied)
     return applied
+
+
+def heavy_task_runner(settings: Settings, api_url: str | None = None) -> Any:
+    """The task runner for the heavy stages, as ``settings.task_runner`` says.
+
+    Parameters
+    ----------
+    settings : Settings
+        ``task_runner`` (``threads`` or ``dask``), ``dask_address``, ``dask_workers``.
+    api_url : str, optional
+        The Prefect API the flow reports to; a local cluster's worker processes are given it,
+        so their task runs report to the same server (not to an ephemeral one of their own).
+
+    Returns
+    -------
+    prefect.task_runners.TaskRunner
+        ``ThreadPoolTaskRunner`` or ``prefect_dask.DaskTaskRunner``.
+    """
+    if settings.task_runner == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=max(1, settings.heavy_partitions))
+    from prefect_dask import DaskTaskRunner
+
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address)
+    env = {k: v for k, v in os.environ.items() if k.startswith(("PREFECT_", "CRM_"))}
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={
+            "n_workers": settings.dask_workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+            "env": env,
+        },
+    )

@@ -39,16 +39,18 @@ from crm import store
 from crm.asof import as_instant
 from crm.db import migrate
 from crm.models import CustomerProfile, LeadScore
-from crm.profiles import build_profiles
+from crm.profiles import build_profiles, partition_tables
 from crm.settings import get_settings
 from crm.snapshot import PROFILE_FIELDS, write_snapshot
+from flows.prefect_setup import heavy_task_runner
 from loyalty.ledger import balances
 from loyalty.tiers import current_tiers
+from segments.evaluation import evaluate_many
 from segments.funnel import funnel_report
 from segments.language import SegmentDefinition
 from segments.loader import EXAMPLE_SEGMENTS, load_segments
 from segments.memberships import plan_memberships
-from segments.scored_base import ScoredBase, score_base
+from segments.scored_base import BaseFit, ScoredBase, fit_base, score_base, score_fitted
 from segments.scoring import EXAMPLE_RULES, ScoringRules, load_scoring_rules
 
 __all__ = [
@@ -56,11 +58,14 @@ __all__ = [
     "DEFAULT_SEGMENTS",
     "Inputs",
     "RunPlan",
+    "combine_parts",
+    "fit_inputs",
     "load_definitions",
     "load_inputs",
     "plan_run",
     "run_segments",
     "score_inputs",
+    "score_part",
     "scoring_settings",
     "segments_flow",
     "write_run",
@@ -194,6 +199,56 @@ def plan_run(
     return RunPlan(scored, opened, closed, runs)
 
 
+def fit_inputs(inputs: Inputs, scoring_rules: ScoringRules, as_of: Any, **scoring: Any) -> BaseFit:
+    """The global statistics of a partitioned run: RFM cut points, value fits, lead scores.
+
+    Fitted once on the whole base (:func:`segments.scored_base.fit_base`) and shipped to each
+    part; ``scoring`` as :func:`score_inputs`.
+    """
+    customers = inputs.tables["customers"]
+    live = customers.loc[(customers["status"] != "duplicate").to_numpy(), "customer_id"]
+    return fit_base(pd.Index(live), inputs.tables, as_of, scoring_rules=scoring_rules, **scoring)
+
+
+def score_part(
+    tables: dict[str, pd.DataFrame],
+    fit: BaseFit,
+    definitions: list[SegmentDefinition],
+    as_of: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One part of the base: its profiles, scored with the shared fit, and their memberships.
+
+    ``tables`` are the part's frames (:func:`crm.profiles.partition_tables`), ``fit`` the
+    shared :class:`~segments.scored_base.BaseFit` cut to the part's customers. Returns the
+    scored profiles and the part's evaluation (:func:`segments.evaluation.evaluate_many`).
+    """
+    at = as_instant(as_of)
+    frames = {**tables, "loyalty": _loyalty(tables, at)}
+    scored = score_fitted(build_profiles(frames, at), fit)
+    return scored, evaluate_many(definitions, scored, at)
+
+
+def combine_parts(
+    inputs: Inputs,
+    definitions: list[SegmentDefinition],
+    fit: BaseFit,
+    parts: list[tuple[pd.DataFrame, pd.DataFrame]],
+) -> RunPlan:
+    """The run's plan from its scored parts: what :func:`plan_run` gives for the whole base."""
+    profiles = pd.concat([p for p, _ in parts]).sort_index()
+    current = pd.concat([c for _, c in parts], ignore_index=True)
+    current["segment"] = pd.Categorical(
+        current["segment"], categories=[d.name for d in definitions]
+    )
+    scored = ScoredBase(
+        as_of=fit.as_of, profiles=profiles, lead_scores=fit.lead_scores, notes=fit.notes
+    )
+    opened, closed, runs = plan_memberships(
+        definitions, profiles, inputs.open_rows, inputs.runs_at, fit.as_of, current=current
+    )
+    return RunPlan(scored, opened, closed, runs)
+
+
 def scoring_settings() -> dict[str, Any]:
     """The settings a run scores with: margin, budget share and value horizon."""
     s = get_settings()
@@ -262,6 +317,56 @@ def _plan(
     n_bins: int,
 ) -> RunPlan:
     return plan_run(inputs, definitions, rules, as_of, n_bins=n_bins, **scoring_settings())
+
+
+@task(name="fit RFM cut points, value models and lead scores", cache_policy=NO_CACHE)
+def _fit(inputs: Inputs, rules: ScoringRules, as_of: dt.datetime, n_bins: int) -> BaseFit:
+    return fit_inputs(inputs, rules, as_of, n_bins=n_bins, **scoring_settings())
+
+
+@task(name="build and score a part of the base, evaluate its segments", cache_policy=NO_CACHE)
+def _score_part(
+    tables: dict[str, pd.DataFrame],
+    fit: BaseFit,
+    definitions: list[SegmentDefinition],
+    as_of: dt.datetime,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return score_part(tables, fit, definitions, as_of)
+
+
+@flow(name="score the base in parts")
+def _score_parts(
+    parts: list[dict[str, pd.DataFrame]],
+    fits: list[BaseFit],
+    definitions: list[SegmentDefinition],
+    as_of: dt.datetime,
+) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    futures = [
+        _score_part.submit(part, fit, definitions, as_of)
+        for part, fit in zip(parts, fits, strict=True)
+    ]
+    return [f.result() for f in futures]
+
+
+def _plan_in_parts(
+    inputs: Inputs,
+    definitions: list[SegmentDefinition],
+    rules: ScoringRules,
+    as_of: dt.datetime,
+    n_bins: int,
+    partitions: int,
+) -> RunPlan:
+    """Global statistics first, then the parts on the heavy stages' runner, then one plan."""
+    from prefect.context import FlowRunContext
+
+    fit = _fit(inputs, rules, as_of, n_bins)
+    parts = partition_tables(inputs.tables, partitions)
+    fits = [fit.for_customers(pd.Index(p["customers"]["customer_id"])) for p in parts]
+    context = FlowRunContext.get()
+    api_url = str(context.client.api_url) if context and context.client else None
+    runner = heavy_task_runner(get_settings(), api_url)
+    scored = _score_parts.with_options(task_runner=runner)(parts, fits, definitions, as_of)
+    return combine_parts(inputs, definitions, fit, scored)
 
 
 @task(name="write scores and memberships", cache_policy=NO_CACHE)
@@ -334,7 +439,12 @@ def segments_flow(
     definitions = load_definitions(segments_path)  # refuse a bad file before any work
     rules = load_scoring_rules(scoring_rules_path)
     migrate(url)
-    plan = _plan(_load(url, at), definitions, rules, at, n_bins)
+    partitions = get_settings().heavy_partitions
+    inputs = _load(url, at)
+    if partitions > 1:
+        plan = _plan_in_parts(inputs, definitions, rules, at, n_bins, partitions)
+    else:
+        plan = _plan(inputs, definitions, rules, at, n_bins)
     counts = _write(url, plan)
     logger.info("segments run: %s", {k: v for k, v in counts.items() if k != "segments"})
     _publish(plan.scored, plan.runs, at)

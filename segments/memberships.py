@@ -89,6 +89,8 @@ def plan_memberships(
     open_rows: pd.DataFrame,
     runs_at: pd.DataFrame,
     as_of: Any,
+    *,
+    current: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Rows to open, rows to close and the per-segment run summary for one evaluation.
 
@@ -104,6 +106,9 @@ def plan_memberships(
         a rerun keeps their counts instead of starting from zero.
     as_of : date, datetime or ISO text
         The moment evaluated; stamped as ``entered_at`` / ``left_at``.
+    current : DataFrame, optional
+        The evaluation of ``definitions`` on ``profiles`` (:func:`evaluate_many`) when the
+        caller already has it, e.g. concatenated from partitions of the base evaluated apart.
 
     Returns
     -------
@@ -123,7 +128,8 @@ def plan_memberships(
             .to_numpy(),
         }
     )
-    current = evaluate_many(definitions, profiles, at)
+    if current is None:
+        current = evaluate_many(definitions, profiles, at)
     changes = membership_changes(
         open_rows[["segment", "customer_id"]], current, at, include_stayed=False
     )

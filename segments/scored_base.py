@@ -47,9 +47,12 @@ __all__ = [
     "MIN_TRAIN_LEADS",
     "MIN_VALUE_BUYERS",
     "OPEN_LEAD_STATUSES",
+    "BaseFit",
     "ScoredBase",
+    "fit_base",
     "loyalty_share",
     "score_base",
+    "score_fitted",
 ]
 
 #: The value models are fitted only on at least this many buyers ...
@@ -110,14 +113,6 @@ def loyalty_share(orders: pd.Series) -> pd.Series:
     return pd.Series(repeat_share(orders), index=orders.index, name="loyalty_share")
 
 
-def _rfm(paid: pd.DataFrame, as_of: pd.Timestamp, n_bins: int) -> tuple[pd.DataFrame, Any]:
-    rfm = rfm_frame(paid, as_of)
-    if len(rfm) < n_bins:  # fewer buyers than bins: no quantiles to learn
-        return rfm.iloc[:0], None
-    scorer = RFMScorer(n_bins=n_bins).fit(rfm)
-    return rfm.join(scorer.segment_frame(rfm)), scorer
-
-
 def _value(
     paid: pd.DataFrame, as_of: pd.Timestamp, margin: float, share: float, horizon: int
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -143,7 +138,24 @@ def _top_factors(contributions: pd.DataFrame, top: int = 5) -> pd.Series:
     c = c[(c["points"].abs() >= 0.05).to_numpy()]
     c = c[(c.groupby("lead_id", sort=False).cumcount() < top).to_numpy()]
     text = c["factor"].astype(str) + " " + c["points"].map("{:+.1f}".format)
-    return text.groupby(c["lead_id"].to_numpy(), sort=False).agg("; ".join)
+    return _join_by(c["lead_id"].to_numpy(), text.to_numpy(dtype=object), "; ")
+
+
+def _join_by(keys: np.ndarray, texts: np.ndarray, sep: str) -> pd.Series:
+    """``texts`` joined with ``sep`` per key, keys in first-seen order: what
+    ``groupby(keys, sort=False).agg(sep.join)`` gives, without a Python call per group."""
+    codes, uniques = pd.factorize(keys)
+    known = codes >= 0
+    codes, texts = codes[known], texts[known]
+    order = np.argsort(codes, kind="stable")
+    codes, pieces = codes[order], texts[order].astype(object)
+    if not len(codes):
+        return pd.Series([], index=uniques[:0], dtype=object)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    later = np.ones(len(pieces), dtype=bool)
+    later[starts] = False
+    pieces[later] = sep + pieces[later]
+    return pd.Series(np.add.reduceat(pieces, starts), index=uniques[codes[starts]], dtype=object)
 
 
 def _trainable(labels: pd.Series) -> bool:
@@ -189,9 +201,129 @@ def _leads(
     model = LeadScoringModel().fit(features.loc[known.index], known.astype(int))
     proba = pd.Series(model.predict_proba(features)[:, 1], index=features.index)
     out["model_probability"] = out["lead_id"].map(proba)
-    why = explain(model, features, top=3).groupby("lead_id", sort=False)["feature"].agg(", ".join)
+    top3 = explain(model, features, top=3)
+    why = _join_by(top3["lead_id"].to_numpy(), top3["feature"].to_numpy(dtype=object), ", ")
     out["factors"] = out["factors"].fillna("") + " | model: " + out["lead_id"].map(why).fillna("")
     return out, notes
+
+
+@dataclass
+class BaseFit:
+    """The global part of a scoring run, fitted once and shared by every partition.
+
+    :func:`fit_base` computes it over the whole base (the RFM cut points, the BG/NBD and
+    Gamma-Gamma fits, the lead scores and the lead model); :func:`score_fitted` applies it to
+    the profiles of any set of customers. :meth:`for_customers` keeps only what one partition
+    needs, so a cluster ships each worker its own rows and the fitted parameters.
+
+    Attributes
+    ----------
+    as_of : pandas.Timestamp
+    n_bins : int
+    rfm : pandas.DataFrame
+        RFM recency, frequency and monetary per buyer (:func:`segments.rfm.rfm_frame`).
+    scorer : RFMScorer or None
+        Fitted on every buyer's RFM (None when there are fewer buyers than bins).
+    values : pandas.DataFrame
+        Predicted value and personal budget per buyer (empty when the models were not fitted).
+    lead_scores : pandas.DataFrame
+        Every lead's rule score, factors and model probability.
+    best_lead : pandas.Series
+        The best rule score of each customer's open leads.
+    notes : dict
+        As :attr:`ScoredBase.notes`.
+    """
+
+    as_of: pd.Timestamp
+    n_bins: int
+    rfm: pd.DataFrame
+    scorer: RFMScorer | None
+    values: pd.DataFrame
+    lead_scores: pd.DataFrame
+    best_lead: pd.Series
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def for_customers(self, ids: pd.Index) -> BaseFit:
+        """This fit with the per-customer frames cut to ``ids`` (the fitted parts kept)."""
+        return BaseFit(
+            as_of=self.as_of,
+            n_bins=self.n_bins,
+            rfm=self.rfm[self.rfm.index.isin(ids)],
+            scorer=self.scorer,
+            values=self.values[self.values.index.isin(ids)],
+            lead_scores=self.lead_scores.iloc[:0],
+            best_lead=self.best_lead[self.best_lead.index.isin(ids)],
+            notes={},
+        )
+
+
+def fit_base(
+    customer_ids: pd.Index,
+    tables: dict[str, pd.DataFrame],
+    as_of: Any,
+    *,
+    scoring_rules: ScoringRules,
+    n_bins: int = 5,
+    margin: float = 0.3,
+    share: float = 0.1,
+    horizon_months: int = 12,
+) -> BaseFit:
+    """The global statistics of a scoring run over the customers ``customer_ids``.
+
+    RFM is measured on every buyer and the cut points learned from all of them; the value
+    models are fitted on every buyer and each buyer's value predicted (a per-row formula of
+    the fitted parameters); the leads are scored and the lead model trained over all leads
+    (a lead's account and company span customers). Parameters as :func:`score_base`.
+    """
+    at = as_instant(as_of)
+    orders = tables["orders"]
+    paid = orders[
+        (orders["status"] == "paid").to_numpy()
+        & (orders["ordered_at"] <= at).to_numpy()
+        & orders["customer_id"].isin(customer_ids).to_numpy()
+    ]
+    rfm = rfm_frame(paid, at)
+    # fewer buyers than bins: no quantiles to learn
+    scorer = RFMScorer(n_bins=n_bins).fit(rfm) if len(rfm) >= n_bins else None
+    values, notes = _value(paid, at, margin, share, horizon_months)
+    leads, lead_notes = _leads(tables, scoring_rules, at)
+    notes.update(lead_notes)
+    all_leads = tables["leads"]
+    open_ids = all_leads.loc[all_leads["status"].isin(OPEN_LEAD_STATUSES).to_numpy(), "lead_id"]
+    open_leads = leads[leads["lead_id"].isin(open_ids).to_numpy()]
+    best = open_leads.dropna(subset=["customer_id"]).groupby("customer_id")["rule_score"].max()
+    if scorer is not None:
+        notes["rfm_cut_points"] = {k: v.tolist() for k, v in scorer.cut_points_.items()}
+    else:
+        notes["rfm"] = f"fewer buyers than the {n_bins} RFM bins: no RFM scores"
+    return BaseFit(at, n_bins, rfm, scorer, values, leads, best, notes)
+
+
+def score_fitted(profiles: pd.DataFrame, fit: BaseFit) -> pd.DataFrame:
+    """Add the scored columns to ``profiles`` with a fitted :class:`BaseFit` (row by row).
+
+    Each customer's scores depend only on their own rows and the fit, so scoring the base in
+    partitions and concatenating gives the scores of the whole base at once.
+    """
+    profiles = profiles.copy()
+    scorer, rfm = fit.scorer, fit.rfm
+    rfm = rfm.join(scorer.segment_frame(rfm)) if scorer is not None else rfm.iloc[:0]
+    rfm = rfm.rename(columns={"segment": "rfm_segment"})
+    for col in ("recency", "r_score", "f_score", "m_score"):
+        profiles[col] = rfm[col].reindex(profiles.index).astype("Int64") if col in rfm else pd.NA
+    profiles["frequency"] = profiles["orders"]
+    profiles["monetary"] = profiles["revenue"]
+    profiles["rfm_code"] = rfm["rfm_code"].reindex(profiles.index) if len(rfm) else None
+    profiles["rfm_segment"] = (
+        rfm["rfm_segment"].astype("object").reindex(profiles.index) if len(rfm) else None
+    )
+    values = fit.values
+    for col in _VALUE_COLUMNS:
+        profiles[col] = values[col].reindex(profiles.index) if col in values else np.nan
+    profiles["loyalty_share"] = loyalty_share(profiles["orders"])
+    profiles["lead_score"] = fit.best_lead.reindex(profiles.index)
+    profiles["as_of"] = fit.as_of
+    return profiles
 
 
 def score_base(
@@ -249,37 +381,19 @@ def score_base(
             "there are no active customers to score yet; import customers and orders "
             "(`crm import`) or load the sample data (`crm sample`) first",
         )
-    profiles = profiles.copy()
-    orders = tables["orders"]
-    paid = orders[
-        (orders["status"] == "paid").to_numpy()
-        & (orders["ordered_at"] <= at).to_numpy()
-        & orders["customer_id"].isin(profiles.index).to_numpy()
-    ]
-    rfm, scorer = _rfm(paid, at, n_bins)
-    rfm = rfm.rename(columns={"segment": "rfm_segment"})
-    for col in ("recency", "r_score", "f_score", "m_score"):
-        profiles[col] = rfm[col].reindex(profiles.index).astype("Int64") if col in rfm else pd.NA
-    profiles["frequency"] = profiles["orders"]
-    profiles["monetary"] = profiles["revenue"]
-    profiles["rfm_code"] = rfm["rfm_code"].reindex(profiles.index) if len(rfm) else None
-    profiles["rfm_segment"] = (
-        rfm["rfm_segment"].astype("object").reindex(profiles.index) if len(rfm) else None
+    fit = fit_base(
+        profiles.index,
+        tables,
+        at,
+        scoring_rules=scoring_rules,
+        n_bins=n_bins,
+        margin=margin,
+        share=share,
+        horizon_months=horizon_months,
     )
-    values, notes = _value(paid, at, margin, share, horizon_months)
-    for col in _VALUE_COLUMNS:
-        profiles[col] = values[col].reindex(profiles.index) if col in values else np.nan
-    profiles["loyalty_share"] = loyalty_share(profiles["orders"])
-    leads, lead_notes = _leads(tables, scoring_rules, at)
-    notes.update(lead_notes)
-    all_leads = tables["leads"]
-    open_ids = all_leads.loc[all_leads["status"].isin(OPEN_LEAD_STATUSES).to_numpy(), "lead_id"]
-    open_leads = leads[leads["lead_id"].isin(open_ids).to_numpy()]
-    best = open_leads.dropna(subset=["customer_id"]).groupby("customer_id")["rule_score"].max()
-    profiles["lead_score"] = best.reindex(profiles.index)
-    if scorer is not None:
-        notes["rfm_cut_points"] = {k: v.tolist() for k, v in scorer.cut_points_.items()}
-    else:
-        notes["rfm"] = f"fewer buyers than the {n_bins} RFM bins: no RFM scores"
-    profiles["as_of"] = at
-    return ScoredBase(as_of=at, profiles=profiles, lead_scores=leads, notes=notes)
+    return ScoredBase(
+        as_of=at,
+        profiles=score_fitted(profiles, fit),
+        lead_scores=fit.lead_scores,
+        notes=fit.notes,
+    )

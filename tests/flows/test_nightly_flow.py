@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +12,7 @@ import pytest
 
 import flows.loyalty
 from crm import store
+from crm.db import migrate
 from crm.sample import generate, load
 from crm.settings import get_settings
 from flows.nightly import nightly_flow, run_summary
@@ -175,3 +178,87 @@ def test_run_summary_lists_each_step_with_its_figures() -> None:
     assert "| extra | 12.0 | 600 | checked 7 |" in text  # a step without a description, as is
     assert "92.5% after the automatic fixes (50.0% as found)" in text
     assert "| vip | 25 |" in text
+
+
+#: What a night decides, per table, with the columns it is sorted by to compare two nights.
+RESULT_TABLES: dict[str, list[str]] = {
+    "customer_profiles": ["customer_id"],
+    "lead_scores": ["lead_id"],
+    "segment_memberships": ["segment", "customer_id", "entered_at"],
+    "segment_runs": ["segment", "as_of"],
+    "merge_log": ["merged_id", "action"],
+    "loyalty_ledger": ["idempotency_key"],
+}
+#: Columns that say when or under which row number a decision was stored, not what it was.
+BOOKKEEPING = {"entry_id", "merge_id", "run_id", "recorded_at", "created_at"}
+
+
+@pytest.fixture
+def twin_url(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A second fresh database of the same kind as ``db_url``."""
+    if db_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'twin.db'}"
+        migrate(url)
+        yield url
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    template = request.getfixturevalue("_postgres_template")
+    base = make_url(db_url)
+    admin = base.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    name = f"crm_twin_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _results(url: str) -> dict[str, pd.DataFrame]:
+    out = {}
+    for table, key in RESULT_TABLES.items():
+        frame = store.read_frame(url, table)
+        frame = frame.drop(columns=[c for c in frame.columns if c in BOOKKEEPING])
+        out[table] = frame.sort_values(key).reset_index(drop=True)
+    return out
+
+
+def _assert_same_results(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFrame]) -> None:
+    for table in RESULT_TABLES:
+        assert len(want[table]) > 0, table
+        pd.testing.assert_frame_equal(got[table], want[table], obj=table)
+
+
+def test_the_night_on_a_local_dask_cluster_gives_the_single_process_results(
+    db_url: str,
+    twin_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect_harness: None,
+) -> None:
+    data = generate(customers=300, seed=7)
+    load(db_url, data)
+    load(twin_url, data)
+    kwargs = {"as_of": AS_OF, "loyalty_lookback_days": 1100, "retry_delay_seconds": 0}
+    try:
+        monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "single"))
+        get_settings.cache_clear()
+        assert get_settings().heavy_partitions == 1
+        single = nightly_flow(url=db_url, **kwargs)
+
+        # two worker processes, the base in four parts by a hash of the customer id
+        monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "dask"))
+        monkeypatch.setenv("CRM_TASK_RUNNER", "dask")
+        monkeypatch.setenv("CRM_DASK_WORKERS", "2")
+        get_settings.cache_clear()
+        assert get_settings().heavy_partitions == 4
+        on_dask = nightly_flow(url=twin_url, **kwargs)
+    finally:
+        get_settings.cache_clear()
+    assert on_dask["segments"] == single["segments"]
+    _assert_same_results(_results(twin_url), _results(db_url))
