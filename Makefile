@@ -28,23 +28,15 @@ DEMO_ENV := PREFECT_HOME=$(CURDIR)/var/prefect \
 # quiet hours and are due now, whenever the demo runs
 DEMO_AS_OF = $(shell date -u -d yesterday +%Y-%m-%d)T10:30:00+03:00
 
-# Prefect's own database is migrated in the background while the sample is generated and
-# imported (on a fresh clone that migration is the largest part of the night's first start;
-# see the README's demo timing); `crm sample --load` creates and migrates the CRM database.
+# .ci/demo.py runs, in one process, what a person would type: crm sample --customers
+# $(DEMO_CUSTOMERS) --seed 42 --out var/sample --load, crm import contacts
+# var/sample/import_contacts.csv, crm nightly --as-of $(DEMO_AS_OF) --loyalty-lookback-days 1100
+# (the first night books the loaded history), crm status, then .ci/demo_deliver.py (an SMTP sink
+# and the fake SMS provider, the gateway worker once, where to look). Prefect's temporary
+# server starts in the background at once, while the sample is generated (README: the demo, timed).
 demo: setup  ## the whole loop on a fresh SQLite database: 10k customers, an import, the nightly job, delivery
 	rm -f $(DEMO_DB)
-	@mkdir -p var/prefect && date +%s > var/.demo-started
-	@set -e; \
-	$(DEMO_ENV) $(BIN)/prefect server database upgrade -y > var/prefect/database-upgrade.log 2>&1 & upgrade=$$!; \
-	echo "$(BIN)/crm sample --customers $(DEMO_CUSTOMERS) --seed 42 --out var/sample --load"; \
-	$(DEMO_ENV) $(BIN)/crm sample --customers $(DEMO_CUSTOMERS) --seed 42 --out var/sample --load; \
-	echo "$(BIN)/crm import contacts var/sample/import_contacts.csv"; \
-	$(DEMO_ENV) $(BIN)/crm import contacts var/sample/import_contacts.csv; \
-	wait $$upgrade || { echo "Prefect's database upgrade failed: see var/prefect/database-upgrade.log" >&2; exit 1; }
-	$(DEMO_ENV) $(BIN)/crm nightly --as-of $(DEMO_AS_OF) --loyalty-lookback-days 1100  # first run: book the loaded history
-	$(DEMO_ENV) $(BIN)/crm status
-	$(DEMO_ENV) $(BIN)/python .ci/demo_deliver.py  # SMTP sink + fake SMS provider, the gateway worker once
-	@echo "the demo took $$(( $$(date +%s) - $$(cat var/.demo-started) )) s (after the install)"
+	$(DEMO_ENV) $(BIN)/python .ci/demo.py --customers $(DEMO_CUSTOMERS) --as-of $(DEMO_AS_OF)
 
 serve: setup  ## Prefect's server and UI on http://127.0.0.1:4200, the crm-local pool, every deployment, a worker
 	$(DEMO_ENV) $(BIN)/crm serve
