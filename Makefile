@@ -36,6 +36,7 @@ DEMO_AS_OF = $(shell date -u -d yesterday +%Y-%m-%d)T10:30:00+03:00
 # server starts in the background at once, while the sample is generated (README: the demo, timed).
 demo: setup  ## the whole loop on a fresh SQLite database: 10k customers, an import, the nightly job, delivery
 	rm -f $(DEMO_DB)
+	@mkdir -p var/prefect
 	$(DEMO_ENV) $(BIN)/python .ci/demo.py --customers $(DEMO_CUSTOMERS) --as-of $(DEMO_AS_OF)
 
 serve: setup  ## Prefect's server and UI on http://127.0.0.1:4200, the crm-local pool, every deployment, a worker
