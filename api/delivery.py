@@ -121,9 +121,11 @@ class SmtpSender:
     ) -> str:
         """Send the bytes to ``address`` (MAIL, RCPT, DATA); the message key is the provider id.
 
-        ``handed`` is called the moment the message's final ``.`` is in the socket, before
-        the server's answer: from then on the server has it even if this process dies, so
-        the worker journals it there (an answer that refuses it is raised as usual).
+        ``handed`` is called between the body and its final ``.``: the worker journals the
+        message there, so a process killed at any point after it is never sent again (a
+        server holds nothing of a message whose final ``.`` did not arrive); an answer that
+        refuses it, or a failure to write the ``.``, is raised as usual and the worker takes
+        the journal entry back.
         """
         data = payload if isinstance(payload, bytes) else payload.encode("utf-8")
         try:
@@ -143,9 +145,10 @@ class SmtpSender:
             body = _dot_stuffed(data)
             if not body.endswith(b"\r\n"):
                 body += b"\r\n"
-            conn.send(body + b".\r\n")
+            conn.send(body)  # the server keeps nothing until the final dot
             if handed is not None:
-                handed()
+                handed()  # journalled first: a kill from here on can lose it, never repeat it
+            conn.send(b".\r\n")
             code, msg = conn.getreply()
             if code != 250:
                 self._drop_if_broken(code)

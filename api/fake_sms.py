@@ -55,11 +55,13 @@ class FakeProvider:
 
 def make_app(provider: FakeProvider | None = None) -> FastAPI:
     """The fake provider's app (its state is ``app.state.provider``)."""
-    app = FastAPI(title="Fake SMS provider")
+    app = FastAPI(
+        title="Fake SMS provider", telemetry={"tracing": False, "metrics": False, "logs": False}
+    )
     app.state.provider = provider or FakeProvider()
 
     @app.post("/v1/messages")
-    def post_message(
+    async def post_message(  # async: a lock held for microseconds, no thread hop
         body: _Message, idempotency_key: str = Header(alias="Idempotency-Key")
     ) -> JSONResponse:
         code, answer = app.state.provider.take(idempotency_key, body)

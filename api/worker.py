@@ -15,11 +15,28 @@ SIGKILL of the process because the kernel holds it); the batch's database commit
 after. A worker holds a lock on its journal while alive; any worker recovers a journal
 whose lock is free (its owner died) by marking those messages sent before it claims
 anything, so a message handed over before the kill is not sent again, and one not yet
-handed over is claimed again when its lease ends. An email is journalled the moment its
-final ``.`` is in the socket, before the server's answer (the server has it from then on even if the worker dies;
-a refusal that follows is journalled too and takes it back), so the gap left is between one
-``send`` and one ``write`` in the same thread. An SMS is journalled after the provider's
-2xx; a resend in the gap carries the same ``Idempotency-Key`` and the provider delivers it once.
+handed over is claimed again when its lease ends.
+
+The gap between a send and its journal entry, and what a SIGKILL in it does:
+
+- Email: the body goes into the socket, then the journal entry is written, then the final
+  ``.``. An SMTP server keeps nothing of a DATA whose final ``.`` never came, so a kill
+  before the entry leaves the message unsent (claimed again after its lease), and a kill
+  after it leaves it journalled: recovered as sent and never repeated. The one outcome
+  left is a kill after the entry but before the 5-byte ``.`` reached the kernel: that
+  message is recorded sent but was not delivered (lost, never duplicated: at most once).
+  A refusal that follows the ``.``, or a failed write of it, is journalled too and takes
+  the entry back. Should a server ever be handed one message twice (it would take a
+  dead worker whose ``.`` was written but whose journal was lost with its disk), both
+  copies carry the same ``Message-ID``, derived from the outbox idempotency key
+  (:func:`campaigns.mime.build_mime`), which receiving systems use to drop duplicates.
+- SMS: journalled after the provider's 2xx. A kill between the 2xx and the entry means
+  the message is claimed again and resent with the same ``Idempotency-Key`` (the outbox
+  ``message_key``); the provider answers with the first id and sends nothing (exactly
+  once, :mod:`api.fake_sms` does the same).
+
+Journal entries are one ``write`` each, not batched: a batched write would widen the
+window from one 5-byte send to the whole batch.
 """
 
 from __future__ import annotations
