@@ -24,6 +24,7 @@ Delivery reports come back to the gateway's ``POST /v1/webhooks/sms``.
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from email.utils import parseaddr
@@ -110,6 +111,8 @@ class SmtpSender:
                 conn.starttls(context=ssl.create_default_context())
         if self.user and self.password:
             conn.login(self.user, self.password)
+        if conn.sock is not None:  # the final dot is its own small write: no Nagle delay
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
     def send(
