@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
+from campaigns.batch import OUTPUT_COLUMNS
 from crm import store
 
 __all__ = [
@@ -32,13 +33,7 @@ OUTBOX_COLUMNS = (
     "variant",
     "language",
     "address",
-    "subject",
-    "body_html",
-    "body_text",
-    "sms_text",
-    "sms_encoding",
-    "sms_segments",
-    "mime",
+    *OUTPUT_COLUMNS,  # what the renderer fills
     "scheduled_for",
     "created_at",
 )
