@@ -372,28 +372,44 @@ def email_keys(values: pd.Series) -> pd.DataFrame:
     )
 
 
-_ADDRESS_WORDS = (
-    "ул|улица|д|дом|кв|квартира|корп|корпус|стр|строение|пр т|пр|просп|проспект|пер|"
-    "переулок|ш|шоссе|б р|бульвар|наб|набережная|пл|площадь|г|город|flat|apt|apartment|"
-    "unit|suite|street|st|road|rd|avenue|ave|lane|ln"
+#: Street-type and house-number words an address key leaves out.
+_ADDRESS_WORDS = frozenset(
+    {
+        *("ул", "улица", "д", "дом", "кв", "квартира", "корп", "корпус", "стр", "строение"),
+        *("пр", "просп", "проспект", "пер", "переулок", "ш", "шоссе", "бульвар", "наб"),
+        *("набережная", "пл", "площадь", "г", "город", "flat", "apt", "apartment", "unit"),
+        *("suite", "street", "st", "road", "rd", "avenue", "ave", "lane", "ln"),
+    }
 )
+#: Abbreviations with a hyphen (``пр-т``, ``б-р``): two words once punctuation is a space.
+_TWO_PART = {" пр т ": " проспект ", " б р ": " бульвар "}
 
 
 def _address_keys(values: pd.Series) -> pd.Series:
     """Folded address words without house-number and street-type words, transliterated.
 
-    Vectorised in Arrow (RE2): punctuation becomes a space, then the words of
-    ``_ADDRESS_WORDS`` are dropped wherever they stand alone (``ул. Ленина, д. 5`` gives
-    ``lenina 5``; ``Kings Road, flat 69`` gives ``kings 69``).
+    Vectorised in Arrow: punctuation becomes a space, the text is split into words and
+    the words of ``_ADDRESS_WORDS`` are dropped (``ул. Ленина, д. 5`` gives ``lenina 5``;
+    ``Kings Road, flat 69`` gives ``kings 69``).
     """
     arr = pc.utf8_lower(_arrow(values))
     arr = pc.replace_substring(arr, "ё", "е")
     arr = pc.replace_substring_regex(arr, r"[^\pL\pN_]+", " ")
     arr = pc.binary_join_element_wise(" ", arr, " ", "")
-    for _ in range(3):  # a dropped word takes its spaces: neighbours need another pass
-        arr = pc.replace_substring_regex(arr, f" (?:{_ADDRESS_WORDS}) ", " ")
-    arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, " +", " "))
-    s = pd.Series(arr.to_numpy(zero_copy_only=False), index=values.index, dtype="str")
+    for two, word in _TWO_PART.items():
+        arr = pc.replace_substring(arr, two, word)
+    words = pc.utf8_split_whitespace(arr)
+    flat = pc.list_flatten(words)
+    parent = pc.list_parent_indices(words)
+    drop = pa.array(["", *sorted(_ADDRESS_WORDS)])  # "": the padding's empty words
+    keep = pc.invert(pc.is_in(flat, value_set=drop))
+    counts = np.bincount(
+        np.asarray(parent.filter(keep), dtype=np.int64), minlength=len(arr)
+    ).astype(np.int32)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+    kept = pa.ListArray.from_arrays(offsets, flat.filter(keep))
+    joined = pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), pc.binary_join(kept, " "))
+    s = pd.Series(joined.to_numpy(zero_copy_only=False), index=values.index, dtype="str")
     s = transliterate(s)
     return s.where(s.str.len() >= 3)
 

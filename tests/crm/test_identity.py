@@ -592,3 +592,27 @@ def test_a_duplicate_that_lost_its_birth_date_still_joins_through_its_own_mailbo
     )
     frame = people([*BASE, again_ru, again_patronymic, again_en])
     assert clusters_of(frame) == [{1, 5}, {2, 6}, {3, 7}]
+
+
+def test_address_keys_drop_street_type_and_flat_words_in_both_languages() -> None:
+    from crm.identity.keys import prepare
+
+    frame = pd.DataFrame(
+        {
+            "address": [
+                "ул. Молодёжная, д. 156, кв. 230",
+                "пр-т Мира, д.5",
+                "б-р Рокоссовского, 5 б",
+                "174 Kings Road, flat 69",
+                "ул. д. кв.",
+            ]
+        }
+    )
+    keys = prepare(frame, {"address": "address"})
+    assert keys.addresses[0].strings().tolist() == [
+        "molodezhnaya 156 230",
+        "mira 5",
+        "rokossovskogo 5 b",
+        "174 kings 69",
+        None,
+    ]
