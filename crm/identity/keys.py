@@ -582,7 +582,10 @@ def prepare(
         cols = by_kind.get(kind)
         return frame[cols[0]] if cols else None
 
-    names = name_keys(one("first_name"), one("last_name"), one("middle_name"), one("full_name"))
+    first = one("first_name")
+    if all(one(k) is None for k in ("first_name", "last_name", "middle_name", "full_name")):
+        first = pd.Series(None, index=frame.index, dtype="str")  # a frame without names
+    names = name_keys(first, one("last_name"), one("middle_name"), one("full_name"))
     gender = gender_keys(one("gender"), names["last_native"], names["middle_native"])
     birth = (
         birth_dates(frame[by_kind["birth_date"][0]])
