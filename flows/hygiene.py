@@ -36,9 +36,9 @@ def _read(url: str) -> dict[str, pd.DataFrame]:
 
 @task(name="normalise, validate, decay, measure")
 def _plan(
-    base: dict[str, pd.DataFrame], as_of: dt.datetime, region: str, stale: int
+    base: dict[str, pd.DataFrame], as_of: dt.datetime, region: str, stale: int, full: bool
 ) -> CleanResult:
-    return plan_clean(base, as_of, default_region=region, stale_after_days=stale)
+    return plan_clean(base, as_of, default_region=region, stale_after_days=stale, full=full)
 
 
 @task(name="write back and store the KPI")
@@ -54,12 +54,15 @@ def hygiene_flow(
     as_of: dt.datetime | None = None,
     stale_after_days: int = 3 * 365,
     dry_run: bool = False,
+    full: bool = False,
 ) -> HygieneRun:
     """Clean the base, suppress what decayed, refresh the robot's tasks and store the KPI.
 
     The one hygiene job: ``crm clean`` and the nightly chain run this flow. ``as_of``
     defaults to now (the flow is the top-level caller that may read the clock); with
-    ``dry_run`` nothing is written and the run's id is 0.
+    ``dry_run`` nothing is written and the run's id is 0. After a first pass only new and
+    never-parsed phone numbers are parsed (the stored forms of the others are reused, with the
+    same result); ``full`` parses every number again (after a change of rules or region).
     """
     logger = get_run_logger()
     settings = get_settings()
@@ -67,7 +70,7 @@ def hygiene_flow(
     as_of = as_of or dt.datetime.now(dt.UTC)
     migrate(url)
     base = _read(url)
-    result = _plan(base, as_of, settings.default_region, stale_after_days)
+    result = _plan(base, as_of, settings.default_region, stale_after_days, full)
     if dry_run:
         return HygieneRun(quality_run_id=0, result=result, written={})
     run = _write(url, base, result, as_of)

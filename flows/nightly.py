@@ -26,6 +26,9 @@ from typing import Any
 from prefect import Flow, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from crm import store
+from crm.db import migrate
+from crm.hygiene.database import previous_pass
 from crm.settings import get_settings
 from flows.campaigns import DEFAULT_CAMPAIGNS, campaigns_flow
 from flows.hygiene import hygiene_flow
@@ -40,6 +43,13 @@ def _peak_rss_mb() -> float:
     # ru_maxrss is in KiB on Linux: the process's peak so far, so a step's figure is the peak
     # of the job up to the end of that step
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _night_before(url: str, as_of: dt.datetime) -> dt.datetime | None:
+    migrate(url)
+    runs = store.read_frame(url, "quality_runs", columns=["as_of"])
+    before = previous_pass({"quality_runs": runs}, as_of)
+    return None if before is None else before.to_pydatetime()
 
 
 def _run_step(
@@ -71,6 +81,7 @@ def nightly_flow(
     campaign_paths: tuple[str, ...] | list[str] = DEFAULT_CAMPAIGNS,
     retries: int = 2,
     retry_delay_seconds: float = 30.0,
+    incremental: bool = True,
 ) -> dict[str, Any]:
     """Run hygiene → dedup → loyalty day → segments → campaigns on the database at ``url``.
 
@@ -80,6 +91,13 @@ def nightly_flow(
     orders of ``loyalty_lookback_days`` days before it are picked up too (a first run over a
     loaded history passes its length: the ledger's idempotency keys make any overlap free).
     A step that fails is retried ``retries`` times, ``retry_delay_seconds`` apart.
+
+    A later night is ``incremental``: the night before is the latest hygiene pass stored
+    before ``as_of`` (``quality_runs``: each night's first step stores its moment), and
+    hygiene parses only the phone numbers added since, dedup matches only the customers
+    created, updated or given a contact point since then against the base
+    (:func:`flows.identity.dedup_flow`'s ``since``). The first night, a rerun of the same
+    night and ``incremental=False`` do the whole base.
     """
     logger = get_run_logger()
     settings = get_settings()
@@ -87,10 +105,20 @@ def nightly_flow(
     as_of = as_of or dt.datetime.now(dt.UTC)
     steps: dict[str, dict[str, float]] = {}
     again: dict[str, Any] = {"retries": retries, "retry_delay_seconds": retry_delay_seconds}
-    cleaned = _run_step(steps, "hygiene", hygiene_flow, url=url, as_of=as_of, **again)
+    since = _night_before(url, as_of) if incremental else None
+    cleaned = _run_step(
+        steps, "hygiene", hygiene_flow, url=url, as_of=as_of, full=since is None, **again
+    )
     hygiene = {**cleaned.result.summary, **cleaned.result.stats}
     dedup = _run_step(
-        steps, "dedup", dedup_flow, threshold=dedup_threshold, url=url, as_of=as_of, **again
+        steps,
+        "dedup",
+        dedup_flow,
+        threshold=dedup_threshold,
+        url=url,
+        as_of=as_of,
+        since=since,
+        **again,
     )
     loyalty = _run_step(
         steps,

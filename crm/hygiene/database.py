@@ -22,6 +22,7 @@ __all__ = [
     "apply_clean",
     "latest_quality",
     "plan_clean",
+    "previous_pass",
     "quality_history",
     "read_base",
 ]
@@ -61,7 +62,20 @@ def read_base(url: str) -> dict[str, pd.DataFrame]:
         ),
         "suppressions": store.read_frame(url, "suppressions"),
         "tasks": store.read_frame(url, "data_ops_tasks"),
+        "quality_runs": store.read_frame(url, "quality_runs", columns=["as_of"]),
     }
+
+
+def previous_pass(base: dict[str, pd.DataFrame], as_of: dt.datetime) -> pd.Timestamp | None:
+    """The moment of the latest stored pass before ``as_of`` (None before the first one)."""
+    runs = base.get("quality_runs")
+    if runs is None or not len(runs):
+        return None
+    at = pd.Timestamp(as_of)
+    at = at.tz_localize("UTC") if at.tzinfo is None else at
+    stamps = pd.to_datetime(runs["as_of"], utc=True)
+    earlier = stamps[(stamps < at).to_numpy()]
+    return earlier.max() if len(earlier) else None
 
 
 def apply_clean(
@@ -179,8 +193,13 @@ def plan_clean(
     as_of: dt.datetime,
     default_region: str = "RU",
     stale_after_days: int = 3 * 365,
+    full: bool = False,
 ) -> CleanResult:
-    """What the hygiene pass decides for the base :func:`read_base` returned (nothing written)."""
+    """What the hygiene pass decides for the base :func:`read_base` returned (nothing written).
+
+    After a first pass, the numbers that pass parsed are not parsed again
+    (:func:`previous_pass`, ``normalised_before`` of :func:`clean_base`); ``full`` parses all.
+    """
     return clean_base(
         base["customers"],
         base["contact_points"],
@@ -193,6 +212,7 @@ def plan_clean(
         tasks=base["tasks"],
         default_region=default_region,
         stale_after_days=stale_after_days,
+        normalised_before=None if full else previous_pass(base, as_of),
     )
 
 

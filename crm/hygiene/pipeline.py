@@ -293,6 +293,35 @@ def _plan_tasks(
     return writes, len(wanted)
 
 
+def _phones(
+    points: pd.DataFrame, region: str, before: dt.datetime | pd.Timestamp | None
+) -> pd.DataFrame:
+    """:func:`normalise_phones` of the phone points, reusing the stored forms of parsed ones."""
+    trusted = np.zeros(len(points), dtype=bool)
+    if before is not None and "created_at" in points and len(points):
+        created = pd.to_datetime(points["created_at"], utc=True)
+        trusted = ((created <= pd.Timestamp(before)) & points["is_valid"].notna()).to_numpy(
+            dtype=bool
+        )
+    parsed = normalise_phones(points.loc[~trusted, "value"], region)
+    if not trusted.any():
+        return parsed
+    kept = points[trusted]
+    # the stored row is what clean_base wrote: an empty value is stored invalid, "empty"
+    empty = (kept["invalid_reason"] == "empty").fillna(False).to_numpy(dtype=bool)
+    stored = pd.DataFrame(
+        {
+            "normalized": kept["normalized"],
+            "is_valid": kept["is_valid"].astype("boolean").mask(empty),
+            "invalid_reason": kept["invalid_reason"].mask(empty),
+            "phone_type": kept["phone_type"],
+            "region": pd.Series(pd.NA, index=kept.index),
+        },
+        index=kept.index,
+    ).astype(parsed.dtypes.to_dict())
+    return pd.concat([parsed, stored]).loc[points.index]
+
+
 def clean_base(
     customers: pd.DataFrame,
     contact_points: pd.DataFrame,
@@ -306,6 +335,7 @@ def clean_base(
     tasks: pd.DataFrame | None = None,
     default_region: str = "RU",
     stale_after_days: int = 3 * 365,
+    normalised_before: dt.datetime | pd.Timestamp | None = None,
 ) -> CleanResult:
     """One hygiene pass over the base (``crm clean``): normalise, validate, decay, measure.
 
@@ -327,6 +357,14 @@ def clean_base(
         Region for phone numbers written without ``+code``.
     stale_after_days : int
         Days without activity after which a record is stale.
+    normalised_before : datetime, optional
+        The moment of the previous pass (a later night's hygiene). A phone contact point
+        created by then whose stored normal form is filled was parsed by that pass or by the
+        import, with the same rules, so its stored ``normalized``, ``is_valid``,
+        ``invalid_reason`` and ``phone_type`` are taken as they are and only the new and
+        never-parsed numbers go through the parser (the costliest step: messy numbers miss
+        its fast path). Everything else is measured over the whole base, so the result is
+        the full pass's. ``None`` parses every number.
 
     Returns
     -------
@@ -383,7 +421,7 @@ def clean_base(
     is_phone = (cp["kind"] == "phone").to_numpy()
     cp_new = cp.copy()
     em = normalise_emails(cp.loc[is_email, "value"])
-    ph = normalise_phones(cp.loc[is_phone, "value"], default_region)
+    ph = _phones(cp[is_phone], default_region, normalised_before)
     cp_new["normalized"] = pd.Series(pd.NA, index=cp.index, dtype="str")
     cp_new.loc[is_email, "normalized"] = em["normalized"]
     cp_new.loc[is_phone, "normalized"] = ph["normalized"]

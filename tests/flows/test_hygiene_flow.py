@@ -216,3 +216,46 @@ def test_clean_and_quality_commands(
         assert "over time" in text and "open data-ops tasks" in text and "hard_bounce" in text
     finally:
         get_settings.cache_clear()
+
+
+def test_a_later_pass_parses_only_new_numbers_and_decides_what_a_full_one_does(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crm.hygiene.pipeline as pipeline
+
+    load_base(db_url)
+    run_clean(db_url, AS_OF)
+    later = AS_OF + dt.timedelta(days=1)
+    new_point = pd.DataFrame(
+        {
+            "contact_point_id": [7],
+            "customer_id": [2],
+            "kind": ["phone"],
+            "value": ["+44 20 7946 0958"],
+            "is_primary": [False],
+            "created_at": [AS_OF + dt.timedelta(hours=3)],
+        }
+    )
+    store.write_frame(db_url, new_point, "contact_points")
+    parsed: list[list[str]] = []
+    real = pipeline.normalise_phones
+
+    def recording(values: pd.Series, *args: object) -> pd.DataFrame:
+        parsed.append(values.tolist())
+        return real(values, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "normalise_phones", recording)
+    base = read_base(db_url)
+    incremental = plan_clean(base, later)
+    full = plan_clean(base, later, full=True)
+    # the pass at AS_OF parsed numbers 2, 4 and 6 and stored their forms: only 7 is new
+    assert parsed == [
+        ["+44 20 7946 0958"],
+        ["8 (916) 123-45-67", "+7 916 765 43 21", "12345", "+44 20 7946 0958"],
+    ]
+    assert incremental.contact_points["contact_point_id"].tolist() == [7]
+    assert incremental.contact_points["normalized"].tolist() == ["+442079460958"]
+    for name in ("contact_points", "customers", "changes", "issues", "breakdown", "tasks"):
+        pd.testing.assert_frame_equal(getattr(incremental, name), getattr(full, name), obj=name)
+    pd.testing.assert_frame_equal(incremental.suppressions.writes, full.suppressions.writes)
+    assert incremental.summary == full.summary and incremental.stats == full.stats

@@ -13,7 +13,8 @@ import pytest
 import flows.loyalty
 from crm import store
 from crm.db import migrate
-from crm.sample import generate, load
+from crm.ingest import import_file
+from crm.sample import generate, import_contacts, load
 from crm.settings import get_settings
 from flows.nightly import nightly_flow, run_summary
 
@@ -262,3 +263,58 @@ def test_the_night_on_a_local_dask_cluster_gives_the_single_process_results(
         get_settings.cache_clear()
     assert on_dask["segments"] == single["segments"]
     _assert_same_results(_results(twin_url), _results(db_url))
+
+
+def _the_next_day(url: str, data: object, path: Path) -> None:
+    """A CRM export of new and changed contacts (2%), and five paid orders of the next day."""
+    import_file(url, "contacts", path, as_of=AS_OF + dt.timedelta(hours=12))
+    orders = store.read_frame(url, "SELECT * FROM orders WHERE status = 'paid' ORDER BY order_id")
+    new = orders.head(5).copy()
+    new["order_id"] = orders["order_id"].max() + 1 + pd.RangeIndex(5)
+    new["ordered_at"] = pd.Timestamp(AS_OF + dt.timedelta(hours=10))
+    if "external_id" in new:
+        new["external_id"] = "next-day-" + new["order_id"].astype(str)
+    store.write_frame(url, new, "orders")
+
+
+def test_an_incremental_later_night_decides_what_a_full_one_does(
+    db_url: str,
+    twin_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect_harness: None,
+) -> None:
+    data = generate(customers=400, seed=9)
+    export = tmp_path / "contacts.csv"
+    import_contacts(data, share=0.02).to_csv(export, index=False)
+    kwargs = {"loyalty_lookback_days": 1100, "retry_delay_seconds": 0}
+    later = AS_OF + dt.timedelta(days=1)
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        for url in (db_url, twin_url):
+            load(url, data)
+            nightly_flow(url=url, as_of=AS_OF, **kwargs)
+            _the_next_day(url, data, export)
+        incremental = nightly_flow(url=db_url, as_of=later, **kwargs)
+        full = nightly_flow(url=twin_url, as_of=later, incremental=False, **kwargs)
+    finally:
+        get_settings.cache_clear()
+    assert incremental["dedup"]["customers"] == full["dedup"]["customers"]
+    assert incremental["hygiene"]["records"] == full["hygiene"]["records"]
+    assert incremental["segments"] == full["segments"]
+    got, want = _results(db_url), _results(twin_url)
+    _assert_same_results(got, want)
+    # the second night saw the next day: its orders booked, the export's twins merged
+    ledger = want["loyalty_ledger"]
+    assert (pd.to_datetime(ledger["occurred_at"], utc=True) > AS_OF).any()
+    for table in ("suppressions", "field_changes", "contact_points", "quality_issues"):
+        key = {"quality_issues": ["quality_run_id", "issue"]}.get(table)
+        a, b = store.read_frame(db_url, table), store.read_frame(twin_url, table)
+        a, b = (f.drop(columns=[c for c in f.columns if c in BOOKKEEPING]) for f in (a, b))
+        order = key or list(a.columns)
+        pd.testing.assert_frame_equal(
+            a.sort_values(order).reset_index(drop=True),
+            b.sort_values(order).reset_index(drop=True),
+            obj=table,
+        )
