@@ -7,7 +7,12 @@ Generates ``--customers`` customers with ``--orders-per-customer`` orders each
   (``loyalty_lookback_days=1100``: every loaded order is booked);
 * ``import``: the next day's contacts export (``crm.sample.import_contacts``, 1% of the base:
   new and changed contacts, the path a later night's hygiene and dedup see);
-* ``night 2``: the next night (one day later, ``loyalty_lookback_days=3``).
+* ``night 2``: the next night (one day later, ``loyalty_lookback_days=3``), incremental:
+  hygiene parses only the numbers added since night 1, dedup matches only the new and changed
+  customers against the base;
+* with ``--dask``, ``night 2 on Dask``: the same night 2 on a copy of the database taken
+  after the import, with the heavy stages on a local Dask cluster of 2 worker processes
+  (``CRM_TASK_RUNNER=dask``), next to the single process.
 
 Each step runs in its own process (:func:`bench._worker.run_worker`), so its peak resident
 memory is its own; a night starts Prefect's local server before its clock starts. Per night,
@@ -121,11 +126,13 @@ def _worker_night(url: str, as_of: str, lookback: str) -> dict[str, Any]:
     quiet_local_api()
     server = SubprocessASGIServer()
     server.start(timeout=900)  # before the clock: Prefect's own start is not the night's work
+    load_start = os.getloadavg()[0]
     start = time.perf_counter()
     result = nightly_flow(
         url=url, as_of=dt.datetime.fromisoformat(as_of), loyalty_lookback_days=int(lookback)
     )
     total = time.perf_counter() - start
+    load_end = os.getloadavg()[0]
     peak = _peak_mb()
     time.sleep(3)  # task runs are recorded from events, a moment after they finish
     with get_client(sync_client=True) as client:
@@ -137,6 +144,7 @@ def _worker_night(url: str, as_of: str, lookback: str) -> dict[str, Any]:
     return {
         "seconds": round(total, 1),
         "peak_rss_mb": round(peak),
+        "load": [round(load_start, 1), round(load_end, 1)],
         "steps": result["steps"],
         "tasks": tasks[:12],
         "profiles": result["segments"]["profiles"],
@@ -157,6 +165,10 @@ WORKERS: dict[str, Callable[..., dict[str, Any]]] = {
 def _night_table(name: str, night: dict[str, Any]) -> list[str]:
     lines = [
         f"### {name}: {night['seconds']:,.0f} s, peak {night['peak_rss_mb'] / 1024:,.1f} GB",
+        "",
+        "Load average (1 min) at its start / end: {} / {} on {} cores.".format(
+            *night.get("load", ["?", "?"]), os.cpu_count()
+        ),
         "",
         "| stage | seconds | share | peak memory so far (GB) |",
         "|---|---:|---:|---:|",
@@ -189,7 +201,7 @@ def write_results(args: argparse.Namespace, run: dict[str, Any]) -> str:
         "# Nightly job benchmark",
         "",
         f"Command: `.venv/bin/python -m bench.bench_nightly --customers {args.customers} "
-        f"--orders-per-customer {args.orders_per_customer}`",
+        f"--orders-per-customer {args.orders_per_customer}{' --dask' if args.dask else ''}`",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; SQLite; measured {run['date']}. Shared with other "
@@ -203,13 +215,14 @@ def write_results(args: argparse.Namespace, run: dict[str, Any]) -> str:
         "5 minutes, peak memory under 8 GB.",
         "",
     ]
-    for name in ("night 1", "night 2"):
+    labels = {
+        "night 1": "Night 1 (first night, loyalty history backfill)",
+        "night 2": "Night 2 (the next day, after a 1% contacts import; incremental)",
+        "night 2 on Dask": "Night 2 again, on a copy: heavy stages on a local Dask cluster "
+        "(2 worker processes)",
+    }
+    for name, label in labels.items():
         if name in run:
-            label = (
-                "Night 1 (first night, loyalty history backfill)"
-                if name == "night 1"
-                else "Night 2 (the next day, after a 1% contacts import)"
-            )
             lines += _night_table(label, run[name])
     if imp:
         lines += [
@@ -243,6 +256,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--orders-per-customer", type=float, default=10.0)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--dask", action="store_true", help="also run night 2 on a local 2-worker Dask cluster"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="crm-bench-nightly-"))
@@ -265,9 +281,24 @@ def main() -> None:
         write_results(args, run)
         run["import"] = run_worker("bench_nightly", "import", url, n, k, work)
         print("import", run["import"], flush=True)
+        if args.dask:  # the same database after the import, for the same night on Dask
+            shutil.copy(work / "crm.db", work / "crm-dask.db")
         os.environ["PREFECT_HOME"] = str(work / "prefect-night-2")
         run["night 2"] = run_worker("bench_nightly", "night", url, NIGHT_2.isoformat(), 3)
         print("night 2", run["night 2"], flush=True)
+        if args.dask:
+            write_results(args, run)
+            os.environ.update(
+                {
+                    "PREFECT_HOME": str(work / "prefect-night-2-dask"),
+                    "CRM_TASK_RUNNER": "dask",
+                    "CRM_DASK_WORKERS": "2",
+                }
+            )
+            dask_url = f"sqlite:///{work / 'crm-dask.db'}"
+            night = run_worker("bench_nightly", "night", dask_url, NIGHT_2.isoformat(), 3)
+            run["night 2 on Dask"] = night
+            print("night 2 on Dask", night, flush=True)
         print(write_results(args, run))
     finally:
         if not args.keep:
