@@ -267,7 +267,9 @@ def _people(rng: np.random.Generator, pools: dict[str, np.ndarray], n: int) -> p
             return _person(rng, pools, home, female, last, born, first)  # noqa: B023
 
         last = _pick(rng, pools["ru_last" if ru else "en_last"])
-        born = start + np.timedelta64(int(rng.integers(0, 60 * 365)), "D")
+        # parents of an adult child are born by 1972 (the child 22-35 years later, by 2007)
+        span = 32 * 365 if kind == "family" else 60 * 365
+        born = start + np.timedelta64(int(rng.integers(0, span)), "D")
         members = [person(bool(rng.random() < 0.5), last, born)]
         if kind in ("couple", "family"):
             other = not members[0]["female"]

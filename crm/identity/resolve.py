@@ -198,28 +198,34 @@ def _score(
 
 
 def undated_conflict(levels: pd.DataFrame) -> np.ndarray:
-    """Pairs that no birth date can tell apart and whose own mailboxes say "two people".
+    """Pairs that nothing personal ties together and whose own contacts say "two people".
 
-    A parent and an adult child of one name share the surname, the address, the postcode
-    and often the home phone; when one record has no birth date nothing of that tells
-    them from one person whose date was lost. What is personal is the mailbox and the
-    mobile: two records without a birth date on one side, with two different emails
-    (neither equal nor the same local part), or two different phones and no email in
-    common, and no patronymic agreeing, are two people (a household link when they share
-    an address or a phone), never merged. A shared external id still overrides (see
-    :func:`_score`).
+    A parent and an adult child of one name share the surname, the address, the postcode,
+    often the home phone and sometimes a family mailbox; when one record has no birth
+    date nothing of that tells them from one person whose date was lost. Twins share all
+    of it and the birth date; only their given names differ, sometimes by little (``Анна``,
+    ``Иванна``). What is personal is the mobile and the own mailbox. So a pair is two
+    people (a household link when they share an address or a phone, never merged) when
+    its emails differ (neither equal nor the same local part) or its phones differ, and
+
+    * one record has no birth date and no patronymic agrees, or
+    * the given names are only alike (level 1: similar spelling, one typo apart), not
+      one name, and both the phones and the emails differ.
+
+    A shared external id still overrides (see :func:`_score`).
     """
     out = np.zeros(len(levels), dtype=bool)
     if "birth_date" not in levels or "email" not in levels:
         return out
     email = levels["email"].to_numpy()
-    conflict = email == 0
-    if "phone" in levels:
-        # another mobile and no mailbox agreeing: nothing personal left in common
-        conflict |= (levels["phone"].to_numpy() == 0) & (email < 1)
-    out = (levels["birth_date"].to_numpy() == -1) & conflict
+    phone = levels["phone"].to_numpy() if "phone" in levels else np.full(len(levels), -1)
+    conflict = (email == 0) | ((phone == 0) & (email < 1))
+    undated = (levels["birth_date"].to_numpy() == -1) & conflict
     if "middle_name" in levels:
-        out &= levels["middle_name"].to_numpy() != 2
+        undated &= levels["middle_name"].to_numpy() != 2
+    out = undated
+    if "first_name" in levels:
+        out |= (levels["first_name"].to_numpy() == 1) & (email == 0) & (phone == 0)
     return out
 
 

@@ -616,3 +616,30 @@ def test_address_keys_drop_street_type_and_flat_words_in_both_languages() -> Non
         "174 kings 69",
         None,
     ]
+
+
+def test_twins_with_alike_given_names_and_their_own_phones_and_mailboxes_stay_apart() -> None:
+    # one birth date, one home, one patronymic; the given names a letter or two apart, each
+    # with an own mobile and mailbox: two people (a typo in the name is not enough to merge)
+    home = dict(
+        last_name="Федосеева",
+        middle_name="Глебовна",
+        birth_date="12.06.1985",
+        address="ул. Профсоюзная, д. 78, кв. 235",
+        postcode="132665",
+    )
+    home_en = dict(
+        last_name="Hale", birth_date="11/23/1990", address="522 Porter Shore", postcode="50501"
+    )
+    rows = [
+        dict(home, first_name="Анна", phone="+79080682029", email="anna_fedoseeva62@mail.ru"),
+        dict(home, first_name="Иванна", phone="007 963 5022533", email="ivanna.f@mail.ru"),
+        dict(home_en, first_name="Lana", phone="+12065550142", email="lana.hale@yahoo.com"),
+        dict(home_en, first_name="Luna", phone="206-555-0199", email="mhale90@outlook.com"),
+    ]
+    result = find_duplicates(people([*BASE, *rows]), ROLES, id_col="customer_id")
+    assert (result.clusters.cluster_size == 1).all()
+    pairs = result.pairs.set_index(["id_a", "id_b"])
+    assert pairs.loc[(5, 6), "lvl_first_name"] == pairs.loc[(7, 8), "lvl_first_name"] == 1
+    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    assert {(5, 6), (7, 8)} <= links
