@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loyalty.entries import empty_ledger, instant, make_entries
 from loyalty.errors import require_columns
-from loyalty.ledger import empty_ledger, instant, make_entries
 from loyalty.rules import Rules
 
 __all__ = ["activity_entries", "birthday_entries", "referral_entries", "welcome_entries"]

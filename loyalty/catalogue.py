@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from loyalty.entries import _has_key, make_entries
 from loyalty.errors import InsufficientPointsError, OutOfStockError, PromoCodeError
-from loyalty.ledger import _has_key, make_entries
 from loyalty.rules import Rules
 
 __all__ = ["check_promo_code", "promo_bonus_entry", "redemption_entry"]

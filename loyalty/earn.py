@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loyalty.entries import _has_key, empty_ledger, make_entries
 from loyalty.errors import InsufficientPointsError, MissingColumnsError
-from loyalty.ledger import _has_key, empty_ledger, make_entries
 from loyalty.rules import Rules
 
 __all__ = [

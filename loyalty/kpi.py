@@ -9,7 +9,7 @@ import pandas as pd
 
 from crm.measures import repeat_share
 from loyalty.errors import MissingColumnsError
-from loyalty.ledger import balances
+from loyalty.lots import balances
 from loyalty.rules import Rules
 from loyalty.tiers import current_tiers
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loyalty.entries import instant
 from loyalty.errors import MissingColumnsError
-from loyalty.ledger import instant
 from loyalty.rules import Rules
 
 __all__ = [

@@ -2,7 +2,8 @@
 ``loyalty`` functions (imported as ledger_machine by the property tests).
 
 Several customers at once (customer 3 was referred by customer 1): orders (paying part with
-points), full returns, referral rewards, redemptions (over the balance, and retried with
+points), partial and full returns (a quarter, a half or the rest of an order at a time),
+referral rewards, redemptions (over the balance, and retried with
 the same key), operator adjustments, activity bonuses, tier runs, expiry runs, and the
 passing of time, landing now and then exactly on a lot's expiry instant or a second
 either side of it. After every step the ledger is checked against its promises and
@@ -13,6 +14,8 @@ from scratch must give the identical ledger.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -20,6 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from loyalty_helpers import RULES_YAML
 
+import loyalty.entries
 from loyalty import (
     activity_entries,
     adjustment_entry,
@@ -29,6 +33,8 @@ from loyalty import (
     empty_ledger,
     empty_tier_history,
     expiry_entries,
+    expiry_schedule,
+    lot_state,
     parse_rules,
     purchase_entries,
     redemption_entry,
@@ -50,6 +56,26 @@ START = pd.Timestamp("2026-01-01 09:00", tz="UTC")
 CUSTOMERS = (1, 2, 3)
 REFERRALS = pd.DataFrame({"customer_id": [3], "referrer_id": [1]})
 SECOND = pd.Timedelta(seconds=1)
+
+
+@contextmanager
+def vectorised_only() -> Iterator[None]:
+    """Every call inside takes the path for big frames (Arrow lookups), whatever the size."""
+    saved = loyalty.entries.SMALL_ROWS
+    loyalty.entries.SMALL_ROWS = 0
+    try:
+        yield
+    finally:
+        loyalty.entries.SMALL_ROWS = saved
+
+
+def both_paths(call: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """``call()`` on the small-input path, checked equal to the same call on the big-frame path."""
+    small = call()
+    with vectorised_only():
+        big = call()
+    pd.testing.assert_frame_equal(small, big)
+    return small
 
 
 def fifo_model(entries: list[dict[str, Any]]) -> dict[str, int]:
@@ -146,7 +172,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return self._orders
         frame = pd.DataFrame(
             self.orders,
-            columns=["order_id", "customer_id", "ordered_at", "amount", "status"],
+            columns=["order_id", "customer_id", "ordered_at", "amount", "status", "share"],
         )
         frame["ordered_at"] = pd.to_datetime(frame["ordered_at"], utc=True).astype(
             "datetime64[us, UTC]"
@@ -191,6 +217,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 "ordered_at": self.now,
                 "amount": float(amount),
                 "status": "paid",
+                "share": 0.0,
             }
         )
         frame = self.orders_frame()
@@ -199,16 +226,22 @@ class LedgerMachine(RuleBasedStateMachine):
         self.add(purchase_entries(mine, RULES))
         self.add(referral_entries(REFERRALS, frame, RULES, self.now))
 
-    def _return(self, which: int) -> None:
+    def _return(self, which: int, part: float) -> None:
         paid = [o for o in self.orders if o["status"] == "paid"]
         if not paid:
             return
         order = paid[which % len(paid)]
-        order["status"] = "returned"
+        order["share"] = min(1.0, order["share"] + part)  # the lines returned so far
+        if order["share"] >= 1.0:
+            order["status"] = "returned"
         self._orders = None
-        returned = pd.DataFrame({"order_id": [order["order_id"]]})
-        entries = reversal_entries(
-            self.led, returned, self.now, validity_days=RULES.program.validity_days
+        returned = pd.DataFrame(
+            {"order_id": [order["order_id"]], "returned_share": [order["share"]]}
+        )
+        entries = both_paths(
+            lambda: reversal_entries(
+                self.led, returned, self.now, validity_days=RULES.program.validity_days
+            )
         )
         self.add(entries)
         # reversing again adds nothing; a first order returned may make the next one "first"
@@ -278,7 +311,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert tier_changes(self.history, basis, RULES, self.now).empty  # a rerun changes nothing
 
     def _expire(self) -> None:
-        self.add(expiry_entries(self.led, self.now))
+        self.add(both_paths(lambda: expiry_entries(self.led, self.now)))
         assert expiry_entries(self.led, self.now).empty
         self.last_expiry_run = self.now
 
@@ -300,9 +333,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.do("order", customer, amount, use)
 
     @precondition(lambda self: bool(self.orders))
-    @rule(which=st.integers(0, 20))
-    def return_an_order(self, which: int) -> None:
-        self.do("return", which)
+    @rule(which=st.integers(0, 20), part=st.sampled_from([0.25, 0.5, 1.0, 1.0]))
+    def return_an_order(self, which: int, part: float) -> None:
+        self.do("return", which, part)
 
     @rule(
         customer=st.sampled_from(CUSTOMERS),
@@ -334,7 +367,9 @@ class LedgerMachine(RuleBasedStateMachine):
         led = self.led
         if led.empty:
             return
-        bal = balances(led, self.now)
+        bal = both_paths(lambda: balances(led, self.now))
+        both_paths(lambda: lot_state(led, self.now))
+        both_paths(lambda: expiry_schedule(led, self.now + pd.Timedelta(days=30), self.now))
         upto = (led["occurred_at"] <= self.now).to_numpy()
         cid = led["customer_id"].to_numpy()[upto]
         pts = led["points"].to_numpy()[upto]
@@ -356,15 +391,20 @@ class LedgerMachine(RuleBasedStateMachine):
             ends = {r["idempotency_key"]: r["expires_at"] for r in rows}
             late = [k for k, v in model.items() if v > 0 and ends[k] <= self.last_expiry_run]
             assert all(k in booked for k in late), late
-        # every grant is reversed at most once, never by more than it granted, and only
-        # for a returned order
-        returned = {str(o["order_id"]) for o in self.orders if o["status"] == "returned"}
+        # the reversals of a grant never take more than it granted, and only for an order
+        # (partly) returned; a partial return takes no more than its share
+        returned = {str(o["order_id"]) for o in self.orders if o["share"] > 0}
         taken: dict[str, int] = defaultdict(int)
         for r in rows:
             if r["kind"] == "reverse" and r["points"] < 0:
                 taken[r["ref_key"]] -= r["points"]
                 assert r["source_id"] in returned, r
         assert all(v <= size[k] for k, v in taken.items()), taken
+        share = {str(o["order_id"]): o["share"] for o in self.orders}
+        for r in rows:
+            if r["kind"] == "earn" and r["source_kind"] == "order" and r["source_id"] in share:
+                undone = taken.get(r["idempotency_key"], 0)
+                assert undone <= share[r["source_id"]] * r["points"], (r, undone)
 
     def teardown(self) -> None:
         # a replay of the same steps from scratch gives the identical ledger

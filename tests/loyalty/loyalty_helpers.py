@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from loyalty import append, empty_ledger, make_entries
+
 RULES_YAML = """
 program:
   point_value: 1.0
@@ -57,3 +59,40 @@ def orders(rows: list[tuple]) -> pd.DataFrame:
     )
     frame["amount"] = frame["amount"].astype(float)
     return frame
+
+
+def earn(key, cid, points, at, hold_days=0, order=None, validity=365):
+    when = ts(at)
+    return make_entries(
+        key=key,
+        customer_id=cid,
+        kind="earn",
+        points=points,
+        reason="purchase",
+        rule="base",
+        occurred_at=when,
+        available_at=when + pd.Timedelta(days=hold_days),
+        validity_days=validity,
+        source_kind="order" if order else "test",
+        source_id=str(order) if order else None,
+    )
+
+
+def burn(key, cid, points, at, order=None):
+    return make_entries(
+        key=key,
+        customer_id=cid,
+        kind="burn",
+        points=-points,
+        reason="redemption",
+        occurred_at=ts(at),
+        source_kind="order" if order else "redemption",
+        source_id=str(order) if order else key,
+    )
+
+
+def ledger_of(*parts):
+    led = empty_ledger()
+    for p in parts:
+        led = append(led, p)
+    return led

@@ -2,60 +2,21 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from loyalty_helpers import ts
+from loyalty_helpers import burn, earn, ledger_of, ts
 
 from loyalty import (
     adjustment_entry,
     append,
     balances,
     checkout_entry,
-    empty_ledger,
     expiry_entries,
     lot_state,
-    make_entries,
     redemption_entry,
     reversal_entries,
     statement,
     validate_ledger,
 )
 from loyalty.errors import InsufficientPointsError, InvalidLedgerError
-
-
-def earn(key, cid, points, at, hold_days=0, order=None, validity=365):
-    when = ts(at)
-    return make_entries(
-        key=key,
-        customer_id=cid,
-        kind="earn",
-        points=points,
-        reason="purchase",
-        rule="base",
-        occurred_at=when,
-        available_at=when + pd.Timedelta(days=hold_days),
-        validity_days=validity,
-        source_kind="order" if order else "test",
-        source_id=str(order) if order else None,
-    )
-
-
-def burn(key, cid, points, at, order=None):
-    return make_entries(
-        key=key,
-        customer_id=cid,
-        kind="burn",
-        points=-points,
-        reason="redemption",
-        occurred_at=ts(at),
-        source_kind="order" if order else "redemption",
-        source_id=str(order) if order else key,
-    )
-
-
-def ledger_of(*parts):
-    led = empty_ledger()
-    for p in parts:
-        led = append(led, p)
-    return led
 
 
 def test_balance_pending_and_available() -> None:
@@ -166,7 +127,7 @@ def test_append_is_idempotent() -> None:
 
 
 def test_key_lookup_matches_isin_and_never_matches_a_missing_key() -> None:
-    from loyalty.ledger import _isin
+    from loyalty.entries import _isin
 
     values = pd.Series(["earn:1", None, "earn:3", "burn:9"], dtype="str")
     keys = pd.Series(["earn:3", "earn:1", None], dtype="str")
