@@ -51,6 +51,7 @@ __all__ = [
     "DayPlan",
     "Inputs",
     "day_end",
+    "ledger_after",
     "load_inputs",
     "loyalty_daily_flow",
     "loyalty_day",
@@ -233,6 +234,19 @@ def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: in
     return DayPlan(entries, changes, steps)
 
 
+def ledger_after(inputs: Inputs, plan: DayPlan) -> pd.DataFrame:
+    """The ledger once ``plan`` is written: the entries read plus the plan's new ones.
+
+    The liability is published from this frame rather than read back: a history backfill
+    would otherwise read ten million entries it has just written.
+    """
+    if plan.entries.empty:
+        return inputs.ledger
+    if inputs.ledger.empty:
+        return plan.entries[LEDGER_COLUMNS]
+    return pd.concat([inputs.ledger, plan.entries[LEDGER_COLUMNS]], ignore_index=True)
+
+
 def write_plan(url: str, plan: DayPlan, created_at: dt.datetime) -> dict[str, int]:
     """Write the plan: entries and tier changes insert-only on their keys (a rerun adds nothing).
 
@@ -284,8 +298,10 @@ def _write(url: str, plan: DayPlan) -> dict[str, int]:
 
 
 @task(name="publish liability", cache_policy=NO_CACHE)
-def _publish(url: str, rules: Rules, as_of: dt.datetime, counts: dict[str, int]) -> None:
-    bal = balances(read_ledger(url), as_of, point_value=rules.program.point_value)
+def _publish(
+    ledger: pd.DataFrame, rules: Rules, as_of: dt.datetime, counts: dict[str, int]
+) -> None:
+    bal = balances(ledger, as_of, point_value=rules.program.point_value)
     totals = bal[["balance", "pending", "available", "expiring", "liability"]].sum()
     lines = [
         f"# Loyalty daily run, as of {as_of:%Y-%m-%d %H:%M} UTC",
@@ -330,6 +346,7 @@ def loyalty_daily_flow(
     written = _write(url, plan)
     counts = {**plan.steps, **written}
     logger.info("loyalty run for %s: %s", day, counts)
-    _publish(url, rules, end, counts)
+    # the ledger as written: what was read plus the plan (a write only adds the plan's keys)
+    _publish(ledger_after(inputs, plan), rules, end, counts)
     granted = plan.entries["points"]
     return {**counts, "points_granted": int(granted[granted > 0].sum())}

@@ -41,8 +41,8 @@ class LedgerEntry(Base):
     __table_args__ = (
         CheckConstraint(_in("kind", LEDGER_KINDS), name="kind"),
         CheckConstraint("points <> 0", name="points_nonzero"),
+        # read whole or by customer; source and ref_key are joined in memory, not in SQL
         Index("ix_loyalty_ledger_customer_id_occurred_at", "customer_id", "occurred_at"),
-        Index("ix_loyalty_ledger_source", "source_kind", "source_id"),
     )
 
     entry_id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -55,7 +55,7 @@ class LedgerEntry(Base):
     operator: Mapped[str | None] = mapped_column(String(64))  # who made a manual entry
     source_kind: Mapped[str] = mapped_column(String(16))  # order, activity, redemption, lot, ...
     source_id: Mapped[str | None] = mapped_column(String(64))
-    ref_key: Mapped[str | None] = mapped_column(String(160), index=True)  # entry it reverses
+    ref_key: Mapped[str | None] = mapped_column(String(160))  # entry it reverses
     occurred_at: Mapped[dt.datetime]
     available_at: Mapped[dt.datetime | None]
     expires_at: Mapped[dt.datetime | None]
