@@ -113,8 +113,8 @@ def _work(customers: int) -> dict[str, float]:
         migrate(url)
         orders = seed_base(url, customers)
         base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        t0 = time.perf_counter()
-        inputs = load_inputs(url, AS_OF)
+        t0, c0 = time.perf_counter(), time.process_time()
+        inputs = load_inputs(url, AS_OF, AS_OF - pd.Timedelta(days=LOOKBACK), rules)
         t1 = time.perf_counter()
         plan = plan_day(inputs, rules, AS_OF, LOOKBACK)
         t2 = time.perf_counter()
@@ -125,6 +125,7 @@ def _work(customers: int) -> dict[str, float]:
         del inputs, plan
         bal = balances(ledger, AS_OF, point_value=rules.program.point_value)
         t4 = time.perf_counter()
+        cpu = time.process_time() - c0
     return {
         "customers": float(customers),
         "orders": float(orders),
@@ -137,6 +138,7 @@ def _work(customers: int) -> dict[str, float]:
         "write_s": t3 - t2,
         "publish_s": t4 - t3,
         "total_s": t4 - t0,
+        "cpu_s": cpu,
         "seed_rss_mb": base_rss,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             f"| {size:,} | {int(r['orders']):,} | {int(r['entries']):,} | {r['load_s']:.1f} | "
             f"{r['plan_s']:.1f} | {r['write_s']:.1f} | {r['publish_s']:.1f} | "
-            f"**{r['total_s']:.1f}** | {r['rss_mb']:,.0f} |"
+            f"**{r['total_s']:.1f}** | {r['cpu_s']:.1f} | {r['rss_mb']:,.0f} |"
         )
         print(rows[-1], flush=True)
     cmd = " ".join(f"--customers {s}" for s in sizes)
@@ -169,13 +171,13 @@ def main(argv: list[str] | None = None) -> int:
             f"The loyalty step of a first nightly run with `--loyalty-lookback-days {LOOKBACK}`: "
             "read the inputs, compute the entries of the whole history, write ledger and tiers "
             "(bulk append checked by the unique index), publish the liability. Peak RSS is the "
-            "worker's, including the generated base it loaded first. Target: under 120 s and "
+            "worker's, including the generated base it loaded first; CPU s is the worker's processor time over the loyalty step (on a shared machine the wall time is mostly waiting). Target: under 120 s and "
             "4 GB at 1M customers.",
         ],
         [
             "| customers | orders | entries | read s | compute s | write s | publish s | "
-            "loyalty step s | peak RSS (MB) |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "loyalty step s | its CPU s | peak RSS (MB) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
         ],
         database="SQLite",

@@ -17,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -75,6 +76,8 @@ class Inputs:
     events: pd.DataFrame
     ledger: pd.DataFrame
     tier_history: pd.DataFrame
+    #: False when ``ledger`` holds only the customers a day run touches
+    whole_ledger: bool = True
 
 
 @dataclass
@@ -110,19 +113,37 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def read_ledger(url: str, customer_id: int | None = None) -> pd.DataFrame:
-    """The ledger (or one customer's entries) as a frame with :data:`loyalty.LEDGER_COLUMNS`."""
+def read_ledger(
+    url: str, customer_id: int | None = None, customer_ids: Any | None = None
+) -> pd.DataFrame:
+    """The ledger (or one customer's, or some customers' entries) with :data:`LEDGER_COLUMNS`.
+
+    ``customer_ids`` is read in slices of :data:`_IDS_PER_QUERY` through the customer index.
+    """
+    if customer_ids is not None:
+        ids = np.unique(np.asarray(customer_ids, dtype=np.int64))
+        parts = [
+            _read_ledger(url, ids[i : i + _IDS_PER_QUERY].tolist())
+            for i in range(0, len(ids), _IDS_PER_QUERY)
+        ]
+        parts = [part for part in parts if len(part)]
+        return pd.concat(parts, ignore_index=True) if parts else empty_ledger()
+    return _read_ledger(url, None if customer_id is None else [int(customer_id)])
+
+
+_IDS_PER_QUERY = 5000
+
+
+def _read_ledger(url: str, ids: list[int] | None) -> pd.DataFrame:
     # Optional text columns are read as '' for NULL: the SQLite ADBC driver infers a column's
     # type from the first rows, and a run of NULLs would make it expect integers.
     cols = ", ".join(
         f"COALESCE({c}, '') AS {c}" if c in _OPTIONAL_TEXT else c for c in LEDGER_COLUMNS
     )
     sql = f"SELECT {cols} FROM loyalty_ledger"
-    params: list[Any] | None = None
-    if customer_id is not None:
-        sql += " WHERE customer_id = ?"
-        params = [int(customer_id)]
-    frame = store.read_frame(url, sql, params=params)
+    if ids is not None:
+        sql += f" WHERE customer_id IN ({', '.join('?' * len(ids))})"
+    frame = store.read_frame(url, sql, params=ids)
     if frame.empty:
         return empty_ledger()
     types: dict[str, Any] = {c: "str" for c in LEDGER_COLUMNS if c not in _NON_TEXT}
@@ -143,44 +164,132 @@ def read_tier_history(url: str) -> pd.DataFrame:
     return empty_tier_history() if frame.empty else frame
 
 
-def load_inputs(url: str, as_of: dt.datetime) -> Inputs:
-    """Read everything the run needs (orders and events up to ``as_of``)."""
+_ORDER_COLUMNS = [
+    "order_id",
+    "customer_id",
+    "ordered_at",
+    "amount",
+    "status",
+    "channel",
+    "category",
+]
+
+
+def load_inputs(
+    url: str, as_of: dt.datetime, since: dt.datetime | None = None, rules: Rules | None = None
+) -> Inputs:
+    """Read what the run needs: everything up to ``as_of``, or only what a day needs.
+
+    Without ``since`` (a history backfill, or a caller that wants it all) every order, event
+    and ledger entry up to ``as_of`` is read. With ``since`` and the ``rules`` (a day run
+    over ``(since, as_of]``) the windows are in SQL, so a night costs the day, not the
+    history: orders placed in the tier window (``rules.tiers.window_days``) or in the run's
+    window; returned orders placed within ``rules.program.validity_days`` (an older return
+    no longer reverses points); every order of a referred customer (their first order
+    earns the referral); events of the window; and the ledger of only the customers the
+    day touches (those with such orders or events, referrers and friends, customers created
+    or born in the window, and those with a lot that falls due in the window).
+    """
+    at = pd.Timestamp(as_of)
+    if since is None or rules is None:
+        orders = store.read_frame(url, "orders", columns=_ORDER_COLUMNS)
+        orders = orders[(orders["ordered_at"] <= at).to_numpy()]
+        events = store.read_frame(
+            url, "loyalty_events", columns=["event_id", "customer_id", "kind", "occurred_at"]
+        )
+        return Inputs(
+            orders=orders,
+            customers=_customers(url),
+            referrals=_referrals(url),
+            events=events,
+            ledger=read_ledger(url),
+            tier_history=read_tier_history(url),
+        )
+    lo = pd.Timestamp(since)
+    tier_lo = min(lo, at - pd.Timedelta(days=rules.tiers.window_days))
+    return_lo = at - pd.Timedelta(days=rules.program.validity_days)
+    p = [store.instant_param(url, v) for v in (tier_lo, at, return_lo, at)]
     orders = store.read_frame(
         url,
         "orders",
-        columns=[
-            "order_id",
-            "customer_id",
-            "ordered_at",
-            "amount",
-            "status",
-            "channel",
-            "category",
-        ],
+        columns=_ORDER_COLUMNS,
+        where="(ordered_at > ? AND ordered_at <= ?) OR (status = 'returned' AND ordered_at > ? "
+        "AND ordered_at <= ?) OR customer_id IN "
+        "(SELECT customer_id FROM relations WHERE kind = 'referred_by')",
+        params=p,
     )
-    orders = orders[(orders["ordered_at"] <= pd.Timestamp(as_of)).to_numpy()]
-    customers = store.read_frame(
-        url,
-        "customers",
-        columns=["customer_id", "created_at", "birth_date", "is_loyalty_member", "status"],
-    )
-    referrals = store.read_frame(
-        url,
-        "relations",
-        columns=["customer_id", "related_customer_id"],
-        where="kind = 'referred_by'",
-    ).rename(columns={"related_customer_id": "referrer_id"})
+    orders = orders[(orders["ordered_at"] <= at).to_numpy()]
+    window = [store.instant_param(url, v) for v in (lo, at)]
     events = store.read_frame(
-        url, "loyalty_events", columns=["event_id", "customer_id", "kind", "occurred_at"]
+        url,
+        "loyalty_events",
+        columns=["event_id", "customer_id", "kind", "occurred_at"],
+        where="occurred_at > ? AND occurred_at <= ?",
+        params=window,
     )
+    customers = _customers(url)
+    referrals = _referrals(url)
+    born = _born_in(customers, lo, at, rules.program.timezone)
+    created = customers["created_at"].between(lo, at, inclusive="right").to_numpy()
+    due = store.read_frame(
+        url,
+        "SELECT DISTINCT customer_id FROM loyalty_ledger "
+        "WHERE points > 0 AND expires_at > ? AND expires_at <= ?",
+        params=window,
+    )
+    booked = (orders["ordered_at"] > lo) | (orders["status"] == "returned")  # not the tier window
+    touched = pd.concat(
+        [
+            orders.loc[booked.to_numpy(), "customer_id"],
+            events["customer_id"],
+            referrals["customer_id"],
+            referrals["referrer_id"],
+            customers.loc[born | created, "customer_id"],
+            due["customer_id"],
+        ],
+        ignore_index=True,
+    )
+    touched = touched.drop_duplicates()
+    # a tier on points needs every customer's entries; and when the window touches most
+    # customers (a first night's backfill), one read of the whole ledger is the cheaper one
+    whole = rules.tiers.basis == "points" or 2 * len(touched) > len(customers)
+    ledger = read_ledger(url) if whole else read_ledger(url, customer_ids=touched)
     return Inputs(
         orders=orders,
         customers=customers,
         referrals=referrals,
         events=events,
-        ledger=read_ledger(url),
+        ledger=ledger,
         tier_history=read_tier_history(url),
+        whole_ledger=whole,
     )
+
+
+def _customers(url: str) -> pd.DataFrame:
+    return store.read_frame(
+        url,
+        "customers",
+        columns=["customer_id", "created_at", "birth_date", "is_loyalty_member", "status"],
+    )
+
+
+def _referrals(url: str) -> pd.DataFrame:
+    return store.read_frame(
+        url,
+        "relations",
+        columns=["customer_id", "related_customer_id"],
+        where="kind = 'referred_by'",
+    ).rename(columns={"related_customer_id": "referrer_id"})
+
+
+def _born_in(customers: pd.DataFrame, lo: pd.Timestamp, at: pd.Timestamp, tz: str) -> np.ndarray:
+    """Customers whose birthday (month and day) falls on a local day of ``[lo, at]``."""
+    birth = pd.to_datetime(customers["birth_date"], errors="coerce")
+    first = lo.tz_convert(tz).normalize()
+    days = pd.date_range(first, at.tz_convert(tz).normalize(), freq="D")
+    wanted = np.unique(days.month * 100 + days.day)
+    code = (birth.dt.month * 100 + birth.dt.day).to_numpy(dtype="float64", na_value=np.nan)
+    return np.isin(code, wanted)
 
 
 def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: int = 3) -> DayPlan:
@@ -278,13 +387,15 @@ def write_plan(url: str, plan: DayPlan, created_at: dt.datetime) -> dict[str, in
 
 def run_daily(url: str, rules: Rules, as_of: dt.datetime, lookback_days: int = 3) -> dict[str, int]:
     """Load, plan and write one day without Prefect (the CLI's ``crm loyalty run``)."""
-    plan = plan_day(load_inputs(url, as_of), rules, as_of, lookback_days)
+    since = pd.Timestamp(as_of) - pd.Timedelta(days=lookback_days)
+    plan = plan_day(load_inputs(url, as_of, since, rules), rules, as_of, lookback_days)
     return {**plan.steps, **write_plan(url, plan, _now())}
 
 
 @task(name="load loyalty inputs", cache_policy=NO_CACHE)
-def _load(url: str, as_of: dt.datetime) -> Inputs:
-    return load_inputs(url, as_of)
+def _load(url: str, as_of: dt.datetime, rules: Rules, lookback_days: int) -> Inputs:
+    since = pd.Timestamp(as_of) - pd.Timedelta(days=lookback_days)
+    return load_inputs(url, as_of, since, rules)
 
 
 @task(name="compute the day's entries", cache_policy=NO_CACHE)
@@ -299,10 +410,28 @@ def _write(url: str, plan: DayPlan) -> dict[str, int]:
 
 @task(name="publish liability", cache_policy=NO_CACHE)
 def _publish(
-    ledger: pd.DataFrame, rules: Rules, as_of: dt.datetime, counts: dict[str, int]
+    url: str,
+    inputs: Inputs,
+    plan: DayPlan,
+    rules: Rules,
+    as_of: dt.datetime,
+    counts: dict[str, int],
 ) -> None:
-    bal = balances(ledger, as_of, point_value=rules.program.point_value)
+    # the ledger as written: what was read plus the plan (a write only adds the plan's keys)
+    bal = balances(ledger_after(inputs, plan), as_of, point_value=rules.program.point_value)
     totals = bal[["balance", "pending", "available", "expiring", "liability"]].sum()
+    scope = "Members with points"
+    if not inputs.whole_ledger:  # a day run read only the customers it booked
+        whole = store.read_frame(
+            url,
+            "SELECT COUNT(DISTINCT customer_id) AS members, COALESCE(SUM(points), 0) AS points "
+            "FROM loyalty_ledger",
+        ).iloc[0]
+        scope = (
+            f"Whole ledger: {int(whole['members']):,} members, {int(whole['points']):,} points "
+            f"outstanding, liability {int(whole['points']) * rules.program.point_value:,.2f} "
+            f"{rules.program.currency}. Customers booked in this run"
+        )
     lines = [
         f"# Loyalty daily run, as of {as_of:%Y-%m-%d %H:%M} UTC",
         "",
@@ -310,7 +439,7 @@ def _publish(
         "|---|---:|",
         *(f"| {k} | {v:,} |" for k, v in counts.items()),
         "",
-        f"Members with points: {len(bal):,}. Points outstanding: {int(totals['balance']):,} "
+        f"{scope}: {len(bal):,}. Points outstanding: {int(totals['balance']):,} "
         f"(pending {int(totals['pending']):,}, expiring in 30 days {int(totals['expiring']):,}); "
         f"liability {totals['liability']:,.2f} {rules.program.currency}.",
     ]
@@ -341,12 +470,11 @@ def loyalty_daily_flow(
     rules = load_rules(rules_path)
     day, end = loyalty_day(rules, run_date, as_of)
     url = url or get_settings().resolved_database_url
-    inputs = _load(url, end)
+    inputs = _load(url, end, rules, lookback_days)
     plan = _plan(inputs, rules, end, lookback_days)
     written = _write(url, plan)
     counts = {**plan.steps, **written}
     logger.info("loyalty run for %s: %s", day, counts)
-    # the ledger as written: what was read plus the plan (a write only adds the plan's keys)
-    _publish(ledger_after(inputs, plan), rules, end, counts)
+    _publish(url, inputs, plan, rules, end, counts)
     granted = plan.entries["points"]
     return {**counts, "points_granted": int(granted[granted > 0].sum())}

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from crm import store
 from crm.db import make_engine, session_scope
 from crm.models.loyalty import LedgerEntry, Prize, PromoCode
-from flows.loyalty import day_end, read_ledger, run_daily
+from flows.loyalty import day_end, load_inputs, plan_day, read_ledger, run_daily
 from flows.loyalty_db import adjust_points, redeem, use_promo_code
 from loyalty import balances, parse_rules
 from loyalty.errors import InsufficientPointsError, OutOfStockError, PromoCodeError
@@ -293,3 +293,45 @@ def test_the_command_runs_the_loyalty_flow_for_yesterday(
     assert calls[0]["run_date"] == dt.date(2026, 5, 10) and calls[0]["rules_path"] == str(rules)
     bad = CliRunner().invoke(app, ["loyalty", "run", "--date", "yesterday", "--rules", str(rules)])
     assert bad.exit_code == 1 and "--date yesterday" in bad.output
+
+
+def test_a_day_run_reads_only_the_customers_it_books_and_plans_the_same(db_url: str) -> None:
+    seed(db_url)
+    # eight customers of last year with one order each, booked by an earlier run
+    old = range(4, 12)
+    store.write_frame(
+        db_url,
+        pd.DataFrame(
+            {"customer_id": list(old), "first_name": "Олег", "created_at": utc("2025-01-01")}
+        ),
+        "customers",
+    )
+    store.write_frame(
+        db_url,
+        pd.DataFrame(
+            {
+                "order_id": [10 + i for i in old],
+                "customer_id": list(old),
+                "ordered_at": utc("2025-06-01"),
+                "amount": 1000.0,
+                "status": "paid",
+            }
+        ),
+        "orders",
+    )
+    run_daily(db_url, RULES, day_end(dt.date(2026, 5, 8), "UTC"), lookback_days=500)
+    as_of = day_end(dt.date(2026, 5, 10), "UTC")
+    day = load_inputs(db_url, as_of, as_of - pd.Timedelta(days=3), RULES)
+    # the day's orders (customers 1 and 3), the new customer 2, the referral pair 1-3
+    assert not day.whole_ledger
+    assert set(day.ledger["customer_id"]) <= {1, 2, 3}
+    assert len(read_ledger(db_url)) > len(day.ledger)
+    everything = load_inputs(db_url, as_of)
+    by_key = ["idempotency_key"]
+    windowed = plan_day(day, RULES, as_of, 3)
+    full = plan_day(everything, RULES, as_of, 3)
+    pd.testing.assert_frame_equal(
+        windowed.entries.sort_values(by_key).reset_index(drop=True),
+        full.entries.sort_values(by_key).reset_index(drop=True),
+    )
+    assert windowed.steps == full.steps and windowed.steps["purchase"] == 2
