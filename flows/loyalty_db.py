@@ -24,7 +24,8 @@ from crm.models.core import Customer
 from crm.models.loyalty import LedgerEntry, Prize, PromoCode, PromoCodeUse, Redemption
 from loyalty import errors
 from loyalty.catalogue import check_promo_code, promo_bonus_entry, redemption_entry
-from loyalty.ledger import LEDGER_COLUMNS, adjustment_entry, balances
+from loyalty.entries import LEDGER_COLUMNS, adjustment_entry
+from loyalty.lots import balances
 from loyalty.rules import Rules
 
 __all__ = [

@@ -186,8 +186,10 @@ def _shares(returned_orders: pd.DataFrame) -> pd.Series:
             )
     else:
         share = np.ones(len(ids))
-    frame = pd.Series(share, index=pd.Index(ids, dtype=object))
-    return frame.groupby(level=0, sort=False).max()
+    uniq, at = np.unique(ids, return_inverse=True)
+    best = np.zeros(len(uniq))
+    np.maximum.at(best, at, share)
+    return pd.Series(best, index=pd.Index(uniq, dtype=object))
 
 
 def _offsets(
