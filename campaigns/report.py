@@ -90,16 +90,16 @@ def conversions(people: pd.DataFrame, orders: pd.DataFrame, window_days: int) ->
         paid = paid.loc[(paid["status"] == "paid").to_numpy()]
     start = pd.to_datetime(people["start"], utc=True)
     joined = pd.DataFrame(
-        {
+        {  # .array keeps the instants aware (to_numpy() would give objects, floats when empty)
             CUSTOMER_ID: people[CUSTOMER_ID].to_numpy(),
-            "start": start.to_numpy(),
+            "start": start.array,
             "row": np.arange(len(people)),
         }
     ).merge(
         pd.DataFrame(
             {
                 CUSTOMER_ID: paid[CUSTOMER_ID].to_numpy(),
-                "at": pd.to_datetime(paid["ordered_at"], utc=True).to_numpy(),
+                "at": pd.to_datetime(paid["ordered_at"], utc=True).array,
                 "amount": pd.to_numeric(paid["amount"]).to_numpy(dtype=float),
             }
         ),

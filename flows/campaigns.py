@@ -686,9 +686,9 @@ def report_campaign(url: str, campaign_id: str) -> dict[str, Any]:
     """
     from campaigns.report import campaign_report, variant_uplift
 
-    runs = store.read_frame(
-        url, "SELECT * FROM campaign_runs WHERE campaign_id = ?", params=[campaign_id]
-    )
+    # by table name, so stored instants come back as instants on every database
+    mine = "campaign_id = ?"
+    runs = store.read_frame(url, "campaign_runs", where=mine, params=[campaign_id])
     if runs.empty:
         raise ValueError(f"campaign {campaign_id!r} has no runs yet; run it with crm campaign run")
     text = store.read_frame(
@@ -699,14 +699,16 @@ def report_campaign(url: str, campaign_id: str) -> dict[str, Any]:
     window = load_campaign(text["definition"].iloc[0])[0].attribution_days
     outbox = store.read_frame(
         url,
-        "SELECT campaign_id, run_id, customer_id, channel, variant, scheduled_for FROM outbox "
-        "WHERE campaign_id = ?",
+        "outbox",
+        columns=["campaign_id", "run_id", "customer_id", "channel", "variant", "scheduled_for"],
+        where=mine,
         params=[campaign_id],
     )
-    outbox["scheduled_for"] = pd.to_datetime(outbox["scheduled_for"], utc=True)
     exclusions = store.read_frame(
         url,
-        "SELECT run_id, customer_id, reason FROM campaign_exclusions WHERE campaign_id = ?",
+        "campaign_exclusions",
+        columns=["run_id", "customer_id", "reason"],
+        where=mine,
         params=[campaign_id],
     )
     ids = pd.concat([outbox[CUSTOMER_ID], exclusions[CUSTOMER_ID]]).unique()
@@ -716,8 +718,9 @@ def report_campaign(url: str, campaign_id: str) -> dict[str, Any]:
     orders = orders.loc[orders[CUSTOMER_ID].isin(ids).to_numpy()]
     events = store.read_frame(
         url,
-        "SELECT campaign_id, customer_id, channel, kind FROM marketing_events "
-        "WHERE campaign_id = ?",
+        "marketing_events",
+        columns=["campaign_id", "customer_id", "channel", "kind"],
+        where=mine,
         params=[campaign_id],
     )
     table, reasons, result = campaign_report(

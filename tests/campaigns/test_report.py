@@ -140,3 +140,23 @@ def test_uplift_per_variant_against_the_shared_holdout_by_hand() -> None:
     assert frame.loc["all", "uplift"] == pytest.approx(0.01)
     assert frame.loc["all", "low"] == pytest.approx(0.01 - 1.959964 * 0.0117877, abs=1e-6)
     assert variant_uplift(table.iloc[:3]).empty  # no holdout, no uplift
+
+
+def test_conversions_of_nobody_is_an_empty_frame() -> None:
+    # a campaign nobody was held out from: the holdout's people frame is empty
+    people = pd.DataFrame(
+        {
+            "customer_id": pd.Series([], dtype="int64"),
+            "start": pd.Series([], dtype="datetime64[us, UTC]"),
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "customer_id": [1],
+            "ordered_at": [_ts("2026-12-03")],
+            "amount": [10.0],
+            "status": ["paid"],
+        }
+    )
+    out = conversions(people, orders, window_days=14)
+    assert out.empty and {"converted", "revenue"} <= set(out.columns)

@@ -18,6 +18,8 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from crm import store
@@ -250,3 +252,28 @@ def test_crm_campaign_check_lists_every_mistake_of_a_broken_file(
     assert "unknown field 'revenu'; did you mean 'revenue'?" in text
     assert "audience.rule.all.0.revenu" in text
     assert "unknown variable 'greting'; did you mean 'greeting'?" in text
+
+
+def test_the_report_counts_the_orders_placed_after_the_messages(base: str) -> None:
+    # stored instants must be read as instants on both databases (SQLite keeps microseconds)
+    run = run_campaign(base, WINBACK, AS_OF, now=NOW)
+    sent = store.read_frame(base, "SELECT DISTINCT customer_id FROM outbox")["customer_id"]
+    top = int(store.read_frame(base, "SELECT MAX(order_id) AS m FROM orders")["m"].iloc[0])
+    bought = pd.DataFrame(
+        {
+            "order_id": top + 1 + np.arange(len(sent)),
+            "customer_id": sent.to_numpy(),
+            "ordered_at": pd.Timestamp(AS_OF) + pd.Timedelta(days=2),
+            "amount": 100.0,
+            "currency": "RUB",
+            "status": "paid",
+        }
+    )
+    store.write_frame(base, bought, "orders", mode="append")
+    report = report_campaign(base, "winback_sms_ru")
+    table = report["table"]
+    treated = table.loc[table["variant"] != "holdout"]
+    assert int(treated["converted"].sum()) == run["messages"] == len(sent)
+    assert float(treated["revenue"].sum()) == pytest.approx(100.0 * len(sent))
+    overall = report["variants"].set_index("variant").loc["all"]
+    assert overall["uplift"] > 0  # the holdout bought nothing in those two days
