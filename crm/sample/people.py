@@ -322,37 +322,14 @@ def add_lookalikes(mrng: np.random.Generator, people: People, spouses: np.ndarra
     ``people.relation`` says what each person is to its household (``spouse`` for
     ``spouses``); drawn from the mess's own stream ``mrng``.
     """
-    P = len(people)
-    b = spouses
-    first, surname, patronymic = people.first, people.surname, people.patronymic
-    female, is_ru, birth_date = people.female, people.is_ru, people.birth_date
-    address, postcode, city, timezone = (
-        people.address,
-        people.postcode,
-        people.city,
-        people.timezone,
+    phones = people.phone_digits.to_numpy(dtype=object).copy()  # edited in place
+    fields = (
+        "first surname patronymic female is_ru birth_date address postcode city timezone household"
     )
-    phone_digits, household = people.phone_digits, people.household
-    spouse = np.zeros(P, dtype=bool)
-    spouse[b] = True
-    ph_arr = phone_digits.to_numpy(dtype=object).copy()
-    relation_p = mess.add_hard_negatives(
-        mrng,
-        {
-            "first": first,
-            "surname": surname,
-            "patronymic": patronymic,
-            "female": female,
-            "is_ru": is_ru,
-            "birth_date": birth_date,
-            "address": address,
-            "postcode": postcode,
-            "city": city,
-            "timezone": timezone,
-            "phone_digits": ph_arr,
-            "household": household,
-        },
+    relation = mess.add_hard_negatives(
+        mrng, {**{f: getattr(people, f) for f in fields.split()}, "phone_digits": phones}
     )
-    relation_p = np.where(spouse, "spouse", relation_p)
-    phone_digits = text(ph_arr)
-    people.relation, people.phone_digits = relation_p, phone_digits
+    spouse = np.zeros(len(people), dtype=bool)
+    spouse[spouses] = True
+    people.relation = np.where(spouse, "spouse", relation)
+    people.phone_digits = text(phones)
