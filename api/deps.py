@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.groupcommit import IntakeWriter
 from api.keys import KeyInfo, hash_key, lookup_key
-from api.limits import RateLimiter
+from api.limits import RateLimiter, take_once
 from crm.settings import Settings
 
 __all__ = [
@@ -137,11 +137,13 @@ def require_scope(scope: str) -> Callable[..., Awaitable[KeyInfo]]:
     """A dependency that lets a request through only with a live key holding ``scope``.
 
     401 without a key or with an unknown/revoked one, 403 with a key of another scope,
-    429 (with ``Retry-After``) when the key is over its rate limit.
+    429 (with ``Retry-After``) when the key is over its rate limit; a request takes one
+    token whichever path answers it (:func:`api.limits.take_once`).
     """
 
     async def check(
         state: StateDep,
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> KeyInfo:
         if credentials is None or not credentials.credentials:
@@ -162,7 +164,7 @@ def require_scope(scope: str) -> Callable[..., Awaitable[KeyInfo]]:
                 status.HTTP_403_FORBIDDEN,
                 f"this key has scope {', '.join(sorted(info.scopes))}; this endpoint needs {scope}",
             )
-        wait = state.limiter.take(info.key_id)
+        wait = take_once(state.limiter, request.scope, info.key_id)
         if wait > 0:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,

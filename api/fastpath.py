@@ -10,7 +10,8 @@ these hold:
 - the body is JSON that the route's pydantic model accepts (``model_validate_json``);
 - the bearer key is live and has the ``intake`` scope (looked up through the gateway's
   key cache, as the route's dependency does);
-- the key's rate limit lets the request through.
+- the key's rate limit lets the request through (one token per request: over the limit,
+  the route answers the 429 from the fast path's own take, :func:`api.limits.take_once`).
 
 It then builds the same :class:`~api.groupcommit.Pending` as the route
 (:func:`api.routers.intake.pending`), waits for the same group commit and sends the same
@@ -30,6 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from api.deps import GatewayState
+from api.limits import take_once
 from api.routers.intake import KINDS, contact_reachable, pending, rendered
 
 __all__ = ["IntakeFastPath"]
@@ -116,8 +118,10 @@ class IntakeFastPath:
             event = model.model_validate_json(body)
         except ValidationError:
             return None
-        if not contact_reachable(kind, event) or self.state.limiter.take(key.key_id) > 0:
+        if not contact_reachable(kind, event):
             return None
+        if take_once(self.state.limiter, scope, key.key_id) > 0:
+            return None  # the route answers the 429 from the same take
         stored = await self.state.intake.submit(
             pending(self.state, key, scope["path"], kind, event, idem)
         )

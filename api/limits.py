@@ -1,16 +1,23 @@
-"""Request size limit (an ASGI middleware) and the per-key rate limit (token buckets)."""
+"""Request size limit (an ASGI middleware) and the per-key rate limit (token buckets).
+
+A request takes at most one token: :func:`take_once` keeps the outcome in the request's
+ASGI scope, so an intake POST that :mod:`api.fastpath` checked and then handed to its
+route (to answer the 429) is not charged again by the route's dependency.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
-__all__ = ["BodySizeLimit", "RateLimiter"]
+__all__ = ["BodySizeLimit", "RateLimiter", "take_once"]
 
 Scope = dict[str, Any]
+
+_TAKEN = "crm.rate_limit_wait"  # the scope entry holding this request's take
 
 
 class BodySizeLimit:
@@ -92,3 +99,23 @@ class RateLimiter:
                 return 0.0
             self._buckets[key_id] = (tokens, now)
             return (1.0 - tokens) / self.rate if self.rate > 0 else 60.0
+
+
+def take_once(limiter: RateLimiter, scope: MutableMapping[str, Any], key_id: int) -> float:
+    """:meth:`RateLimiter.take` once per request: a second call returns the first answer.
+
+    Parameters
+    ----------
+    limiter : the gateway's rate limiter.
+    scope : the request's ASGI scope (shared by the middlewares and the route).
+    key_id : the caller's API key.
+
+    Returns
+    -------
+    float
+        0 when the request may go on, else the seconds to wait (``Retry-After``).
+    """
+    taken = scope.get(_TAKEN)
+    if taken is None or taken[0] != key_id:
+        taken = scope[_TAKEN] = (key_id, limiter.take(key_id))
+    return float(taken[1])

@@ -124,3 +124,29 @@ def test_fast_path_keeps_the_rate_limit(db_url: str, settings: Settings) -> None
         ]
         assert codes == [202, 202, 429]
         assert len(store.read_frame(db_url, "intake_events")) == 2
+
+
+@pytest.mark.parametrize("fast_intake", [True, False])
+def test_a_key_with_a_limit_of_n_gets_exactly_n(
+    db_url: str, settings: Settings, fast_intake: bool
+) -> None:
+    limited = settings.model_copy(update={"api_rate_per_s": 0.001, "api_rate_burst": 3})
+    key = make_keys(db_url)["intake"]
+    app = create_app(
+        limited, database_url=db_url, key_cache_s=60, clock=lambda: NOW, fast_intake=fast_intake
+    )
+    limiter = app.state.gateway.limiter
+    takes: list[int] = []
+    take = limiter.take
+    limiter.take = lambda key_id: takes.append(key_id) or take(key_id)  # count every take
+    with TestClient(app) as client:
+        codes = [
+            _post(client, key, {**ACTIVITY, "external_id": f"e{i}"}).status_code for i in range(5)
+        ]
+        refused = client.post(
+            "/v1/activities", json=ACTIVITY, headers={"Authorization": f"Bearer {key}"}
+        )
+    assert codes == [202, 202, 202, 429, 429]
+    assert refused.status_code == 429  # over the limit before its body is looked at
+    assert len(takes) == 6  # one take per request, whichever path answered it
+    assert len(store.read_frame(db_url, "intake_events")) == 3
