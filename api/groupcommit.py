@@ -1,14 +1,22 @@
 """Group commit of intake events: many requests, one transaction, each answered after it.
 
 A request hands its event to :class:`IntakeWriter` and waits; a writer thread (one on
-SQLite, two on PostgreSQL) takes whatever is queued at that moment (no fixed wait window: under light load a batch is one
-event, under heavy load it is everything that arrived during the previous commit), stores
-the batch in one transaction with idempotency records sorted by key (two gateways
-inserting overlapping keys in different orders would deadlock), commits, and only then
-answers every request in it. So an acknowledged event is durable, and a commit costs one
-fsync per batch instead of one per request. A writer keeps its connection, inserts the
-batch's events with one executemany and looks its idempotency keys up with one cached
-statement per API key.
+SQLite, two on PostgreSQL) takes whatever is queued at that moment (no fixed wait window:
+under light load a batch is one event, under heavy load it is everything that arrived
+during the previous commit), stores the batch in one transaction, commits, and only then
+answers every request in it, with one call into the event loop per batch. So an
+acknowledged event is durable, and a commit costs one flush per batch, not per request.
+
+A batch is a few statements, whatever its size, with its rows passed as one JSON value
+(``json_each`` on SQLite, ``json_to_recordset`` on PostgreSQL): a row-by-row executemany
+releases and retakes the GIL once per row, and under load each retake waits for the event
+loop thread's switch interval. On PostgreSQL the whole batch is one statement in its own
+transaction (one round trip): idempotency records inserted ``ON CONFLICT DO NOTHING`` in
+key order (two gateways inserting overlapping keys in one order cannot deadlock), then
+the events whose key was claimed; a key stored before, by this process or another one,
+is the database's unique key's to refuse, so several gateway processes may share a
+database. On SQLite the batch takes the write lock first (``BEGIN IMMEDIATE``), so its
+lookup of known keys and its inserts see one state.
 
 Idempotency inside the writer: a key already stored replays its first response (or 409
 with another body); the same key twice in one batch stores one event and answers both.
@@ -24,19 +32,18 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, text
+from sqlalchemy import Connection, Dialect, Engine, Table
 from sqlalchemy.exc import IntegrityError
 
-from crm.models.gateway import IdempotencyRecord, IntakeEvent
+from crm.models.base import UTCDateTime
+from crm.models.gateway import IntakeEvent
 
 __all__ = ["IntakeWriter", "Pending", "Stored"]
 
 EVENTS = cast(Table, IntakeEvent.__table__)
-RECORDS = cast(Table, IdempotencyRecord.__table__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,13 @@ class Pending:
     idempotency_key: str | None
     request_sha256: str
     path: str
-    future: Future[Stored] = field(default_factory=Future)
+    waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[Stored]] | None = field(
+        default=None, repr=False
+    )
+
+
+Origin = tuple[str, int, dict[str, Any]]
+"""The first request of an idempotency key: its body's hash, status code and answer."""
 
 
 class IntakeWriter:
@@ -102,8 +115,10 @@ class IntakeWriter:
         """Queue ``item`` and wait until its batch is committed."""
         if not self._workers:
             self._start()
+        loop = asyncio.get_running_loop()
+        item.waiter = (loop, loop.create_future())
         self._queue.put(item)
-        return await asyncio.wrap_future(item.future)
+        return await item.waiter[1]
 
     def _start(self) -> None:
         with self._lock:
@@ -127,7 +142,10 @@ class IntakeWriter:
     def _connection(self) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:  # opening a SQLite connection costs more than a small batch
-            conn = self._local.conn = self.engine.connect()
+            conn = self.engine.connect()
+            if conn.dialect.name == "postgresql":  # each batch is one statement: its own commit
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            self._local.conn = conn
         return conn
 
     def _drop_connection(self) -> None:
@@ -167,159 +185,273 @@ class IntakeWriter:
                 return
 
     def _write(self, batch: list[Pending]) -> None:
+        outcomes: list[Stored | BaseException]
         try:
             answers = self._store(batch)
+            outcomes = [answers[id(item)] for item in batch]
         except IntegrityError:
             # another gateway process stored one of these keys meanwhile: one by one
-            answers = {}
+            outcomes = []
             for item in batch:
                 try:
-                    answers.update(self._store([item]))
+                    outcomes.append(self._store([item])[id(item)])
                 except Exception as exc:  # answered as a failure, never left waiting
                     self._drop_connection()
-                    item.future.set_exception(exc)
+                    outcomes.append(exc)
         except Exception as exc:
             self._drop_connection()  # a database error may have broken it: a fresh one next
-            for item in batch:
-                item.future.set_exception(exc)
-            return
-        for item in batch:
-            if not item.future.done():
-                item.future.set_result(answers[id(item)])
+            outcomes = [exc] * len(batch)
+        _answer(batch, outcomes)
 
     def _store(self, batch: list[Pending]) -> dict[int, Stored]:
+        """Store ``batch`` in one transaction; the answer of each item by ``id(item)``."""
         received = self.clock()
-        answers: dict[int, Stored] = {}
-        keyed = sorted(
-            (i for i in batch if i.idempotency_key),
-            key=lambda i: (i.key_id, i.idempotency_key or ""),
-        )
+        stamp = received.isoformat().replace("+00:00", "Z")
+        first_of: dict[tuple[int, str], Pending] = {}
+        fresh: list[Pending] = []
+        for item in batch:
+            pair = (item.key_id, item.idempotency_key or "")
+            if item.idempotency_key is None or first_of.setdefault(pair, item) is item:
+                fresh.append(item)  # in arrival order: the events' ids follow it
         conn = self._connection()
-        with conn.begin():
-            known = _known(conn, keyed)
-            first_of: dict[tuple[int, str], Pending] = {}
-            fresh: list[Pending] = []
-            for item in batch:
-                pair = (item.key_id, item.idempotency_key or "")
-                if item.idempotency_key and pair in known:
-                    digest, code, body = known[pair]
-                    answers[id(item)] = _replay(item, digest, code, json.loads(body))
-                elif item.idempotency_key and pair in first_of:
-                    continue  # answered from the first of the batch below
-                else:
-                    if item.idempotency_key:
-                        first_of[pair] = item
-                    fresh.append(item)
-            if fresh:
-                ids = _insert_events(
-                    conn,
-                    [
-                        {
-                            "kind": i.kind,
-                            "external_id": i.external_id,
-                            "source": i.source,
-                            "channel": i.channel,
-                            "payload": i.payload,
-                            "key_id": i.key_id,
-                            "received_at": received,
-                            "status": "accepted",
-                        }
-                        for i in fresh
-                    ],
-                )
-                for item, intake_id in zip(fresh, ids, strict=True):
-                    answers[id(item)] = Stored(
-                        202,
-                        {
-                            "intake_id": int(intake_id),
-                            "kind": item.kind,
-                            "external_id": item.external_id,
-                            "status": "accepted",
-                            "received_at": received.isoformat().replace("+00:00", "Z"),
-                        },
-                    )
-                records = [
-                    {
-                        "key_id": i.key_id,
-                        "idempotency_key": i.idempotency_key,
-                        "method": "POST",
-                        "path": i.path[:255],
-                        "request_sha256": i.request_sha256,
-                        "status_code": 202,
-                        "response": json.dumps(answers[id(i)].body, ensure_ascii=False),
-                        "created_at": received,
-                    }
-                    for i in sorted(
-                        (i for i in fresh if i.idempotency_key),
-                        key=lambda i: (i.key_id, i.idempotency_key or ""),
-                    )
-                ]
-                if records:
-                    conn.execute(insert(RECORDS), records)
+        store = _store_postgresql if conn.dialect.name == "postgresql" else _store_sqlite
+        answers, origin = store(conn, fresh, received, stamp)
         for item in batch:  # later copies of a key within the batch
             if id(item) not in answers:
-                first = first_of[(item.key_id, item.idempotency_key or "")]
-                answers[id(item)] = _replay(
-                    item, first.request_sha256, 202, answers[id(first)].body
-                )
+                digest, code, body = origin[(item.key_id, item.idempotency_key or "")]
+                answers[id(item)] = _replay(item, digest, code, body)
         return answers
 
 
-_KNOWN = select(
-    RECORDS.c.idempotency_key, RECORDS.c.request_sha256, RECORDS.c.status_code, RECORDS.c.response
-).where(
-    RECORDS.c.key_id == bindparam("b_key"),
-    RECORDS.c.idempotency_key.in_(bindparam("b_values", expanding=True)),
-)
-_CHUNK = 900  # bound values per lookup, under every SQLite build's limit
+def _answer(batch: list[Pending], outcomes: list[Stored | BaseException]) -> None:
+    """Hand each waiting request its outcome: one call into each event loop per batch.
 
-
-def _known(conn: Connection, keyed: list[Pending]) -> dict[tuple[int, str], tuple[str, int, str]]:
-    """The stored first responses of the batch's keys: (key id, key) -> (hash, code, body).
-
-    One statement per API key in the batch (usually one), the same compiled one each time.
+    A thread-safe wake-up per request (what ``asyncio.wrap_future`` does) costs the loop a
+    callback and the writer a GIL hand-over each; one per batch is enough.
     """
-    by_key: dict[int, list[str]] = {}
-    for item in keyed:
-        by_key.setdefault(item.key_id, []).append(item.idempotency_key or "")
-    known: dict[tuple[int, str], tuple[str, int, str]] = {}
-    for key_id, values in sorted(by_key.items()):
-        unique = sorted(set(values))
-        for start in range(0, len(unique), _CHUNK):
-            rows = conn.execute(
-                _KNOWN, {"b_key": key_id, "b_values": unique[start : start + _CHUNK]}
-            )
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Stored], Any]]] = {}
+    for item, outcome in zip(batch, outcomes, strict=True):
+        if item.waiter is not None:
+            loop, future = item.waiter
+            by_loop.setdefault(loop, []).append((future, outcome))
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(_settle, pairs)
+
+
+def _settle(pairs: list[tuple[asyncio.Future[Stored], Stored | BaseException]]) -> None:
+    for future, outcome in pairs:
+        if future.done():  # the request was cancelled (the client went away)
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+def _accepted(item: Pending, intake_id: int, stamp: str) -> Stored:
+    return Stored(
+        202,
+        {
+            "intake_id": intake_id,
+            "kind": item.kind,
+            "external_id": item.external_id,
+            "status": "accepted",
+            "received_at": stamp,
+        },
+    )
+
+
+def _micros(when: dt.datetime, dialect: Dialect) -> Any:
+    """An instant as the ``received_at`` column stores it on ``dialect``."""
+    return cast(UTCDateTime, EVENTS.c.received_at.type).process_bind_param(when, dialect)
+
+
+# SQLite: a handful of statements per batch, each one step of the engine. The rows go in
+# as one JSON parameter: a row-by-row executemany would release and retake the GIL once
+# per row, and under load each retake waits for the event loop's switch interval.
+_SQLITE_KNOWN = (
+    "SELECT idempotency_key, request_sha256, status_code, response FROM idempotency_records "
+    "WHERE key_id = ? AND idempotency_key IN (SELECT value FROM json_each(?))"
+)
+_SQLITE_EVENTS = (
+    "INSERT INTO intake_events "
+    "(intake_id, kind, external_id, source, channel, payload, key_id, received_at, status) "
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), "
+    "json_extract(value, '$[5]'), json_extract(value, '$[6]'), ?, 'accepted' "
+    "FROM json_each(?) ORDER BY key"
+)
+_SQLITE_RECORDS = (
+    "INSERT INTO idempotency_records "
+    "(key_id, idempotency_key, method, path, request_sha256, status_code, response, created_at) "
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), 'POST', "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), 202, "
+    "json_extract(value, '$[4]'), ? FROM json_each(?) ORDER BY key"
+)
+
+
+def _store_sqlite(
+    conn: Connection, fresh: list[Pending], received: dt.datetime, stamp: str
+) -> tuple[dict[int, Stored], dict[tuple[int, str], Origin]]:
+    """One write transaction (taken at once: the lookup and the inserts see one state)."""
+    answers: dict[int, Stored] = {}
+    origin: dict[tuple[int, str], Origin] = {}
+    at = _micros(received, conn.dialect)
+    with conn.begin():
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        keyed: dict[int, list[str]] = {}
+        for item in fresh:
+            if item.idempotency_key is not None:
+                keyed.setdefault(item.key_id, []).append(item.idempotency_key)
+        known: dict[tuple[int, str], tuple[str, int, str]] = {}
+        for key_id, values in keyed.items():
+            rows = conn.exec_driver_sql(_SQLITE_KNOWN, (key_id, json.dumps(values)))
             for value, digest, code, body in rows:
                 known[(key_id, str(value))] = (str(digest), int(code), str(body))
-    return known
-
-
-def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` with one executemany; returns their ids in the rows' order.
-
-    ``INSERT … RETURNING`` with the ids in parameter order runs row by row on SQLite, so
-    the ids come another way: on PostgreSQL they are drawn from the column's sequence
-    first; on SQLite the batch holds the write lock from its first insert to its commit,
-    so its rows get consecutive rowids ending at ``last_insert_rowid()``.
-    """
-    if conn.dialect.name == "postgresql":
-        ids = sorted(
-            int(i)
-            for i in conn.execute(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence('intake_events', 'intake_id')) "
-                    "FROM generate_series(1, :n)"
-                ),
-                {"n": len(rows)},
-            ).scalars()
+        new: list[Pending] = []
+        for item in fresh:
+            pair = (item.key_id, item.idempotency_key or "")
+            hit = known.get(pair)
+            if hit is not None and item.idempotency_key is not None:
+                origin[pair] = (hit[0], hit[1], json.loads(hit[2]))
+                answers[id(item)] = _replay(item, *origin[pair])
+            else:
+                new.append(item)
+        if not new:
+            return answers, origin
+        base = int(
+            conn.exec_driver_sql(
+                "SELECT coalesce(max(intake_id), 0) FROM intake_events"
+            ).scalar_one()
         )
-        conn.execute(
-            insert(EVENTS), [{**row, "intake_id": i} for row, i in zip(rows, ids, strict=True)]
-        )
-        return ids
-    conn.execute(insert(EVENTS), rows)
-    last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
-    return list(range(last - len(rows) + 1, last + 1))
+        events: list[tuple[Any, ...]] = []
+        records: list[tuple[Any, ...]] = []
+        for n, item in enumerate(new, start=base + 1):
+            answer = answers[id(item)] = _accepted(item, n, stamp)
+            events.append(
+                (
+                    n,
+                    item.kind,
+                    item.external_id,
+                    item.source,
+                    item.channel,
+                    item.payload,
+                    item.key_id,
+                )
+            )
+            if item.idempotency_key is not None:
+                origin[(item.key_id, item.idempotency_key)] = (
+                    item.request_sha256,
+                    202,
+                    answer.body,
+                )
+                records.append(
+                    (
+                        item.key_id,
+                        item.idempotency_key,
+                        item.path[:255],
+                        item.request_sha256,
+                        json.dumps(answer.body, ensure_ascii=False),
+                    )
+                )
+        conn.exec_driver_sql(_SQLITE_EVENTS, (at, json.dumps(events, ensure_ascii=False)))
+        if records:
+            conn.exec_driver_sql(_SQLITE_RECORDS, (at, json.dumps(records, ensure_ascii=False)))
+    return answers, origin
+
+
+# PostgreSQL: the whole batch is one statement in its own transaction (one round trip, one
+# commit). Idempotency rests on the records' unique key: a key claimed by an earlier batch
+# or by another gateway process (ON CONFLICT waits for that one's commit) is not stored
+# again; its first answer is read after the statement.
+_PG_STORE = """
+WITH batch AS (
+    SELECT b.*, nextval(pg_get_serial_sequence('intake_events', 'intake_id')) AS intake_id
+    FROM json_to_recordset(CAST(%(rows)s AS json)) AS b(
+        n int, kind text, external_id text, source text, channel text, payload text,
+        key_id bigint, idem text, sha text, path text)
+    ORDER BY b.n
+),
+claimed AS (
+    INSERT INTO idempotency_records
+        (key_id, idempotency_key, method, path, request_sha256, status_code, response, created_at)
+    SELECT key_id, idem, 'POST', path, sha, 202,
+        json_build_object('intake_id', intake_id, 'kind', kind, 'external_id', external_id,
+            'status', 'accepted', 'received_at', CAST(%(stamp)s AS text))::text,
+        %(at)s
+    FROM batch WHERE idem IS NOT NULL ORDER BY key_id, idem
+    ON CONFLICT (key_id, idempotency_key) DO NOTHING
+    RETURNING key_id, idempotency_key
+),
+stored AS (
+    INSERT INTO intake_events
+        (intake_id, kind, external_id, source, channel, payload, key_id, received_at, status)
+    SELECT intake_id, kind, external_id, source, channel, payload, key_id, %(at)s, 'accepted'
+    FROM batch b
+    WHERE b.idem IS NULL OR EXISTS (
+        SELECT 1 FROM claimed c WHERE c.key_id = b.key_id AND c.idempotency_key = b.idem)
+    ORDER BY intake_id
+    RETURNING intake_id
+)
+SELECT b.n, b.intake_id FROM batch b JOIN stored s ON s.intake_id = b.intake_id
+"""
+_PG_KNOWN = (
+    "SELECT key_id, idempotency_key, request_sha256, status_code, response "
+    "FROM idempotency_records WHERE key_id = ANY(%(keys)s) AND idempotency_key = ANY(%(values)s)"
+)
+
+
+def _store_postgresql(
+    conn: Connection, fresh: list[Pending], received: dt.datetime, stamp: str
+) -> tuple[dict[int, Stored], dict[tuple[int, str], Origin]]:
+    """One statement (its own transaction), then the first answers of keys seen before."""
+    origin: dict[tuple[int, str], Origin] = {}
+    if not fresh:
+        return {}, origin
+    rows = [
+        {
+            "n": n,
+            "kind": i.kind,
+            "external_id": i.external_id,
+            "source": i.source,
+            "channel": i.channel,
+            "payload": i.payload,
+            "key_id": i.key_id,
+            "idem": i.idempotency_key,
+            "sha": i.request_sha256,
+            "path": i.path[:255],
+        }
+        for n, i in enumerate(fresh)
+    ]
+    at = _micros(received, conn.dialect)
+    stored = conn.exec_driver_sql(
+        _PG_STORE, {"rows": json.dumps(rows, ensure_ascii=False), "stamp": stamp, "at": at}
+    ).all()
+    answers: dict[int, Stored] = {}
+    for n, intake_id in stored:
+        item = fresh[n]
+        answer = answers[id(item)] = _accepted(item, int(intake_id), stamp)
+        if item.idempotency_key is not None:
+            origin[(item.key_id, item.idempotency_key)] = (item.request_sha256, 202, answer.body)
+    seen = [i for i in fresh if id(i) not in answers]
+    if seen:
+        known = {
+            (int(k), str(v)): (str(d), int(c), str(b))
+            for k, v, d, c, b in conn.exec_driver_sql(
+                _PG_KNOWN,
+                {
+                    "keys": sorted({i.key_id for i in seen}),
+                    "values": sorted({i.idempotency_key or "" for i in seen}),
+                },
+            )
+        }
+        for item in seen:
+            pair = (item.key_id, item.idempotency_key or "")
+            digest, code, body = known[pair]
+            origin[pair] = (digest, code, json.loads(body))
+            answers[id(item)] = _replay(item, *origin[pair])
+    return answers, origin
 
 
 def _replay(item: Pending, digest: str, code: int, body: dict[str, Any]) -> Stored:

@@ -55,3 +55,30 @@ def test_concurrent_requests_share_commits_and_keys_dedupe(db_url: str, threads:
     for n in range(200):
         assert stored[answers[n].body["intake_id"]] in {f"a{m}" for m in range(n % 50, 200, 50)}
     assert stored[answers[200].body["intake_id"]] == "a999"
+
+
+def test_two_gateways_on_one_database_store_each_key_once(db_url: str) -> None:
+    """Two writers (as two gateway processes) take overlapping keys at the same time."""
+    engines = [make_engine(db_url), make_engine(db_url)]
+    writers = [IntakeWriter(e, lambda: NOW) for e in engines]
+
+    async def run() -> list:  # type: ignore[type-arg]
+        first = [writers[0].submit(_item(n, f"k{n}")) for n in range(100)]
+        second = [writers[1].submit(_item(n, f"k{n}")) for n in range(50, 150)]
+        return await asyncio.gather(*first, *second)
+
+    answers = asyncio.run(run())
+    for writer in writers:
+        writer.stop()
+    for engine in engines:
+        engine.dispose()
+    events = store.read_frame(db_url, "intake_events")
+    assert len(events) == 150 and events["external_id"].nunique() == 150  # k50..k99 once
+    assert len(store.read_frame(db_url, "idempotency_records")) == 150
+    by_first, by_second = answers[:100], answers[100:]
+    for n in range(50, 100):  # both gateways answered the overlap with the one stored event
+        a, b = by_first[n], by_second[n - 50]
+        assert a.status_code == b.status_code == 202
+        assert a.body["intake_id"] == b.body["intake_id"]
+        assert a.replayed != b.replayed  # one stored it, the other replayed it
+    assert sum(a.replayed for a in answers) == 50
