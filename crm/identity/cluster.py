@@ -25,10 +25,11 @@ integer arrays, a few rounds over all records at once.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["centre_clusters", "component_pairs", "components"]
+__all__ = ["ambiguous_matches", "centre_clusters", "component_pairs", "components"]
 
 _MAX_ROUNDS = 25
 
@@ -67,6 +68,92 @@ def component_pairs(
         out_b.append(rec[d:][same])
     a, b = np.concatenate(out_a), np.concatenate(out_b)
     return np.minimum(a, b), np.maximum(a, b)
+
+
+def ambiguous_matches(
+    n: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    is_match: np.ndarray,
+    different: np.ndarray,
+    undated: np.ndarray,
+    tie: np.ndarray,
+) -> np.ndarray:
+    """Matches of an undated record that match two provably different people: withdrawn.
+
+    A record without a birth date (``Оксана Коровина`` at one flat, no mailbox) that
+    matches both ``x`` and ``y`` while ``x`` and ``y`` are two people (a veto: born 25
+    years apart, a mother and a daughter of one name) cannot say which of them it is:
+    names, the address and a home phone fit both. Merging it with either is a guess, so
+    it joins neither (a household link instead), unless a personal tie (``tie``: an
+    own mobile or mailbox no other person of the pair shares, an external id, the
+    patronymic) holds with exactly one of them: then only its match with the other is
+    withdrawn. With ties to both, the clustering picks as for any record.
+
+    Parameters
+    ----------
+    n : int
+        Number of records.
+    a, b : numpy.ndarray of int
+        Compared pairs (each unordered pair once).
+    is_match, different : numpy.ndarray of bool
+        Matched pairs, and pairs that are two people of one name (vetoes: born years
+        apart, a ``Jr.`` and an unmarked record, each with an own mailbox). A veto on the
+        given name is no proof here: a typed-over given name vetoes one person's records.
+    undated : numpy.ndarray of bool
+        Per record: no birth date.
+    tie : numpy.ndarray of bool
+        Per pair: agreement on something only one person has.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Per pair: a match withdrawn (to be taken as two people).
+
+    Examples
+    --------
+    Record 2 (undated) matches 0 and 1, who were born years apart; nothing personal ties
+    it to either:
+
+    >>> ambiguous_matches(3, np.array([0, 0, 1]), np.array([1, 2, 2]),
+    ...                   np.array([False, True, True]), np.array([True, False, False]),
+    ...                   np.array([False, False, True]), np.zeros(3, dtype=bool)).tolist()
+    [False, True, True]
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    out = np.zeros(len(a), dtype=bool)
+    if not is_match.any() or not different.any():
+        return out
+    comp = components(n, a[is_match], b[is_match])
+    # vetoes inside one component of matches: only those can share a matched neighbour
+    v = np.flatnonzero(different & (comp[a] == comp[b]))
+    mi = np.flatnonzero(is_match)
+    if not len(v):
+        return out
+    # match edges both ways: (z, x, pair)
+    z = np.concatenate([a[mi], b[mi]])
+    x = np.concatenate([b[mi], a[mi]])
+    e = np.concatenate([mi, mi])
+    keep = undated[z]
+    z, x, e = z[keep], x[keep], e[keep]
+    if not len(z):
+        return out
+    edges = pd.DataFrame({"z": z, "x": x, "e": e})
+    vetoes = pd.DataFrame({"x": np.concatenate([a[v], b[v]]), "y": np.concatenate([b[v], a[v]])})
+    # (z, x, y): z matches x, x and y are two people; is z also a match of y?
+    tri = edges.merge(vetoes, on="x")
+    both = tri.merge(edges.rename(columns={"x": "y", "e": "f"}), on=["z", "y"])
+    if not len(both):
+        return out
+    ex, ey = both["e"].to_numpy(), both["f"].to_numpy()
+    tx, ty = tie[ex], tie[ey]
+    # neither side tied: both withdrawn; one side tied: the other side withdrawn
+    out[ex[~tx & ~ty]] = True
+    out[ey[~tx & ~ty]] = True
+    out[ey[tx & ~ty]] = True
+    out[ex[ty & ~tx]] = True
+    return out
 
 
 def centre_clusters(

@@ -28,7 +28,7 @@ from crm.identity.arrays import distinct, distinct_inverse
 from crm.identity.keys import Field, Keys
 from crm.identity.names import equivalent, fold_codes
 
-__all__ = ["FIELDS", "Comparison", "candidate_pairs", "compare"]
+__all__ = ["FIELDS", "Comparison", "candidate_pairs", "compare", "joint_codes"]
 
 #: Compared fields and their number of agreement levels (level 0 is "disagree").
 FIELDS: dict[str, int] = {
@@ -50,7 +50,7 @@ _NAME_ONLY = {"full_name": 0.15, "postcode_name": 0.25}
 
 
 # --------------------------------------------------------------------------- blocking
-def _joint(fields: list[Field]) -> list[np.ndarray]:
+def joint_codes(fields: list[Field]) -> list[np.ndarray]:
     """Codes of several columns of one kind in one shared code space."""
     if len(fields) == 1:
         return [fields[0].codes]
@@ -165,7 +165,7 @@ def candidate_pairs(
         ("address", keys.addresses),
     ):
         if fields:
-            codes = _joint(fields)
+            codes = joint_codes(fields)
             if name == "address" and keys.postcode is not None:
                 codes = [_combine(c, keys.postcode.codes) for c in codes]
             candidates[name] = [(rid, c) for c in codes]
@@ -286,7 +286,9 @@ class Comparison:
     ``agreed`` holds, per field with term-frequency weights, the code of the value two
     records share exactly (``-1`` where they do not agree exactly). ``given_differs`` is
     True where the given names disagree (in a pair compared turned round, where either
-    name part disagrees).
+    name part disagrees). ``generation_differs`` is True where the records carry different
+    generation marks (``Jr.`` on one, none or ``Sr.`` on the other; see
+    :func:`crm.identity.keys.name_keys`).
     """
 
     a: np.ndarray
@@ -295,6 +297,7 @@ class Comparison:
     similarity: pd.DataFrame
     agreed: dict[str, np.ndarray]
     given_differs: np.ndarray
+    generation_differs: np.ndarray
 
 
 def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
@@ -406,4 +409,5 @@ def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
         similarity=pd.DataFrame(sims),
         agreed=agreed,
         given_differs=given_differs,
+        generation_differs=keys.generation[a] != keys.generation[b],
     )

@@ -107,6 +107,12 @@ _PATRONYMIC_F = r"(?:овна|евна|ична|инична)$"
 _PATRONYMIC_M = r"(?:ович|евич|ич)$"
 _SURNAME_F = r"(?:ова|ева|ёва|ина|ына|ская|цкая)$"
 _SURNAME_M = r"(?:ов|ев|ёв|ин|ын|ский|цкий)$"
+#: Generation words after a name: 1 the younger (``Jr.``, ``II``, ``мл.``), 2 the elder.
+_GENERATION = {
+    **dict.fromkeys(("jr", "jnr", "junior", "ii", "iii", "iv", "мл", "младший"), 1),
+    **dict.fromkeys(("sr", "snr", "senior", "ст", "старший"), 2),
+}
+_GENERATION_WORD = r"\s(" + "|".join(_GENERATION) + r")$"
 _NONE: Any = None  # a missing value in np.where (Any for numpy's overloads)
 _REPEATED_DIGITS = "|".join(f"{i}{{6}}" for i in range(10))  # 000000… is a placeholder
 _GENDER_WORDS = {
@@ -219,11 +225,15 @@ def name_keys(
     says where the surname ends whatever the script: ``"COOPER, James"`` and
     ``"Иванов, Иван Петрович"`` are surname-first.
 
+    A generation word after a name (``Jr.``, ``Sr.``, ``II``, ``мл.``, ``ст.``) is taken off
+    the name and kept in ``generation``: 1 the younger, 2 the elder, 0 none; a patronymic
+    made of the person's own given name (``Илья Ильич``) counts as the younger too.
+
     Returns
     -------
     pandas.DataFrame
-        Columns ``first``, ``last``, ``middle`` (transliterated keys) and ``last_native``,
-        ``middle_native`` (folded, not transliterated) on the input index.
+        Columns ``first``, ``last``, ``middle`` (transliterated keys), ``last_native``,
+        ``middle_native`` (folded, not transliterated) and ``generation`` on the input index.
     """
     base = next(s for s in (first, last, middle, full) if s is not None)
     idx = base.index
@@ -232,6 +242,20 @@ def name_keys(
     la = _clean_name(last) if last is not None else empty.copy()
     mi = _clean_name(middle) if middle is not None else empty.copy()
     full_c = _clean_name(full) if full is not None else empty.copy()
+    # "Jones Jr.", "Иванов мл.": the generation word is not part of the name; it is kept apart
+    generation = np.zeros(len(idx), dtype=np.int8)
+    for i, part in enumerate((f, la, full_c)):
+        word = part.str.extract(_GENERATION_WORD, expand=False)
+        mark = word.map(_GENERATION).fillna(0).to_numpy(dtype=np.int8)
+        generation = np.where(generation == 0, mark, generation).astype(np.int8)
+        stripped = part.str.replace(_GENERATION_WORD, "", regex=True).str.strip()
+        stripped = stripped.where(stripped.str.len() > 0)
+        if i == 0:
+            f = stripped
+        elif i == 1:
+            la = stripped
+        else:
+            full_c = stripped
     # the full name sits in the first-name slot when the surname slot is empty
     packed = la.isna() & f.str.contains(" ", regex=False).fillna(False)
     src = full_c.where(~packed, f)
@@ -267,6 +291,9 @@ def name_keys(
     # hygiene's comparison key fixes look-alike letters of the other script (a Latin "a"
     # inside a Cyrillic name) and folds case; applied after the split, which needs the spaces
     f, la, mi = (_hygiene_key(v) for v in (f, la, mi))
+    # a son named after his father carries the father's name as his patronymic
+    # (Илья Ильич, Корнил Корнилович): in a household that is what "Jr." says
+    generation = np.where((generation == 0) & _named_after_father(f, mi), 1, generation)
     return pd.DataFrame(
         {
             "first": transliterate(f),
@@ -274,9 +301,46 @@ def name_keys(
             "middle": transliterate(mi),
             "last_native": la,
             "middle_native": mi,
+            "generation": generation.astype(np.int8),
         },
         index=idx,
     )
+
+
+def _named_after_father(first: pd.Series, middle: pd.Series) -> np.ndarray:
+    """Whether the patronymic is made from the person's own given name (``Иван Иванович``).
+
+    The patronymic loses its suffix (``-ович``, ``-евич``, ``-ич``, ``-овна``, ``-евна``,
+    ``-ична``, ``-инична``) and is compared with the given name's stems by the rules of
+    Russian grammar: the name itself (``Иван`` → ``Иван-ович``), without a final ``а``,
+    ``я``, ``й`` or ``ь`` (``Илья`` → ``Иль-ич``, ``Сергей`` → ``Серге-евич``, ``Игорь`` →
+    ``Игор-евич``), ``-ий`` as ``-ь`` (``Юрий`` → ``Юрь-евич``) and a dropped vowel
+    (``Павел`` → ``Павл-ович``, ``Лев`` → ``Льв-ович``). Computed once per distinct pair.
+    """
+    both = first.notna() & middle.notna()
+    out = np.zeros(len(first), dtype=bool)
+    if not both.any():
+        return out
+    pair = first[both] + "|" + middle[both]
+    codes, uniq = pd.factorize(pair)
+    parts = pd.Series(uniq, dtype="str").str.split("|", n=1, expand=True)
+    name, patr = parts[0], parts[1]
+    stem = patr.str.replace(r"(?:инична|овна|евна|ична|ович|евич|ич)$", "", regex=True)
+    has_suffix = stem != patr
+    stems = [
+        name,
+        name.str.replace(r"[аяйь]$", "", regex=True),
+        name.str.replace(r"ий$", "ь", regex=True),
+        name.str.replace(r"ел$", "л", regex=True).str.replace(r"^лев$", "льв", regex=True),
+    ]
+    hit = np.zeros(len(uniq), dtype=bool)
+    for st in stems:
+        hit |= (st == stem).to_numpy(dtype=bool)
+    hit &= has_suffix.to_numpy(dtype=bool) & name.str.contains(r"[а-я]", regex=True).to_numpy(
+        dtype=bool
+    )
+    out[both.to_numpy()] = hit[codes]
+    return out
 
 
 def gender_keys(
@@ -517,6 +581,9 @@ class Keys:
     middle: Field
     gender: Field
     birth: np.ndarray
+    #: per record: 0, 1 the younger of one name (``Jr.``, a patronymic of the own given
+    #: name), 2 the elder (``Sr.``); see :func:`name_keys`
+    generation: np.ndarray
     phones: list[Field] = field(default_factory=list)
     emails: list[Field] = field(default_factory=list)
     locals_: list[Field] = field(default_factory=list)
@@ -624,6 +691,7 @@ def prepare(
         middle=Field(codes[2 * n :], vocab),
         gender=Field.of(gender),
         birth=birth,
+        generation=names["generation"].to_numpy(dtype=np.int8),
         phones=phones,
         emails=emails,
         locals_=locals_,

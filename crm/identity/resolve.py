@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from crm.identity.cluster import centre_clusters, component_pairs, components
-from crm.identity.compare import FIELDS, Comparison, candidate_pairs, compare
+from crm.identity.cluster import ambiguous_matches, centre_clusters, component_pairs, components
+from crm.identity.compare import FIELDS, Comparison, candidate_pairs, compare, joint_codes
 from crm.identity.errors import IdentityError, RoleError
-from crm.identity.keys import Keys, prepare
+from crm.identity.keys import Field, Keys, prepare
 from crm.identity.model import DEFAULT_U, FellegiSunter
 
 __all__ = [
@@ -40,8 +40,10 @@ __all__ = [
     "corroborated",
     "estimate_u",
     "find_duplicates",
+    "generation_conflict",
     "match_to_existing",
     "pair_quality",
+    "personal_ties",
 ]
 
 #: Fields whose disagreement means "two different people" (pairs are never merged).
@@ -191,6 +193,8 @@ def _score(
     if "birth_date" in different_if:
         # a decision, not a disagreement of fields: the model still learns from these pairs
         different |= undated_conflict(levels) & ~_same_id(levels)
+        # the younger and the elder of one name: apart unless something personal ties them
+        different |= generation_conflict(comp) & ~personal_ties(keys, comp, different)
     weight = fs.match_weight(levels) + _tf_adjustment(keys, comp)
     logit2 = weight + np.log2(fs.prior_ / (1 - fs.prior_))
     score = 1.0 / (1.0 + np.exp2(np.clip(-logit2, -1000, 1000)))
@@ -227,6 +231,23 @@ def undated_conflict(levels: pd.DataFrame) -> np.ndarray:
     if "first_name" in levels:
         out |= (levels["first_name"].to_numpy() == 1) & (email == 0) & (phone == 0)
     return out
+
+
+def generation_conflict(comp: Comparison) -> np.ndarray:
+    """Pairs where one record is marked the younger (or elder) of one name and the dates do not agree.
+
+    ``Mitchell Jones Jr.`` says the household has another Mitchell Jones, his father, and
+    so does ``Илья Ильич Булгаков`` (a son named after his father carries the father's name
+    as his patronymic). A ``Mitchell Jones`` or ``Илья Булгаков`` without the mark and
+    without a birth date (or with another mark) may be either of the two: not merged
+    with the marked record (a household link when they share a home), unless a personal
+    tie holds (:func:`personal_ties`: the same own mobile or mailbox, an external id).
+    With both birth dates equal (or a day and month swapped) they are one person; with
+    different dates the birth-date veto already holds.
+    """
+    birth = comp.levels["birth_date"].to_numpy() if "birth_date" in comp.levels else None
+    undated = birth < 1 if birth is not None else np.ones(len(comp.a), dtype=bool)
+    return comp.generation_differs & undated
 
 
 #: Fields that tie a record to one person beyond the name; a match needs one of them.
@@ -313,6 +334,57 @@ def _seed_m(train: pd.DataFrame) -> dict[str, np.ndarray]:
     return m
 
 
+def personal_ties(keys: Keys, comp: Comparison, different: np.ndarray) -> np.ndarray:
+    """Pairs that agree on something only one person has.
+
+    An external id, a patronymic, or a phone or mailbox that no two different people of
+    the compared pairs share (``different``): a landline or a family mailbox that a
+    husband and a wife both gave is the household's, not a person's, and ties no one.
+
+    Parameters
+    ----------
+    keys : Keys
+        The prepared keys of the records.
+    comp : Comparison
+        The compared pairs.
+    different : numpy.ndarray of bool
+        Per pair: two different people.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Per pair.
+    """
+    lv = comp.levels
+    out = np.zeros(len(comp.a), dtype=bool)
+    for f in ("external_id", "middle_name"):
+        if f in lv:
+            out |= lv[f].to_numpy() == FIELDS[f] - 1
+    for fields in (keys.phones, keys.emails):
+        if fields:
+            out |= _own_value(fields, comp.a, comp.b, different)
+    return out
+
+
+def _own_value(
+    fields: list[Field], a: np.ndarray, b: np.ndarray, different: np.ndarray
+) -> np.ndarray:
+    """Pairs sharing a value of ``fields`` that no ``different`` pair shares."""
+    codes = joint_codes(fields)
+    shared = []
+    for x in codes:
+        for y in codes:
+            eq = (x[a] >= 0) & (x[a] == y[b])
+            shared.append((eq, x[a]))
+    household = np.zeros(max(int(c.max(initial=-1)) for c in codes) + 2, dtype=bool)
+    for eq, val in shared:
+        household[val[eq & different]] = True
+    out = np.zeros(len(a), dtype=bool)
+    for eq, val in shared:
+        out |= eq & ~household[np.maximum(val, 0)]
+    return out
+
+
 def _banned(ids: np.ndarray, n: int, cannot_link: pd.DataFrame | None) -> np.ndarray:
     """Pair codes ``lo * n + hi`` of the ``cannot_link`` pairs (merges a person undid)."""
     if cannot_link is None or not len(cannot_link):
@@ -348,6 +420,7 @@ def _concat(x: Comparison, y: Comparison) -> Comparison:
         similarity=pd.concat([x.similarity, y.similarity], ignore_index=True),
         agreed={k: np.concatenate([v, y.agreed[k]]) for k, v in x.agreed.items()},
         given_differs=np.concatenate([x.given_differs, y.given_differs]),
+        generation_differs=np.concatenate([x.generation_differs, y.generation_differs]),
     )
 
 
@@ -477,6 +550,13 @@ def find_duplicates(
         score, weight = np.concatenate([score, s2]), np.concatenate([weight, w2])
         is_match, different = np.concatenate([is_match, m2]), np.concatenate([different, d2])
     a, b = comp.a, comp.b
+    # an undated record matching two people of one name joins neither (cluster.ambiguous_matches)
+    tie = personal_ties(keys, comp, different)
+    # two people of one given name (born years apart, a Jr. and his father, one mailbox each)
+    namesakes = different & (comp.levels["first_name"].to_numpy() >= 2)
+    withdrawn = ambiguous_matches(keys.n, a, b, is_match, namesakes, np.isnat(keys.birth), tie)
+    is_match &= ~withdrawn
+    different |= withdrawn
     labels = centre_clusters(keys.n, a, b, score, is_match, different)
     is_match &= labels[a] == labels[b]
     # cluster id: the id of the cluster's first record in frame order

@@ -643,3 +643,108 @@ def test_twins_with_alike_given_names_and_their_own_phones_and_mailboxes_stay_ap
     assert pairs.loc[(5, 6), "lvl_first_name"] == pairs.loc[(7, 8), "lvl_first_name"] == 1
     links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
     assert {(5, 6), (7, 8)} <= links
+
+
+# --------------------------------------------------------------------------- third stop
+def test_an_undated_record_matching_two_people_of_one_name_joins_neither() -> None:
+    # a mother and a daughter of one name at one flat, born 25 years apart, and a record
+    # of that name with no birth date and only the home phone: it may be either of them
+    home = dict(
+        first_name="Оксана",
+        last_name="Коровина",
+        address="ул. Пушкина, д. 105, кв. 196",
+        postcode="489680",
+        phone="+74951413849",
+    )
+    home_en = dict(
+        first_name="Elizabeth",
+        last_name="Robinson",
+        address="103 Park Road, flat 251",
+        postcode="D02 7AB",
+        phone="+442071347825",
+    )
+    rows = [
+        dict(home, birth_date="1958-02-11", email="o.korovina58@mail.ru"),
+        dict(home, birth_date="22.12.1983", email="oksana.korovina@yandex.ru"),
+        dict(home, phone="8 495 141-38-49"),  # undated: mother or daughter?
+        dict(home_en, birth_date="1961-05-02", email="liz.robinson61@gmail.com"),
+        dict(home_en, birth_date="07/01/1993", email="elizabeth.r93@icloud.com"),
+        dict(home_en, phone="020 7134 7825"),
+    ]
+    result = find_duplicates(people([*BASE, *rows]), ROLES, id_col="customer_id")
+    assert (result.clusters.cluster_size == 1).all()
+    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    assert {(5, 7), (6, 7), (8, 10), (9, 10)} <= links
+
+
+def test_an_undated_record_with_its_own_mailbox_joins_the_one_it_belongs_to() -> None:
+    # the same three records, but the undated one carries the daughter's own mailbox
+    home = dict(
+        first_name="Оксана",
+        last_name="Коровина",
+        address="ул. Пушкина, д. 105, кв. 196",
+        postcode="489680",
+        phone="+74951413849",
+    )
+    home_en = dict(
+        first_name="Elizabeth",
+        last_name="Robinson",
+        address="103 Park Road, flat 251",
+        postcode="D02 7AB",
+        phone="+442071347825",
+    )
+    rows = [
+        dict(home, birth_date="1958-02-11", email="o.korovina58@mail.ru"),
+        dict(home, birth_date="22.12.1983", email="oksana.korovina@yandex.ru"),
+        dict(home, email="Oksana.Korovina@yandex.ru"),
+        dict(home_en, birth_date="1961-05-02", email="liz.robinson61@gmail.com"),
+        dict(home_en, birth_date="07/01/1993", email="elizabeth.r93@icloud.com"),
+        dict(home_en, email="elizabeth.r93@icloud.com"),
+    ]
+    assert clusters_of(people([*BASE, *rows])) == [{6, 7}, {9, 10}]
+
+
+def test_a_junior_and_an_undated_record_of_his_name_are_a_household() -> None:
+    # "Jr." and a patronymic made of the own given name (Илья Ильич) say the family has
+    # two people of that name: an unmarked record without a birth date may be the father
+    son_ru = dict(
+        first_name="Илья",
+        middle_name="Ильич",
+        last_name="Булгаков",
+        birth_date="23.01.1996",
+        address="ул. Советская, д. 28, кв. 68",
+        postcode="140213",
+        email="ilya.bulgakov96@gmail.com",
+    )
+    son_en = dict(
+        first_name="Mitchell",
+        last_name="Jones Jr.",
+        birth_date="09/02/1991",
+        address="1821 Contreras Hills Apt. 687",
+        postcode="74936",
+        email="mitchell.jones@hotmail.co.uk",
+    )
+    rows = [
+        son_ru,
+        dict(son_ru, middle_name=None, birth_date=None, email=None),
+        son_en,
+        dict(son_en, last_name="Jones", birth_date=None, email=None),
+        # with the son's birth date the unmarked record is the son
+        dict(son_en, last_name="Jones", email=None),
+    ]
+    frame = people([*BASE, *rows])
+    result = find_duplicates(frame, ROLES, id_col="customer_id")
+    assert clusters_of(frame) == [{7, 9}]
+    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    assert {(5, 6), (7, 8)} <= links
+
+
+def test_generation_words_are_taken_off_the_name() -> None:
+    names = name_keys(
+        pd.Series(["Mitchell", "Илья", "Павел", "Иван", "Jones Jr."]),
+        pd.Series(["Jones Jr.", "Булгаков", "Громов", "Иванов ст.", "Mitchell"]),
+        pd.Series([None, "Ильич", "Петрович", None, None]),
+    )
+    assert names["last"].tolist() == ["jones", "bulgakov", "gromov", "ivanov", "mitchell"]
+    assert names["first"].tolist()[-1] == "jones"
+    assert names["generation"].tolist() == [1, 1, 0, 2, 1]
