@@ -2,10 +2,15 @@
 
 Profiling one accepted event showed FastAPI's per-request machinery (route matching over
 every route, ``solve_dependencies`` for the state, the bearer key, the header and the body,
-the response wrapper) costing more CPU than everything the event itself needs. So
-:class:`IntakeFastPath`, an ASGI middleware in front of the routers, answers a ``POST`` to
+the response wrapper) costing more CPU than everything the event itself needs, and the
+application's own layers around it (FastAPI's per-request telemetry check, Starlette's
+error middleware, the size limit's receive wrapper: a coroutine frame each, resumed at
+every await) another third of what was left. So :class:`IntakeFastPath`, an ASGI app in
+front of the whole FastAPI application (:class:`api.app.Gateway`), answers a ``POST`` to
 ``/v1/contacts``, ``/v1/leads``, ``/v1/orders`` or ``/v1/activities`` itself when all of
 these hold:
+
+- the body is within the size limit (it is read here only up to the limit);
 
 - the body is JSON that the route's pydantic model accepts (``model_validate_json``);
 - the bearer key is live and has the ``intake`` scope (looked up through the gateway's
@@ -18,9 +23,9 @@ It then builds the same :class:`~api.groupcommit.Pending` as the route
 bytes (:func:`api.routers.intake.rendered`), a replay or a 409 for a reused
 ``Idempotency-Key`` included. Anything else (no key, an unknown or revoked key, another
 scope, over the rate limit, a body the model refuses, a contact without email or phone, an
-``Idempotency-Key`` over 128 characters, another content type) is handed to FastAPI with
-the body replayed, so every refusal (401, 403, 422, 429) comes from the one route that also
-documents it in OpenAPI. The size limit (413) sits outside both.
+``Idempotency-Key`` over 128 characters, another content type, a body over the limit) is
+handed to FastAPI with what was read of the body replayed, so every refusal (401, 403, 413,
+422, 429) comes from the one application that also documents it in OpenAPI.
 """
 
 from __future__ import annotations
@@ -47,9 +52,12 @@ _MAX_IDEMPOTENCY_KEY = 128  # what the route's header declares
 class IntakeFastPath:
     """Serve valid, authorised intake POSTs directly; hand everything else to ``app``."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], state: GatewayState) -> None:
+    def __init__(
+        self, app: Callable[..., Awaitable[None]], state: GatewayState, max_body_bytes: int
+    ) -> None:
         self.app = app
         self.state = state
+        self.max_body_bytes = max_body_bytes
         self.routes: dict[str, tuple[str, type[BaseModel]]] = {
             f"/v1/{path}": (kind, model) for path, (kind, model) in KINDS.items()
         }
@@ -60,18 +68,21 @@ class IntakeFastPath:
             if scope["type"] == "http" and scope["method"] == "POST"
             else None
         )
-        if route is None:
+        if route is None or self._declared_too_big(scope):
             return await self.app(scope, receive, send)
         chunks: list[bytes] = []
-        while True:
+        size, more = 0, True
+        while more and size <= self.max_body_bytes:
             message = await receive()
             if message["type"] != "http.request":  # the client went away
                 return
             chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
+            size += len(chunks[-1])
+            more = bool(message.get("more_body", False))
         body = b"".join(chunks)
-        answer = await self._answer(scope, route, body)
+        answer = (
+            None if more or size > self.max_body_bytes else await self._answer(scope, route, body)
+        )
         if answer is None:
             replayed = False
 
@@ -79,13 +90,19 @@ class IntakeFastPath:
                 nonlocal replayed
                 if not replayed:
                     replayed = True
-                    return {"type": "http.request", "body": body, "more_body": False}
+                    return {"type": "http.request", "body": body, "more_body": more}
                 return await receive()
 
             return await self.app(scope, replay, send)
         status_code, headers, content = answer
         await send({"type": "http.response.start", "status": status_code, "headers": headers})
         await send({"type": "http.response.body", "body": content})
+
+    def _declared_too_big(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                return not value.isdigit() or int(value) > self.max_body_bytes
+        return False
 
     async def _answer(
         self, scope: Scope, route: tuple[str, type[BaseModel]], body: bytes

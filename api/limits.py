@@ -21,7 +21,12 @@ _TAKEN = "crm.rate_limit_wait"  # the scope entry holding this request's take
 
 
 class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413, by ``Content-Length`` or while streaming."""
+    """Refuse bodies over ``max_bytes`` with 413: by ``Content-Length``, else while reading.
+
+    A body without a length (chunked) is read here, up to the limit, before the app sees
+    it: refused at the limit, else replayed to the app whole. (Counting inside the app's
+    own reads would fail in the middle of a route, which FastAPI answers with a 400.)
+    """
 
     def __init__(self, app: Callable[..., Any], max_bytes: int) -> None:
         self.app = app
@@ -32,30 +37,31 @@ class BodySizeLimit:
             return await self.app(scope, receive, send)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
-                try:
-                    too_big = int(value) > self.max_bytes
-                except ValueError:
-                    too_big = False
-                if too_big:
+                if value.isdigit() and int(value) > self.max_bytes:
                     return await self._refuse(send)
-        seen = 0
-        refused = False
-
-        async def limited() -> dict[str, Any]:
-            nonlocal seen, refused
+                return await self.app(scope, receive, send)  # the server reads no more
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    refused = True
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                return await self._refuse(send)
+            more = bool(message.get("more_body", False))
+        body = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            if refused:
-                await self._refuse(send)
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # http.disconnect, when the client goes away
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Callable[..., Any]) -> None:
         body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
@@ -67,10 +73,6 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class RateLimiter:

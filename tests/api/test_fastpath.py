@@ -150,3 +150,28 @@ def test_a_key_with_a_limit_of_n_gets_exactly_n(
     assert refused.status_code == 429  # over the limit before its body is looked at
     assert len(takes) == 6  # one take per request, whichever path answered it
     assert len(store.read_frame(db_url, "intake_events")) == 3
+
+
+@pytest.mark.parametrize("fast_intake", [True, False])
+def test_fast_path_keeps_the_size_limit(db_url: str, settings: Settings, fast_intake: bool) -> None:
+    small = settings.model_copy(update={"api_max_body_bytes": 200})
+    key = make_keys(db_url)["intake"]
+    app = create_app(
+        small, database_url=db_url, key_cache_s=60, clock=lambda: NOW, fast_intake=fast_intake
+    )
+    body = json.dumps({**ACTIVITY, "external_id": "e" * 64}).encode()  # 188 bytes
+    big = json.dumps({**ACTIVITY, "external_id": "e" * 64, "channel": "c" * 20}).encode()
+    assert len(body) <= 200 < len(big)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    with TestClient(app) as client:
+        declared = client.post("/v1/activities", content=big, headers=headers)
+        # streamed without a Content-Length: counted while it is read
+        streamed = client.post(
+            "/v1/activities", content=iter([big[:150], big[150:]]), headers=headers
+        )
+        fits = client.post(
+            "/v1/activities", content=iter([body[:150], body[150:]]), headers=headers
+        )
+    assert declared.status_code == streamed.status_code == 413
+    assert fits.status_code == 202
+    assert store.read_frame(db_url, "intake_events")["external_id"].tolist() == ["e" * 64]
