@@ -10,7 +10,13 @@ clients received must be in ``intake_events`` (lost: 0), the server is restarted
 request that got no 202 is sent again with its key, and each event must be stored exactly
 once (duplicates: 0). Results go to ``bench/results/intake.md``.
 
-Run: ``python -m bench.bench_intake [--seconds 10] [--clients 100]``.
+The first row is the HTTP floor: the same uvicorn and the same client with a bare ASGI app
+that answers 202 without looking at the request (:func:`floor_app`), what the two cores
+give before the gateway does anything. ``--profile`` adds a run of a gateway whose writer
+is timed per event (:func:`profiled_gateway`) and splits each event's latency into the
+queue wait, its batch's transaction, the loop's delay in answering and the rest.
+
+Run: ``python -m bench.bench_intake [--seconds 10] [--clients 100] [--workers 1] [--profile]``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "intake.md"
+NOTES = "## What the figures say"
 
 __all__ = ["main"]
 
@@ -86,7 +93,15 @@ def _key(url: str) -> str:
     return plain
 
 
-def _serve(url: str, port: int, data_dir: Path, workers: int = 1) -> subprocess.Popen[bytes]:
+def _serve(
+    url: str,
+    port: int,
+    data_dir: Path,
+    workers: int = 1,
+    app: str = "api.app:create_app",
+    extra_env: dict[str, str] | None = None,
+    factory: bool = True,
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -94,14 +109,16 @@ def _serve(url: str, port: int, data_dir: Path, workers: int = 1) -> subprocess.
         "CRM_DATA_DIR": str(data_dir),
         "CRM_API_RATE_PER_S": "1000000",
         "CRM_API_RATE_BURST": "1000000",
+        **(extra_env or {}),
     }
+    log = data_dir / f"server-{port}.log"  # a file, not a pipe nobody reads that could fill
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "api.app:create_app",
-            "--factory",
+            app,
+            *(["--factory"] if factory else []),
             "--host",
             "127.0.0.1",
             "--port",
@@ -119,7 +136,7 @@ def _serve(url: str, port: int, data_dir: Path, workers: int = 1) -> subprocess.
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("wb"),
         start_new_session=True,  # its own process group: kill -9 reaches every worker
     )
     deadline = time.monotonic() + 30
@@ -130,9 +147,81 @@ def _serve(url: str, port: int, data_dir: Path, workers: int = 1) -> subprocess.
         except OSError:
             time.sleep(0.05)
     proc.kill()
-    raise SystemExit(
-        "the gateway did not start: " + (proc.stderr.read().decode() if proc.stderr else "")
-    )
+    raise SystemExit("the gateway did not start: " + log.read_text(errors="replace"))
+
+
+_FLOOR_BODY = b'{"intake_id":1,"kind":"activity","status":"accepted"}'
+_FLOOR_HEAD = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_FLOOR_BODY)).encode()),
+]
+
+
+async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The HTTP floor: the same server and client, an app that reads the body and answers 202.
+
+    No FastAPI, no key, no validation, no database: what uvicorn and the load generator
+    alone cost on these cores.
+    """
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    await send({"type": "http.response.start", "status": 202, "headers": _FLOOR_HEAD})
+    await send({"type": "http.response.body", "body": _FLOOR_BODY})
+
+
+def profiled_gateway() -> Any:
+    """The gateway with its intake writer timed per event (a uvicorn factory).
+
+    For every stored event: how long it waited in the queue for a batch, how long its
+    batch's transaction took (statements and commit), and how long the event loop took to
+    resume the request after the commit; written as JSON to ``$BENCH_PROFILE`` on SIGUSR1.
+    """
+    import api.groupcommit as gc
+    from api.app import create_app
+
+    spans: dict[str, tuple[float, float, float, int]] = {}
+    submit, write, store = gc.IntakeWriter.submit, gc.IntakeWriter._write, gc.IntakeWriter._store
+    marks: dict[int, list[float]] = {}  # id(item) -> [submitted, taken, committed, batch size]
+
+    async def timed_submit(self: gc.IntakeWriter, item: gc.Pending) -> gc.Stored:
+        mark = marks[id(item)] = [time.perf_counter(), 0.0, 0.0, 0.0]
+        try:
+            return await submit(self, item)
+        finally:
+            now = time.perf_counter()
+            spans[item.external_id] = (
+                mark[1] - mark[0],
+                mark[2] - mark[1],
+                now - mark[2],
+                int(mark[3]),
+            )
+            del marks[id(item)]
+
+    def timed_write(self: gc.IntakeWriter, batch: list[gc.Pending]) -> None:
+        taken = time.perf_counter()
+        for item in batch:
+            marks[id(item)][1] = taken
+        write(self, batch)
+
+    def timed_store(self: gc.IntakeWriter, batch: list[gc.Pending]) -> dict[int, gc.Stored]:
+        answers = store(self, batch)  # committed here; the requests are answered after
+        done = time.perf_counter()
+        for item in batch:
+            marks[id(item)][2:] = [done, float(len(batch))]
+        return answers
+
+    gc.IntakeWriter.submit = timed_submit  # type: ignore[method-assign]
+    gc.IntakeWriter._write = timed_write  # type: ignore[method-assign]
+    gc.IntakeWriter._store = timed_store  # type: ignore[method-assign]
+
+    def dump(*_: Any) -> None:
+        Path(os.environ["BENCH_PROFILE"]).write_text(json.dumps(spans))
+
+    signal.signal(signal.SIGUSR1, dump)
+    return create_app()
 
 
 class Load:
@@ -140,6 +229,7 @@ class Load:
 
     def __init__(self) -> None:
         self.latencies: list[float] = []
+        self.latency_of: dict[str, float] = {}  # external id -> seconds (for the profile)
         self.acked: dict[str, int] = {}  # external id -> intake id
         self.sent: list[str] = []
         self.failed = 0
@@ -189,21 +279,21 @@ async def _client(
                 load.sent.append(ext)
             start = time.perf_counter()
             writer.write(_request(path, key, ext))
-            status_line = await reader.readline()
-            if not status_line:
-                raise ConnectionError("closed")
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
+            # the head in one read, then the body: two awaits a request, not one per line
+            head = await reader.readuntil(b"\r\n\r\n")
+            at = head.lower().find(b"content-length:")
+            length = int(head[at + 15 : head.index(b"\r\n", at)]) if at >= 0 else 0
             body = await reader.readexactly(length)
-            load.latencies.append(time.perf_counter() - start)
-            code = int(status_line.split()[1])
+            took = time.perf_counter() - start
+            load.latencies.append(took)
+            if ext is not None:
+                load.latency_of[ext] = took
+            code = int(head[9:12])
             if ext is not None and code == 202:
                 load.acked[ext] = int(json.loads(body)["intake_id"])
             elif ext is not None or code != 200:
                 load.other += 1
-    except (ConnectionError, asyncio.IncompleteReadError, OSError):
+    except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
         load.failed += 1
     finally:
         writer.close()
@@ -302,17 +392,86 @@ def _loadavg() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
+def _profile(name: str, url: str, port: int, key: str, tmp: Path, args: Any) -> list[str]:
+    """Where an accepted event's time goes: the profiled gateway under the same load.
+
+    Each event's client-observed latency is split into the gateway's queue wait for a
+    batch, its batch's transaction, the event loop's delay in resuming it after the
+    commit, and the rest (reading and parsing the request, the fast path, writing the
+    answer, the client itself), as means over all events and over the slowest 1%.
+    """
+    out = tmp / f"profile-{port}.json"
+    server = _serve(
+        url,
+        port,
+        tmp,
+        1,
+        app="bench.bench_intake:profiled_gateway",
+        extra_env={"BENCH_PROFILE": str(out)},
+    )
+    try:
+        load, _ = _run_load(port, key, "/v1/activities", args.seconds, args.clients)
+        os.kill(server.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 30
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # the dump is one write; let it finish
+        spans = json.loads(out.read_text())
+    finally:
+        _kill(server)
+    joined = np.array(
+        [(load.latency_of[e], *spans[e]) for e in load.acked if e in spans and e in load.latency_of]
+    )
+    lat = joined[:, 0]
+    rows = []
+    for label, mask in (
+        ("all", np.ones(len(lat), bool)),
+        ("slowest 1%", lat >= np.percentile(lat, 99)),
+    ):
+        part = joined[mask]
+        total, queued, stored, answered = (part[:, k].mean() * 1000 for k in range(4))
+        rows.append(
+            f"| {name} | {label} | {len(part):,} | {total:.1f} | {queued:.1f} | {stored:.1f} "
+            f"| {answered:.1f} | {total - queued - stored - answered:.1f} | {part[:, 4].mean():.0f} |"
+        )
+    print(*rows, sep="\n", flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and write ``bench/results/intake.md``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--profile", action="store_true", help="also split each event's latency (one worker)"
+    )
     args = parser.parse_args(argv)
     rows: list[str] = []
     crash: list[str] = []
+    profile: list[str] = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
+        port = _free_port()
+        floor = _serve(
+            "sqlite://", port, tmp, args.workers, "bench.bench_intake:floor_app", factory=False
+        )
+        try:
+            rows.append(
+                _measure(
+                    "(none)",
+                    "HTTP floor: uvicorn + a bare ASGI app, no database",
+                    floor.pid,
+                    port,
+                    "-",
+                    "/v1/activities",
+                    args,
+                )
+            )
+            print(rows[-1], flush=True)
+        finally:
+            _kill(floor)
         for name, url, cleanup in _databases(tmp):
             try:
                 key = _key(url)
@@ -344,6 +503,8 @@ def main(argv: list[str] | None = None) -> None:
                     print(rows[-2], rows[-1], sep="\n", flush=True)
                 finally:
                     _kill(server)
+                if args.profile:
+                    profile += _profile(name, url, port, key, tmp, args)
                 # kill -9 under load, then resend what got no 202 with the same keys
                 before = set(_stored(url))
                 server = _serve(url, port, tmp, args.workers)
@@ -406,6 +567,28 @@ def main(argv: list[str] | None = None) -> None:
         *crash,
         "",
     ]
+    if profile:
+        text += [
+            "## Where an accepted event's time goes",
+            "",
+            "`--profile`: the same load on one gateway process whose intake writer is timed per "
+            "event (`profiled_gateway`); each event's latency as its client saw it, split into "
+            "the wait in the queue for a batch, its batch's transaction (statements and commit), "
+            "the event loop's delay in resuming the request after the commit, and the rest "
+            "(reading and parsing the request, the fast path, writing the answer, the client); "
+            "means in ms over all events and over the slowest 1%.",
+            "",
+            "| database | events | n | latency | queued for a batch | batch transaction "
+            "| loop resumes it | the rest | batch size |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+            *profile,
+            "",
+        ]
+    # a hand-written analysis below this heading survives a rerun
+    kept = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    notes = kept.find(NOTES)
+    if notes >= 0:
+        text.append(kept[notes:].rstrip("\n") + "\n")
     RESULTS.write_text("\n".join(text), encoding="utf-8")
     print(RESULTS.read_text(encoding="utf-8"))
 
