@@ -28,7 +28,14 @@ from crm.identity.arrays import distinct, distinct_inverse
 from crm.identity.keys import Field, Keys
 from crm.identity.names import equivalent, fold_codes
 
-__all__ = ["FIELDS", "Comparison", "candidate_pairs", "compare", "joint_codes"]
+__all__ = [
+    "FIELDS",
+    "Comparison",
+    "candidate_pairs",
+    "compare",
+    "joint_codes",
+    "one_letter_spelling",
+]
 
 #: Compared fields and their number of agreement levels (level 0 is "disagree").
 FIELDS: dict[str, int] = {
@@ -270,8 +277,33 @@ def _name_level(sim: np.ndarray, edits: np.ndarray) -> np.ndarray:
     return lev
 
 
+#: Latin letter groups that romanise one Cyrillic letter, longest first (``shch`` is ``щ``).
+_ONE_LETTER = ("shch", "zh", "kh", "ts", "ch", "sh", "yu", "ya")
+
+
+def one_letter_spelling(values: np.ndarray) -> np.ndarray:
+    """Names with each romanised Cyrillic letter written as one character again.
+
+    The comparison keys are romanised, so a typo of one Cyrillic letter (``Лэбовь`` for
+    ``Любовь``: ``lebov``, ``lyubov``) would count as two edits; typo distances are taken
+    on this spelling instead, where ``yu`` is one character (``lebov``, ``l1bov``).
+
+    Examples
+    --------
+    >>> one_letter_spelling(np.array(["lyubov", "shchukin"], dtype=object)).tolist()
+    ['l6bov', '0ukin']
+    """
+    s = pd.Series(values, dtype="str")
+    for i, group in enumerate(_ONE_LETTER):
+        s = s.str.replace(group, str(i), regex=False)
+    return np.asarray(s.to_numpy(dtype=object), dtype=object)
+
+
 def _oriented(ca: np.ndarray, cb: np.ndarray, values: np.ndarray, sim: np.ndarray) -> np.ndarray:
-    """Typo distance (optimal string alignment) where Jaro–Winkler alone says "different"."""
+    """Typo distance (optimal string alignment) where Jaro–Winkler alone says "different".
+
+    ``values`` is the vocabulary in :func:`one_letter_spelling`.
+    """
     edits = np.full(len(ca), 99.0)
     low = np.flatnonzero(~np.isnan(sim) & (sim < 0.85))
     if len(low):
@@ -318,21 +350,36 @@ def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
     f, la = keys.first.codes, keys.last.codes
     s_ff, s_ll = _sim(f[a], f[b], names, jw), _sim(la[a], la[b], names, jw)
     s_fl, s_lf = _sim(f[a], la[b], names, jw), _sim(la[a], f[b], names, jw)
-    straight = np.nan_to_num(s_ff) + np.nan_to_num(s_ll)
-    swapped = np.nan_to_num(s_fl) + np.nan_to_num(s_lf)
-    turn = swapped > straight + 0.1
+    # turned round only when a name part meets its like in the other slot: two middling
+    # cross similarities (Антон/Тарасов, Тарасов/Тоха) must not outweigh an equal surname;
+    # an everyday form of the given name counts as alike (САХАРОВА, Александра / Шура Сахарова)
+    cross = np.flatnonzero(np.fmax(s_fl, s_lf) >= 0.94)
+    turn = np.zeros(len(a), dtype=bool)
+    if len(cross):
+        ac, bc = a[cross], b[cross]
+        alike = 0.95
+        t_ff = np.where(equivalent(names, f[ac], f[bc]), np.fmax(s_ff[cross], alike), s_ff[cross])
+        t_fl = np.where(equivalent(names, f[ac], la[bc]), np.fmax(s_fl[cross], alike), s_fl[cross])
+        t_lf = np.where(equivalent(names, la[ac], f[bc]), np.fmax(s_lf[cross], alike), s_lf[cross])
+        straight = np.nan_to_num(t_ff) + np.nan_to_num(s_ll[cross])
+        swapped = np.nan_to_num(t_fl) + np.nan_to_num(t_lf)
+        turn[cross] = swapped > straight + 0.1
     first_sim = np.where(turn, s_fl, s_ff)
     last_sim = np.where(turn, s_lf, s_ll)
     fb = np.where(turn, la[b], f[b])  # b's name part compared with a's first name
     lb = np.where(turn, f[b], la[b])
-    first_edits = _oriented(f[a], fb, names, first_sim)
-    last_edits = _oriented(la[a], lb, names, last_sim)
+    letters = one_letter_spelling(names)
+    first_edits = _oriented(f[a], fb, letters, first_sim)
+    last_edits = _oriented(la[a], lb, letters, last_sim)
     first_level = _name_level(first_sim, first_edits)
     last_level = _name_level(last_sim, last_edits)
     # another romanisation (Iurii, Yuriy, Юрий) or an everyday form (Паша, Pavel; Bill,
     # William) of one given name is a close agreement, not a disagreement
     same_given = equivalent(names, f[a], fb)
     first_level = np.where(same_given & (first_level < 2), 2, first_level).astype(np.int8)
+    # turned round, a's given name sits in its surname slot (САХАРОВА, Александра / Шура)
+    same_given_l = turn & equivalent(names, la[a], lb)
+    last_level = np.where(same_given_l & (last_level < 2), 2, last_level).astype(np.int8)
     fold = fold_codes(names)
     fa_, fb_ = fold[np.maximum(la[a], 0)], fold[np.maximum(lb, 0)]
     same_sur = (la[a] >= 0) & (lb >= 0) & (fa_ >= 0) & (fa_ == fb_)

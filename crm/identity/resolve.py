@@ -41,6 +41,7 @@ __all__ = [
     "estimate_u",
     "find_duplicates",
     "generation_conflict",
+    "household_evidence",
     "match_to_existing",
     "pair_quality",
     "personal_ties",
@@ -385,6 +386,31 @@ def _own_value(
     return out
 
 
+def household_evidence(levels: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+    """What each pair shares that makes two people a household: ``(field, mask)`` per field.
+
+    A phone, a mailbox or an address (level 2), where the two records do not live apart:
+    a household lives at one place, so a pair whose postcodes differ (even by one letter)
+    is no household,
+    whatever contact it shares (a mailbox or a phone typed into a stranger's card, a
+    relative elsewhere). A mailbox shared by two people of one given name is a namesake
+    clash, not a family. Which pairs are households is decided by :func:`find_duplicates`
+    (sharing, and not one person).
+    """
+    apart = np.zeros(len(levels), dtype=bool)
+    if "postcode" in levels:
+        # another postcode, or one a letter apart (a neighbouring district, a typo)
+        apart |= np.isin(levels["postcode"].to_numpy(), (0, 1))
+    out = []
+    for f in ("phone", "email", "address"):
+        if f in levels:
+            hit = (levels[f].to_numpy() == 2) & ~apart
+            if f == "email" and "first_name" in levels:
+                hit &= levels["first_name"].to_numpy() == 0
+            out.append((f, hit))
+    return out
+
+
 def _banned(ids: np.ndarray, n: int, cannot_link: pd.DataFrame | None) -> np.ndarray:
     """Pair codes ``lo * n + hi`` of the ``cannot_link`` pairs (merges a person undid)."""
     if cannot_link is None or not len(cannot_link):
@@ -579,16 +605,7 @@ def find_duplicates(
     )
 
     lv = comp.levels
-    shared_parts = []
-    for f in ("phone", "email", "address"):
-        if f in lv:
-            hit = lv[f].to_numpy() == 2
-            if f == "address" and "postcode" in lv:
-                hit &= lv["postcode"].to_numpy() != 0
-            if f == "email" and "first_name" in lv:
-                # a mailbox shared by two people of the same name is a namesake clash, not a family
-                hit &= lv["first_name"].to_numpy() == 0
-            shared_parts.append((f, hit))
+    shared_parts = household_evidence(lv)
     shares = np.zeros(len(a), dtype=bool)
     for _, hit in shared_parts:
         shares |= hit
