@@ -74,35 +74,49 @@ class GatewayState:
     async def key_async(self, plain: str) -> KeyInfo | None:
         """:meth:`key` from the event loop: the cache, else one lookup off the loop per key.
 
-        When the cached entry expires under load, every request holding that key misses at
-        once; they all wait for the same single lookup instead of each asking the database.
+        An entry past half its life is looked up again in the background while requests
+        go on with it (it is never used past ``key_cache_s``, so a revocation still takes
+        effect within that): under steady load no request waits for a key lookup, which
+        on SQLite queues behind the intake writer's commit. An entry missing or expired
+        (a gateway idle for a while) is waited for; every request holding that key then
+        waits for the same single lookup instead of each asking the database.
         """
-        hit, info = self.cached_key(plain)
-        if hit:
-            return info
-        flight_key = (id(asyncio.get_running_loop()), hash_key(plain))
+        digest = hash_key(plain)
+        hit = self._keys.get(digest)
+        now = time.monotonic()
+        if hit is not None and hit[1] > now:
+            if hit[1] - now < self.key_cache_s / 2:
+                self._lookup_once(plain, digest)  # not awaited: this request goes on
+            return hit[0]
+        return await asyncio.shield(self._lookup_once(plain, digest))
+
+    def _lookup_once(self, plain: str, digest: str) -> asyncio.Future[KeyInfo | None]:
+        """The lookup of ``plain`` in flight on this loop, started if there is none."""
+        flight_key = (id(asyncio.get_running_loop()), digest)
         flight = self._flights.get(flight_key)
         if flight is None:
-            flight = asyncio.ensure_future(run_in_threadpool(self.key, plain))
+            flight = asyncio.ensure_future(run_in_threadpool(self._lookup, plain))
             self._flights[flight_key] = flight
             flight.add_done_callback(lambda _done: self._flights.pop(flight_key, None))
-        return await asyncio.shield(flight)
+        return flight
 
     def key(self, plain: str) -> KeyInfo | None:
         """The key behind ``plain`` (cached for ``key_cache_s``: a revocation takes that long)."""
-        digest = hash_key(plain)
-        now = time.monotonic()
-        with self._lock:
-            hit = self._keys.get(digest)
-        if hit is not None and hit[1] > now:
+        hit = self._keys.get(hash_key(plain))
+        if hit is not None and hit[1] > time.monotonic():
             return hit[0]
+        return self._lookup(plain)
+
+    def _lookup(self, plain: str) -> KeyInfo | None:
+        """Ask the database for ``plain`` and cache the answer."""
+        now = time.monotonic()
         with self.sessions() as session:
             info = lookup_key(session, plain)
         if self.key_cache_s > 0:
             with self._lock:
                 if len(self._keys) > 10_000:
                     self._keys.clear()
-                self._keys[digest] = (info, now + self.key_cache_s)
+                self._keys[hash_key(plain)] = (info, now + self.key_cache_s)
         return info
 
 
