@@ -46,8 +46,8 @@ def redemption_entry(
     """
     if ledger is not None:
         done = _has_key(ledger, f"redeem:{key}")
-        if len(done):
-            return done.reset_index(drop=True)
+        if done is not None:
+            return done
     if quantity < 1:
         raise ValueError(f"quantity must be at least 1, got {quantity}")
     if stock < quantity:

@@ -9,6 +9,8 @@ ledger entry naming its rule. A person reading a statement sees "120 base, 60 go
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loyalty.entries import _has_key, empty_ledger, make_entries
+from loyalty.entries import (
+    _DAY_US,
+    _NAT_US,
+    _has_key,
+    _small,
+    _us,
+    _utc,
+    empty_ledger,
+    make_entries,
+)
 from loyalty.errors import InsufficientPointsError, MissingColumnsError
 from loyalty.rules import Rules
 
@@ -29,30 +40,118 @@ __all__ = [
 ]
 
 _EPS = 1e-9
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
-def _local_days(ts: pd.Series, tz: str) -> np.ndarray:
-    """Local calendar day of each instant as days since 1970-01-01 (for date comparisons)."""
-    local = ts.dt.tz_convert(tz).dt.tz_localize(None)
+@dataclass(frozen=True)
+class _Scope:
+    """A rule's or promotion's filters, read once from the rules."""
+
+    min_amount: float
+    categories: frozenset[str] | None
+    channels: frozenset[str] | None
+    start: int | None  # local day numbers (days since 1970-01-01)
+    end: int | None
+    tiers: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class _Program:
+    """The rules as the points matrix reads them: parsed once per :class:`Rules` object."""
+
+    purchase: tuple[tuple[_Scope, float | None, int, int | None], ...]
+    tiers: tuple[tuple[str, float], ...]  # levels with a multiplier above 1
+    promotions: tuple[tuple[_Scope, float, int], ...]
+    labels: np.ndarray  # one per matrix column
+    reasons: np.ndarray
+    zone: zoneinfo.ZoneInfo
+    first_tier: str
+
+
+def _scope(rule: Any, tiers: Any = None) -> _Scope:
+    def days(value: Any) -> int | None:
+        return None if value is None else int(value.toordinal() - _EPOCH_ORDINAL)
+
+    def codes(values: Any) -> frozenset[str] | None:
+        return None if values is None else frozenset(values)
+
+    return _Scope(
+        float(rule.min_amount),
+        codes(rule.categories),
+        codes(rule.channels),
+        days(rule.start),
+        days(rule.end),
+        codes(tiers),
+    )
+
+
+#: parsed programs by the identity of their Rules (held, so an id is never reused meanwhile)
+_PROGRAMS: dict[int, tuple[Rules, _Program]] = {}
+
+
+def _program(rules: Rules) -> _Program:
+    """The parsed form of ``rules``, built once per object (a frozen model never changes)."""
+    hit = _PROGRAMS.get(id(rules))
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    purchase = tuple(
+        (_scope(r), r.percent, int(r.points or 0), r.cap_per_order) for r in rules.purchase_rules
+    )
+    tiers = tuple((lv.code, lv.multiplier) for lv in rules.tiers.levels if lv.multiplier > 1)
+    promotions = tuple((_scope(p, p.tiers), p.multiplier, p.bonus_points) for p in rules.promotions)
+    labels = [r.id for r in rules.purchase_rules]
+    labels += [f"tier:{code}" for code, _ in tiers]
+    labels += [f"promo:{p.id}" for p in rules.promotions]
+    reasons = ["purchase"] * len(purchase) + ["tier_bonus"] * len(tiers)
+    reasons += ["promotion"] * len(promotions)
+    program = _Program(
+        purchase,
+        tiers,
+        promotions,
+        np.asarray(labels, dtype=object),
+        np.asarray(reasons, dtype=object),
+        zoneinfo.ZoneInfo(rules.program.timezone),
+        rules.tiers.levels[0].code,
+    )
+    if len(_PROGRAMS) >= 16:
+        _PROGRAMS.clear()
+    _PROGRAMS[id(rules)] = (rules, program)
+    return program
+
+
+def _local_days(us: np.ndarray, zone: zoneinfo.ZoneInfo) -> np.ndarray:
+    """Local calendar day of each instant (UTC microseconds) as days since 1970-01-01."""
+    if _small(len(us)):
+        return np.fromiter(
+            (
+                dt.datetime.fromtimestamp(v // 1_000_000, zone).date().toordinal() - _EPOCH_ORDINAL
+                for v in us.tolist()
+            ),
+            dtype=np.int64,
+            count=len(us),
+        )
+    local = pd.Series(_utc(us)).dt.tz_convert(zone).dt.tz_localize(None)
     return local.to_numpy(dtype="datetime64[us]").astype("datetime64[D]").astype(np.int64)
 
 
-def _day(value: Any) -> int:
-    return int(np.datetime64(value, "D").astype(np.int64))
+def _member(values: np.ndarray, allowed: frozenset[str]) -> np.ndarray:
+    if _small(len(values)):
+        return np.fromiter((v in allowed for v in values.tolist()), dtype=bool, count=len(values))
+    return np.isin(values, list(allowed))
 
 
 def _scope_mask(
-    rule: Any, amount: np.ndarray, day: np.ndarray, category: np.ndarray, channel: np.ndarray
+    scope: _Scope, amount: np.ndarray, day: np.ndarray, category: np.ndarray, channel: np.ndarray
 ) -> np.ndarray:
-    mask = amount >= rule.min_amount - _EPS
-    if rule.categories is not None:
-        mask &= np.isin(category, rule.categories)
-    if rule.channels is not None:
-        mask &= np.isin(channel, rule.channels)
-    if rule.start is not None:
-        mask &= day >= _day(rule.start)
-    if rule.end is not None:
-        mask &= day <= _day(rule.end)
+    mask = amount >= scope.min_amount - _EPS
+    if scope.categories is not None:
+        mask &= _member(category, scope.categories)
+    if scope.channels is not None:
+        mask &= _member(channel, scope.channels)
+    if scope.start is not None:
+        mask &= day >= scope.start
+    if scope.end is not None:
+        mask &= day <= scope.end
     return mask
 
 
@@ -63,56 +162,62 @@ def _components(
     channel: np.ndarray,
     tier: np.ndarray,
     rules: Rules,
-) -> tuple[list[str], list[str], np.ndarray]:
-    """The points matrix: one column per rule, tier bonus and promotion, capped per order."""
+) -> np.ndarray:
+    """The points matrix: one column per rule, tier bonus and promotion, capped per order.
+
+    Its columns are labelled by ``_program(rules).labels`` (and ``.reasons``).
+    """
+    prog = _program(rules)
     n = len(amount)
-    labels: list[str] = []
-    reasons: list[str] = []
     cols: list[np.ndarray] = []
     base = np.zeros(n, dtype=np.int64)
-    for r in rules.purchase_rules:
-        mask = _scope_mask(r, amount, day, category, channel)
-        if r.percent is not None:
-            pts = np.floor(amount * (r.percent / 100.0) + _EPS).astype(np.int64)
+    for scope, percent, points, cap in prog.purchase:
+        mask = _scope_mask(scope, amount, day, category, channel)
+        if percent is not None:
+            pts = np.floor(amount * (percent / 100.0) + _EPS).astype(np.int64)
         else:
-            pts = np.full(n, int(r.points or 0), dtype=np.int64)
-        if r.cap_per_order is not None:
-            pts = np.minimum(pts, r.cap_per_order)
+            pts = np.full(n, points, dtype=np.int64)
+        if cap is not None:
+            pts = np.minimum(pts, cap)
         pts = np.where(mask, pts, 0)
         base += pts
-        labels.append(r.id)
-        reasons.append("purchase")
         cols.append(pts)
-    for lv in rules.tiers.levels:
-        if lv.multiplier <= 1:
-            continue
-        extra = np.floor(base * (lv.multiplier - 1) + _EPS).astype(np.int64)
-        labels.append(f"tier:{lv.code}")
-        reasons.append("tier_bonus")
-        cols.append(np.where(tier == lv.code, extra, 0))
-    for p in rules.promotions:
-        mask = _scope_mask(p, amount, day, category, channel)
-        if p.tiers is not None:
-            mask &= np.isin(tier, p.tiers)
-        extra = np.floor(base * (p.multiplier - 1) + _EPS).astype(np.int64) + p.bonus_points
-        labels.append(f"promo:{p.id}")
-        reasons.append("promotion")
+    for code, multiplier in prog.tiers:
+        extra = np.floor(base * (multiplier - 1) + _EPS).astype(np.int64)
+        cols.append(np.where(tier == code, extra, 0))
+    for scope, multiplier, bonus in prog.promotions:
+        mask = _scope_mask(scope, amount, day, category, channel)
+        if scope.tiers is not None:
+            mask &= _member(tier, scope.tiers)
+        extra = np.floor(base * (multiplier - 1) + _EPS).astype(np.int64) + bonus
         cols.append(np.where(mask, extra, 0))
     if not cols:
-        return labels, reasons, np.zeros((n, 0), dtype=np.int64)
+        return np.zeros((n, 0), dtype=np.int64)
     matrix = np.column_stack(cols).astype(np.int64)
-    cap = rules.program.max_points_per_order
-    if cap is not None:
+    cap_all = rules.program.max_points_per_order
+    if cap_all is not None:
         # the cap is filled in priority order: purchase rules, then tier, then promotions
         before = np.cumsum(matrix, axis=1) - matrix
-        matrix = np.clip(cap - before, 0, matrix)
-    return labels, reasons, matrix
+        matrix = np.clip(cap_all - before, 0, matrix)
+    return matrix
 
 
-def _column(orders: pd.DataFrame, name: str, default: str) -> np.ndarray:
-    if name in orders:
-        return orders[name].fillna(default).astype("str").to_numpy(dtype=object)
-    return np.full(len(orders), default, dtype=object)
+def _column(orders: pd.DataFrame, name: str, default: str, keep: np.ndarray | None) -> np.ndarray:
+    """Column ``name`` as text (missing: ``default``), the ``keep`` rows, an object array."""
+    if name not in orders:
+        n = len(orders) if keep is None else len(keep)
+        return np.full(n, default, dtype=object)
+    col = orders[name]
+    if _small(len(col)):
+        values = col.to_numpy(dtype=object)
+        values = values if keep is None else values[keep]
+        return np.fromiter(
+            (v if isinstance(v, str) else default if pd.isna(v) else str(v) for v in values),
+            dtype=object,
+            count=len(values),
+        )
+    values = col.fillna(default).astype("str").to_numpy(dtype=object)
+    return values if keep is None else values[keep]
 
 
 def purchase_entries(orders: pd.DataFrame, rules: Rules) -> pd.DataFrame:
@@ -140,37 +245,60 @@ def purchase_entries(orders: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     missing = [c for c in need if c not in orders]
     if missing:
         raise MissingColumnsError(missing, "orders")
+    keep: np.ndarray | None = None
     if "status" in orders:
-        orders = orders[(orders["status"] == "paid").to_numpy()]
-    if orders.empty:
+        status = orders["status"]
+        paid = (
+            status.to_numpy(dtype=object) == "paid"
+            if _small(len(status))
+            else (status == "paid").to_numpy(dtype=bool, na_value=False)
+        )
+        keep = None if paid.all() else np.flatnonzero(paid)
+    n = len(orders) if keep is None else len(keep)
+    if n == 0:
         return empty_ledger()
-    amount = orders["amount"].to_numpy(dtype=np.float64)
-    ordered_at = orders["ordered_at"]
-    day = _local_days(ordered_at, rules.program.timezone)
-    labels, reasons, matrix = _components(
+
+    def values(name: str, dtype: Any) -> np.ndarray:
+        out = orders[name].to_numpy(dtype=dtype)
+        return out if keep is None else out[keep]
+
+    prog = _program(rules)
+    amount = values("amount", np.float64)
+    when_us = _us(orders["ordered_at"])
+    when_us = when_us if keep is None else when_us[keep]
+    matrix = _components(
         amount,
-        day,
-        _column(orders, "category", ""),
-        _column(orders, "channel", ""),
-        _column(orders, "tier", rules.tiers.levels[0].code),
+        _local_days(when_us, prog.zone),
+        _column(orders, "category", "", keep),
+        _column(orders, "channel", "", keep),
+        _column(orders, "tier", prog.first_tier, keep),
         rules,
     )
     rows, cols = np.nonzero(matrix)
     if len(rows) == 0:
         return empty_ledger()
-    order_id = pd.Series(orders["order_id"].to_numpy(dtype=np.int64)).astype("str")
-    oid = order_id.take(rows).reset_index(drop=True)
-    label = pd.Series(np.asarray(labels, dtype=object)[cols], dtype="str")
-    when = ordered_at.reset_index(drop=True).take(rows).reset_index(drop=True)
+    order_id = values("order_id", np.int64)[rows]
+    label = prog.labels[cols]
+    if _small(len(rows)):
+        oid: Any = np.asarray([str(v) for v in order_id.tolist()], dtype=object)
+        key: Any = np.asarray(
+            [f"earn:{o}:{lab}" for o, lab in zip(oid.tolist(), label.tolist(), strict=True)],
+            dtype=object,
+        )
+    else:
+        oid = pd.Series(order_id).astype("str")
+        key = "earn:" + oid + ":" + pd.Series(label, dtype="str")
+    when = when_us[rows]
+    hold = np.where(when == _NAT_US, _NAT_US, when + rules.program.hold_days * _DAY_US)
     return make_entries(
-        key="earn:" + oid + ":" + label,
-        customer_id=orders["customer_id"].to_numpy(dtype=np.int64)[rows],
+        key=key,
+        customer_id=values("customer_id", np.int64)[rows],
         kind="earn",
         points=matrix[rows, cols],
-        reason=pd.Series(np.asarray(reasons, dtype=object)[cols], dtype="str"),
+        reason=prog.reasons[cols],
         rule=label,
-        occurred_at=when,
-        available_at=when + pd.Timedelta(days=rules.program.hold_days),
+        occurred_at=when.view("datetime64[us]"),
+        available_at=hold.view("datetime64[us]"),
         validity_days=rules.program.validity_days,
         source_kind="order",
         source_id=oid,
@@ -209,8 +337,8 @@ def checkout_entry(
     key = f"burn:{int(order_id)}"
     if ledger is not None:
         done = _has_key(ledger, key)
-        if len(done):
-            return done.reset_index(drop=True)
+        if done is not None:
+            return done
     if points <= 0:
         raise ValueError(f"points spent must be positive, got {points}")
     if available < points:
@@ -282,17 +410,18 @@ def calculate_order(
     when = pd.Timestamp(order["ordered_at"])
     if when.tzinfo is None:
         raise ValueError("ordered_at must be timezone-aware")
-    day = _local_days(pd.Series([when]), rules.program.timezone)
-    labels, _reasons, matrix = _components(
+    prog = _program(rules)
+    day = when.to_pydatetime().astimezone(prog.zone).date().toordinal() - _EPOCH_ORDINAL
+    matrix = _components(
         np.array([paid]),
-        day,
+        np.array([day], dtype=np.int64),
         np.array([order.get("category") or ""], dtype=object),
         np.array([order.get("channel") or ""], dtype=object),
         np.array([tier_code], dtype=object),
         rules,
     )
-    row = matrix[0] if matrix.size else np.zeros(0, dtype=np.int64)
-    breakdown = {lab: int(p) for lab, p in zip(labels, row, strict=True) if p > 0}
+    row = matrix[0].tolist() if matrix.size else []
+    breakdown = {lab: p for lab, p in zip(prog.labels.tolist(), row, strict=True) if p > 0}
     return OrderQuote(
         customer_id=customer_id,
         tier=tier_code,
@@ -300,7 +429,7 @@ def calculate_order(
         max_burn_points=limit,
         burn_points=burn,
         paid_amount=paid,
-        earn_points=int(row.sum()),
+        earn_points=int(sum(row)),
         earn_breakdown=breakdown,
         pending_days=rules.program.hold_days,
     )

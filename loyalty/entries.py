@@ -98,18 +98,44 @@ def empty_ledger() -> pd.DataFrame:
     return _EMPTY.copy()
 
 
-def _as_time(value: Any, n: int) -> Any:
-    """A column of aware UTC instants (microseconds) from a Series, an array or a scalar."""
-    if isinstance(value, pd.Series):
-        arr = value.array
-        if not isinstance(arr, pd.arrays.DatetimeArray) or arr.tz is None:
-            arr = pd.to_datetime(value, utc=True).array
-        arr = arr.tz_convert("UTC")
-        return arr if arr.unit == "us" else arr.as_unit("us")
-    if isinstance(value, np.ndarray | pd.Index | list):
-        return _as_time(pd.Series(pd.to_datetime(value, utc=True)), n)
-    us = np.full(n, instant(value).value // 1000).astype("datetime64[us]")
-    return pd.array(us).tz_localize("UTC")
+_UTC = pd.DatetimeTZDtype("us", "UTC")
+_NAT_US = np.iinfo(np.int64).min
+_DAY_US = 86_400_000_000
+
+
+def _us(values: Any) -> np.ndarray:
+    """Instants as int64 microseconds since the epoch (missing: the smallest int64).
+
+    An aware column is read as it is (its integers are UTC whatever its zone); anything
+    else goes through ``pandas.to_datetime(..., utc=True)``, so a naive value is UTC.
+    """
+    arr: Any = values.array if isinstance(values, pd.Series | pd.Index) else values
+    if not isinstance(arr, pd.arrays.DatetimeArray) or arr.tz is None:
+        arr = pd.to_datetime(values, utc=True)
+        arr = arr.array if isinstance(arr, pd.Series | pd.Index) else arr
+    if arr.unit != "us":
+        arr = arr.as_unit("us")
+    return np.asarray(arr.asi8)
+
+
+def _as_us(value: Any, n: int) -> np.ndarray:
+    """A column of instants as int64 UTC microseconds, from a Series, an array or a scalar."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "M":
+        return value.astype("datetime64[us]").view(np.int64)  # naive: UTC, as to_datetime
+    if isinstance(value, pd.Series | pd.Index | pd.arrays.DatetimeArray | np.ndarray | list):
+        return _us(value).copy()  # the entries never share a buffer with their input
+    return np.full(n, instant(value).value // 1000, dtype=np.int64)
+
+
+def _utc(us: np.ndarray) -> Any:
+    """int64 UTC microseconds (the smallest int64: missing) as an aware datetime array.
+
+    ``_simple_new`` wraps the buffer as it is; ``pd.array(..., dtype=...)`` would check
+    and convert it again, 35 µs a column, a tenth of a one-row entry.
+    """
+    return pd.arrays.DatetimeArray._simple_new(  # type: ignore[attr-defined]
+        np.ascontiguousarray(us).view("datetime64[us]"), dtype=_UTC
+    )
 
 
 def _arrow_text(values: Any) -> pa.Array | pa.ChunkedArray:
@@ -133,12 +159,22 @@ def _as_text(value: Any, n: int) -> Any:
         return pd.array(value, dtype="str")
     if isinstance(value, np.ndarray | pd.Index | list):
         if _small(len(value)):
-            return _STR_ARRAY._from_sequence(np.asarray(value, dtype=object), dtype=_STR)
+            return _small_text(np.asarray(value, dtype=object))
         return pd.array(_arrow_text(value), dtype="str")
-    if _small(n) or value is None:
-        return _STR_ARRAY._from_sequence(np.full(n, value, dtype=object), dtype=_STR)
+    if value is None:
+        return _STR_ARRAY(pa.nulls(n, pa.large_string()), dtype=_STR)
+    if _small(n):
+        return _small_text(np.full(n, value, dtype=object))
     one = pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), pa.array([str(value)]))
     return pd.array(one.cast(pa.string()), dtype="str")
+
+
+def _small_text(values: np.ndarray) -> Any:
+    """An object array of text as the "str" array: Arrow's constructor, then pandas' wrapper."""
+    try:
+        return _STR_ARRAY(pa.array(values, type=pa.large_string(), from_pandas=True), dtype=_STR)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # not all text: pandas converts each value
+        return _STR_ARRAY._from_sequence(values, dtype=_STR)
 
 
 def _as_int(value: Any, n: int) -> np.ndarray:
@@ -183,14 +219,19 @@ def make_entries(
         raise ValueError(f"kind {kind!r} is not one of {KINDS}")
     keys = _as_text(key, 1)
     n = len(keys)
-    occ = _as_time(occurred_at, n)
-    avail = occ if available_at is None else _as_time(available_at, n)
+    occ_us = _as_us(occurred_at, n)
+    occ = _utc(occ_us)
+    if available_at is None:  # the same instants, in an array of its own
+        avail_us, avail = occ_us, _utc(occ_us.copy())
+    else:
+        avail_us = _as_us(available_at, n)
+        avail = _utc(avail_us)
     pts = _as_int(points, n)
-    exp_us = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    exp_us = np.full(n, _NAT_US, dtype=np.int64)
     if validity_days is not None:
-        grant = pts > 0
-        exp_us[grant] = (avail + pd.Timedelta(days=validity_days)).tz_localize(None)[grant]
-    frame = pd.DataFrame(
+        grant = (pts > 0) & (avail_us != _NAT_US)
+        exp_us[grant] = avail_us[grant] + int(validity_days) * _DAY_US
+    return pd.DataFrame(
         {
             "idempotency_key": keys,
             "customer_id": _as_int(customer_id, n),
@@ -204,11 +245,11 @@ def make_entries(
             "ref_key": _as_text(ref_key, n),
             "occurred_at": occ,
             "available_at": avail,
-            "expires_at": pd.array(exp_us).tz_localize("UTC"),
+            "expires_at": _utc(exp_us),
         },
+        index=pd.RangeIndex(n),
         copy=False,
     )
-    return frame
 
 
 def validate_ledger(ledger: pd.DataFrame) -> None:
@@ -279,13 +320,14 @@ def _isin(values: Any, keys: Any) -> np.ndarray:
     return _lookup(values, keys) >= 0
 
 
-def _has_key(ledger: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The entry of ``ledger`` keyed ``key`` (an empty frame when there is none)."""
+def _has_key(ledger: pd.DataFrame, key: str) -> pd.DataFrame | None:
+    """The entry of ``ledger`` keyed ``key`` (None when there is none: no frame is sliced)."""
     keys = ledger["idempotency_key"]
     if _small(len(keys)):
         hit = [i for i, k in enumerate(keys.tolist()) if k == key]
-        return ledger.iloc[hit]
-    return ledger[(keys == key).to_numpy()]
+    else:
+        hit = np.flatnonzero((keys == key).to_numpy()).tolist()
+    return ledger.iloc[hit].reset_index(drop=True) if hit else None
 
 
 def new_entries(ledger: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
@@ -342,8 +384,8 @@ def adjustment_entry(
     entry_key = f"adjust:{key}"
     if ledger is not None:
         done = _has_key(ledger, entry_key)
-        if len(done):
-            return done.reset_index(drop=True)
+        if done is not None:
+            return done
     if points == 0:
         raise ValueError("an adjustment of 0 points changes nothing")
     if points < 0 and available is not None and available < -points:

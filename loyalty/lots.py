@@ -25,6 +25,7 @@ from loyalty.entries import (
     _isin,
     _lookup,
     _small,
+    _us,
     empty_ledger,
     instant,
     make_entries,
@@ -54,59 +55,87 @@ def _upto(ledger: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return ledger if keep.all() else ledger[keep]
 
 
-def _us(values: pd.Series) -> np.ndarray:
-    """Instants as int64 microseconds since the epoch (missing: the smallest int64)."""
-    arr = values.array
-    if not isinstance(arr, pd.arrays.DatetimeArray):
-        arr = pd.to_datetime(values, utc=True).array
-    if arr.unit != "us":
-        arr = arr.as_unit("us")
-    return np.asarray(arr.asi8)  # type: ignore[attr-defined]  # pandas-stubs lacks it
-
-
 class _View:
-    """A ledger frame's columns as numpy arrays, each extracted once, text ones on demand."""
+    """A ledger's columns as numpy arrays, each extracted once, text ones on demand.
 
-    def __init__(self, led: pd.DataFrame) -> None:
+    With ``upto`` (microseconds), only the entries that occurred by then are in view: the
+    rows are picked from each column as it is read, the frame itself is never sliced (on a
+    few rows, slicing a frame costs more than the whole computation).
+    """
+
+    def __init__(self, led: pd.DataFrame, upto: int | None = None) -> None:
         self.frame = led
-        self.n = len(led)
-        self.pts = led["points"].to_numpy(dtype=np.int64)
-        self.cid = led["customer_id"].to_numpy(dtype=np.int64)
-        self.occ = _us(led["occurred_at"])
-        kind = led["kind"]
+        occ = _us(led["occurred_at"])
+        keep = None
+        if upto is not None:
+            inside = occ <= upto
+            if not inside.all():
+                keep = np.flatnonzero(inside)
+        self.keep = keep
+        self.occ = occ if keep is None else occ[keep]
+        self.n = len(self.occ)
+        self.pts = self._numbers("points")
+        self.cid = self._numbers("customer_id")
+        self._texts: dict[str, Any] = {}
         if _small(self.n):
             self.kind = np.fromiter(
-                (_KIND.get(k, -1) for k in kind.tolist()), dtype=np.int8, count=self.n
+                (_KIND.get(k, -1) for k in self.column("kind").tolist()),
+                dtype=np.int8,
+                count=self.n,
             )
         else:
-            codes = pc.index_in(_arrow_text(kind), value_set=pa.array(KINDS))
+            codes = pc.index_in(self.column("kind"), value_set=pa.array(KINDS))
             self.kind = np.asarray(
                 pc.fill_null(codes, -1).to_numpy(zero_copy_only=False), dtype=np.int8
             )
 
+    def _numbers(self, column: str) -> np.ndarray:
+        out = self.frame[column].to_numpy(dtype=np.int64)
+        return out if self.keep is None else out[self.keep]
+
+    def _instants(self, column: str) -> np.ndarray:
+        out = _us(self.frame[column])
+        return out if self.keep is None else out[self.keep]
+
     @cached_property
     def avail(self) -> np.ndarray:
-        return _us(self.frame["available_at"])
+        return self._instants("available_at")
 
     @cached_property
     def exp(self) -> np.ndarray:
-        return _us(self.frame["expires_at"])
+        return self._instants("expires_at")
+
+    def column(self, column: str) -> Any:
+        """A text column in view: an object array when small, Arrow strings if not (cached)."""
+        out = self._texts.get(column)
+        if out is None:
+            values = self.frame[column]
+            if _small(self.n):
+                out = values.to_numpy(dtype=object)
+                out = out if self.keep is None else out[self.keep]
+            else:
+                out = _arrow_text(values)
+                if self.keep is not None:
+                    out = out.take(pa.array(self.keep, type=pa.int64()))
+            self._texts[column] = out
+        return out
 
     def equals(self, column: str, value: str) -> np.ndarray:
         """``column == value`` as a boolean array (missing is never equal)."""
-        if _small(self.n):
-            return np.asarray(self.frame[column].to_numpy(dtype=object) == value, dtype=bool)
-        eq = pc.equal(_arrow_text(self.frame[column]), value)
+        values = self.column(column)
+        if isinstance(values, np.ndarray):
+            return np.asarray(values == value, dtype=bool)
+        eq = pc.equal(values, value)
         return np.asarray(pc.fill_null(eq, False).to_numpy(zero_copy_only=False), dtype=bool)
 
     def text(self, column: str, rows: np.ndarray | None = None) -> Any:
         """A text column (or its ``rows``): an object array when small, Arrow strings if not."""
-        values = self.frame[column]
-        if _small(self.n):
-            out = values.to_numpy(dtype=object)
-            return out if rows is None else out[rows]
-        arr = _arrow_text(values)
-        return arr if rows is None else arr.take(pa.array(rows, type=pa.int64()))
+        values = self.column(column)
+        if rows is None:
+            return values
+        if isinstance(values, np.ndarray):
+            return values[rows]
+        return values.take(pa.array(rows, type=pa.int64()))
 
 
 def _rank(values: Any) -> np.ndarray:
@@ -119,7 +148,11 @@ def _rank(values: Any) -> np.ndarray:
 
 
 def _starts(groups: np.ndarray) -> np.ndarray:
-    return np.r_[True, groups[1:] != groups[:-1]] if len(groups) else np.zeros(0, dtype=bool)
+    return (
+        np.concatenate((np.ones(1, dtype=bool), groups[1:] != groups[:-1]))
+        if len(groups)
+        else np.zeros(0, dtype=bool)
+    )
 
 
 def _seg_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -129,7 +162,7 @@ def _seg_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     cs = np.cumsum(values, dtype=np.int64)
     first = np.flatnonzero(starts)
     base = (cs - values)[first]
-    return cs - np.repeat(base, np.diff(np.r_[first, len(values)]))
+    return cs - np.repeat(base, np.diff(np.append(first, len(values))))
 
 
 def _seg_cummax(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -157,12 +190,12 @@ def _debits_at(
     n, m = len(pcid), len(dcid)
     if n == 0 or m == 0:
         return np.zeros(n, dtype=np.int64)
-    allc = np.r_[dcid, pcid]
-    allt = np.r_[dt, pt]
+    allc = np.concatenate((dcid, pcid))
+    allt = np.concatenate((dt, pt))
     # at equal instants a strict probe sorts before the debits, an inclusive one after them
-    flag = np.r_[np.full(m, 1 if strictly else 0), np.full(n, 0 if strictly else 1)]
+    flag = np.concatenate((np.full(m, 1 if strictly else 0), np.full(n, 0 if strictly else 1)))
     order = np.lexsort((flag, allt, allc))
-    amount = np.r_[damt, np.zeros(n, dtype=np.int64)][order]
+    amount = np.concatenate((damt, np.zeros(n, dtype=np.int64)))[order]
     run = _seg_cumsum(amount, _starts(allc[order]))
     out = np.zeros(n, dtype=np.int64)
     probe = order >= m
@@ -223,7 +256,11 @@ class _Lots:
         d = _debits_at(self.cid, T, self.dcid, self.dt, self.damt, strictly=True)
         c, pp = self.C, self.points
         jump = np.where(self.due, np.maximum(c - d, 0), 0)  # consumption once this lot expired
-        prior = np.r_[0, _seg_cummax(jump, starts)[:-1]] if len(jump) else jump
+        prior = (
+            np.concatenate((np.zeros(1, dtype=np.int64), _seg_cummax(jump, starts)[:-1]))
+            if len(jump)
+            else jump
+        )
         prior = np.where(starts, 0, prior)
         self.jump = jump
         self.expired = np.where(self.due, np.clip(c - np.maximum(c - pp, d + prior), 0, pp), 0)
@@ -237,7 +274,7 @@ class _Lots:
         first = np.flatnonzero(self.starts)
         reach = np.repeat(
             np.maximum.reduceat(self.jump, first) if len(first) else self.jump,
-            np.diff(np.r_[first, len(c)]),
+            np.diff(np.append(first, len(c))),
         )
         pointer = total + reach
         return np.where(self.due, p - self.expired, np.clip(pointer - (c - p), 0, p))
@@ -278,7 +315,7 @@ def expiry_schedule(
     """
     until_ts = instant(until)
     cut = instant(debits_until) if debits_until is not None else until_ts
-    v = _View(_upto(ledger, cut))
+    v = _View(ledger, cut.value // 1000)
     lots = _Lots(v, until_ts.value // 1000)
     due = lots.due
     return pd.DataFrame(
@@ -302,7 +339,7 @@ def lot_state(ledger: pd.DataFrame, as_of: Any) -> pd.DataFrame:
         past its hold) and ``expires_at``.
     """
     at = instant(as_of)
-    v = _View(_upto(ledger, at))
+    v = _View(ledger, at.value // 1000)
     us = at.value // 1000
     lots = _Lots(v, us)
     spent = lots.spent(us)
@@ -328,7 +365,7 @@ def expiry_entries(ledger: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     """
     require_columns(ledger, LEDGER_COLUMNS, "ledger")
     at = instant(as_of)
-    v = _View(_upto(ledger, at))
+    v = _View(ledger, at.value // 1000)
     lots = _Lots(v, at.value // 1000)
     sel = np.flatnonzero(lots.due & (lots.expired > 0))
     if len(sel) == 0:
@@ -389,7 +426,7 @@ def balances(
     require_columns(ledger, LEDGER_COLUMNS, "ledger")
     at = instant(as_of)
     us = at.value // 1000
-    v = _View(_upto(ledger, at))
+    v = _View(ledger, at.value // 1000)
     pts, kind = v.pts, v.kind
     ids, code = np.unique(v.cid, return_inverse=True)
     k = len(ids)

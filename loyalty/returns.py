@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loyalty.entries import LEDGER_COLUMNS, _lookup, empty_ledger, instant, make_entries
+from loyalty.entries import (
+    LEDGER_COLUMNS,
+    _lookup,
+    _small,
+    empty_ledger,
+    instant,
+    make_entries,
+)
 from loyalty.errors import require_columns
 from loyalty.lots import (
     BURN,
@@ -21,7 +28,6 @@ from loyalty.lots import (
     _Lots,
     _seg_cumsum,
     _starts,
-    _upto,
     _View,
 )
 
@@ -95,18 +101,17 @@ def reversal_entries(
     at = instant(as_of)
     if returned_orders.empty or ledger.empty:
         return empty_ledger()
-    share_of = _shares(returned_orders)
-    led = _upto(ledger, at)
-    v = _View(led)
+    order_ids, order_share = _shares(returned_orders)
+    v = _View(ledger, at.value // 1000)
     order_rows = np.flatnonzero(v.equals("source_kind", "order"))
     if len(order_rows) == 0:
         return empty_ledger()
     src_all = v.text("source_id", order_rows)
-    pos = _lookup(src_all, share_of.index.to_numpy(dtype=object))
+    pos = _lookup(src_all, order_ids)
     rows, pos = order_rows[pos >= 0], pos[pos >= 0]
     if len(rows) == 0:
         return empty_ledger()
-    share = share_of.to_numpy(dtype=np.float64)[pos]
+    share = order_share[pos]
     kind = v.kind[rows]
     grant = kind == EARN
     grant_rows, gshare = rows[grant], share[grant]
@@ -136,23 +141,25 @@ def reversal_entries(
     own, back, paid = left > 0, used > 0, refund > 0
     if not (own.any() or back.any() or paid.any()):
         return empty_ledger()
-    take = np.r_[grant_rows[own], grant_rows[back], burn_rows[paid]]
+    take = np.concatenate((grant_rows[own], grant_rows[back], burn_rows[paid]))
     gkey = np.asarray(v.text("idempotency_key", take), dtype=object)
-    suffix = _share_suffix(np.r_[gshare[own], gshare[back], bshare[paid]])
+    suffix = _share_suffix(np.concatenate((gshare[own], gshare[back], bshare[paid])))
     src = np.asarray(v.text("source_id", take), dtype=object)
 
     def fill(count: int, value: str) -> np.ndarray:
         return np.full(count, value, dtype=object)
 
     n_own, n_back, n_paid = int(own.sum()), int(back.sum()), int(paid.sum())
-    prefix = np.r_[fill(n_own, "reverse:"), fill(n_back, "reclaim:"), fill(n_paid, "refund:")]
-    reason = np.r_[fill(n_own, OWN_LOT), fill(n_back, _SPENT), fill(n_paid, _REFUND)]
+    prefix = np.concatenate(
+        (fill(n_own, "reverse:"), fill(n_back, "reclaim:"), fill(n_paid, "refund:"))
+    )
+    reason = np.concatenate((fill(n_own, OWN_LOT), fill(n_back, _SPENT), fill(n_paid, _REFUND)))
     parts = [
         make_entries(
             key=prefix + gkey + suffix,
             customer_id=cid[take],
             kind="reverse",
-            points=np.r_[-left[own], -used[back], refund[paid]],
+            points=np.concatenate((-left[own], -used[back], refund[paid])),
             reason=reason,
             rule=np.asarray(v.text("rule", take), dtype=object),
             occurred_at=at,
@@ -174,9 +181,9 @@ def reversal_entries(
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
-def _shares(returned_orders: pd.DataFrame) -> pd.Series:
-    """The returned share of each order (text order ids, the largest share of each)."""
-    ids = returned_orders["order_id"].to_numpy(dtype=np.int64).astype(str).astype(object)
+def _shares(returned_orders: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each returned order's id as text (sorted, once) and its largest returned share."""
+    ids = returned_orders["order_id"].to_numpy(dtype=np.int64)
     if "returned_share" in returned_orders:
         share = returned_orders["returned_share"].to_numpy(dtype=np.float64)
         bad = ~((share > 0) & (share <= 1))
@@ -186,10 +193,15 @@ def _shares(returned_orders: pd.DataFrame) -> pd.Series:
             )
     else:
         share = np.ones(len(ids))
-    uniq, at = np.unique(ids, return_inverse=True)
+    text = (
+        np.asarray([str(i) for i in ids.tolist()], dtype=object)
+        if _small(len(ids))
+        else (ids.astype(str).astype(object))
+    )
+    uniq, at = np.unique(text, return_inverse=True)
     best = np.zeros(len(uniq))
     np.maximum.at(best, at, share)
-    return pd.Series(best, index=pd.Index(uniq, dtype=object))
+    return uniq, best
 
 
 def _offsets(
@@ -214,7 +226,8 @@ def _offsets(
     # what each customer can give back: the points available now, less what the own lots
     # give back (when spendable), plus the refunds of this return
     ids, code = np.unique(
-        np.r_[cid[need_rows], lots.cid, cid[grant_rows], cid[refund_rows]], return_inverse=True
+        np.concatenate((cid[need_rows], lots.cid, cid[grant_rows], cid[refund_rows])),
+        return_inverse=True,
     )
     n1, n2, n3 = len(need_rows), len(lots.cid), len(grant_rows)
     k = len(ids)
@@ -236,7 +249,9 @@ def _offsets(
     cum = _seg_cumsum(per["need"].to_numpy(dtype=np.int64), _starts(pcid))
     room = np.maximum(budget[np.searchsorted(ids, pcid)], 0)
     short = np.maximum(cum - room, 0)
-    offset = short - np.where(_starts(pcid), 0, np.r_[0, short[:-1]])
+    offset = short - np.where(
+        _starts(pcid), 0, np.concatenate((np.zeros(1, dtype=np.int64), short[:-1]))
+    )
     hit = offset > 0
     if not hit.any():
         return empty_ledger()

@@ -223,7 +223,7 @@ class LedgerMachine(RuleBasedStateMachine):
         frame = self.orders_frame()
         mine = frame[frame["order_id"] == oid].copy()
         mine["tier"] = tier_at(mine, self.history, RULES)
-        self.add(purchase_entries(mine, RULES))
+        self.add(both_paths(lambda: purchase_entries(mine, RULES)))
         self.add(referral_entries(REFERRALS, frame, RULES, self.now))
 
     def _return(self, which: int, part: float) -> None:

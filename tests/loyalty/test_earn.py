@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
+from ledger_machine import vectorised_only
 from loyalty_helpers import RULES_YAML, orders, ts
 
 from loyalty import calculate_order, max_burn_points, parse_rules, purchase_entries
+from loyalty.earn import _program
 from loyalty.errors import InsufficientPointsError, MissingColumnsError
 
 
@@ -116,3 +119,43 @@ def test_gateway_quote_matches_the_batch(rules) -> None:
     for row in o.itertuples(index=False):
         q = calculate_order(row._asdict(), rules, tier=row.tier)
         assert q.earn_breakdown == _points(batch, row.order_id)
+
+
+def test_small_and_big_frames_earn_the_same_entries(rules) -> None:
+    # every kind of row the small path reads value by value: missing category and channel,
+    # an unpaid order, a tier bonus, the promotion's first local day (21:30 UTC on 26 Nov)
+    o = orders(
+        [
+            (1, 10, "2026-11-26 21:30", 2345.67, "paid", "kids", "app"),
+            (2, 11, "2026-11-26 20:30", 812.0, "paid", None, None),
+            (3, 12, "2026-05-01 12:00", 5000.0, "cancelled", "kids", "app"),
+            (4, 12, "2026-05-01 12:00", 1500.0, "paid", "home", "app"),
+        ]
+    )
+    o["tier"] = ["silver", None, "base", "silver"]
+    small = purchase_entries(o, rules)
+    with vectorised_only():
+        big = purchase_entries(o, rules)
+    pd.testing.assert_frame_equal(small, big)
+    # 3 % of 2 345.67 is 70, kids 2 % is 46, app 50; silver adds half of 166; the wave doubles
+    assert _points(small, 1) == {
+        "base": 70,
+        "kids_extra": 46,
+        "app_order": 50,
+        "tier:silver": 83,
+        "promo:black_friday": 166,
+    }
+    assert _points(small, 2) == {"base": 24}
+    assert _points(small, 3) == {}
+    assert _points(small, 4) == {"base": 45, "app_order": 50, "tier:silver": 47}
+
+
+def test_rules_are_read_once_per_object_and_never_mixed(rules) -> None:
+    doubled = parse_rules(RULES_YAML.replace("{id: base, percent: 3}", "{id: base, percent: 6}"))
+    o = orders([(1, 10, "2026-05-01 12:00", 1000.0, "paid", "", "store")])
+    # alternating two programs: each call reads its own (the cache is by identity)
+    assert _points(purchase_entries(o, rules), 1) == {"base": 30}
+    assert _points(purchase_entries(o, doubled), 1) == {"base": 60}
+    assert _points(purchase_entries(o, rules), 1) == {"base": 30}
+    assert _program(rules) is _program(rules)
+    assert _program(doubled) is not _program(rules)
