@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Connection, Dialect, Engine, Table
 from sqlalchemy.exc import IntegrityError
 
@@ -262,6 +263,10 @@ def _accepted(item: Pending, intake_id: int, stamp: str) -> Stored:
     )
 
 
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def _micros(when: dt.datetime, dialect: Dialect) -> Any:
     """An instant as the ``received_at`` column stores it on ``dialect``."""
     return cast(UTCDateTime, EVENTS.c.received_at.type).process_bind_param(when, dialect)
@@ -306,7 +311,7 @@ def _store_sqlite(
                 keyed.setdefault(item.key_id, []).append(item.idempotency_key)
         known: dict[tuple[int, str], tuple[str, int, str]] = {}
         for key_id, values in keyed.items():
-            rows = conn.exec_driver_sql(_SQLITE_KNOWN, (key_id, json.dumps(values)))
+            rows = conn.exec_driver_sql(_SQLITE_KNOWN, (key_id, _json(values)))
             for value, digest, code, body in rows:
                 known[(key_id, str(value))] = (str(digest), int(code), str(body))
         new: list[Pending] = []
@@ -352,12 +357,12 @@ def _store_sqlite(
                         item.idempotency_key,
                         item.path[:255],
                         item.request_sha256,
-                        json.dumps(answer.body, ensure_ascii=False),
+                        _json(answer.body),
                     )
                 )
-        conn.exec_driver_sql(_SQLITE_EVENTS, (at, json.dumps(events, ensure_ascii=False)))
+        conn.exec_driver_sql(_SQLITE_EVENTS, (at, _json(events)))
         if records:
-            conn.exec_driver_sql(_SQLITE_RECORDS, (at, json.dumps(records, ensure_ascii=False)))
+            conn.exec_driver_sql(_SQLITE_RECORDS, (at, _json(records)))
     return answers, origin
 
 
@@ -425,9 +430,7 @@ def _store_postgresql(
         for n, i in enumerate(fresh)
     ]
     at = _micros(received, conn.dialect)
-    stored = conn.exec_driver_sql(
-        _PG_STORE, {"rows": json.dumps(rows, ensure_ascii=False), "stamp": stamp, "at": at}
-    ).all()
+    stored = conn.exec_driver_sql(_PG_STORE, {"rows": _json(rows), "stamp": stamp, "at": at}).all()
     answers: dict[int, Stored] = {}
     for n, intake_id in stored:
         item = fresh[n]

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 from typing import Any, cast
 
+import orjson
 import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import Table, bindparam, update
@@ -54,7 +54,9 @@ def event_payload(kind: str, body: BaseModel, tz: str) -> str:
         elif isinstance(value, dt.date):
             data[name] = value.isoformat()
     data["kind" if kind != "activity" else "activity_kind"] = data.pop("kind", kind)
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    # compact, keys sorted, UTF-8 as is: json.dumps's bytes for these bodies (bounded ints
+    # and floats), at a tenth of its cost per request
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _frame(events: pd.DataFrame) -> pd.DataFrame:
