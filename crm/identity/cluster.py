@@ -13,7 +13,8 @@ match themselves. Here every cluster is built around a centre instead:
    gender, patronymic; household evidence) cut the cluster: a member with at least as
    many vetoes inside the cluster as direct matches leaves (twins both matching a record
    without a given name: each has one veto and one match, the one weaker tied to the
-   centre leaves), while a record that many members match stays despite one veto;
+   centre leaves), while a record that many members match stays despite one veto,
+   unless it has no birth date: then nothing tells it from the member vetoing it;
 4. the records that left are clustered again the same way, until nothing changes.
 
 So a cluster's members are each a direct match with its centre and never a veto among
@@ -163,6 +164,8 @@ def centre_clusters(
     score: np.ndarray,
     is_match: np.ndarray,
     different: np.ndarray,
+    undated: np.ndarray | None = None,
+    namesakes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cluster label per record: members match the centre and are never "different people".
 
@@ -178,6 +181,11 @@ def centre_clusters(
         Pairs that are a match.
     different : numpy.ndarray of bool
         Pairs that are two different people (a veto), whatever their score.
+    undated : numpy.ndarray of bool, optional
+        Per record: no birth date. Such a member vetoed by another member as a namesake
+        (``namesakes``) leaves the cluster even when it matches more members than veto it.
+    namesakes : numpy.ndarray of bool, optional
+        Per pair: a veto between two people of one given name (default: every veto).
 
     Returns
     -------
@@ -196,11 +204,13 @@ def centre_clusters(
     """
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
+    undated = np.zeros(n, dtype=bool) if undated is None else np.asarray(undated, dtype=bool)
     # a cluster lies inside one component of the matched pairs: only pairs inside those count
     start = components(n, a[is_match], b[is_match])
     inside = start[a] == start[b]
     a, b, score = a[inside], b[inside], np.asarray(score)[inside]
     is_match, different = np.asarray(is_match)[inside], np.asarray(different)[inside]
+    namesakes = np.asarray(namesakes)[inside] if namesakes is not None else different
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     code = lo * n + hi
     order = np.argsort(code, kind="stable")
@@ -256,7 +266,13 @@ def centre_clusters(
                 & ((to_centre[ca] < to_centre[cb]) | ((to_centre[ca] == to_centre[cb]) & (ca > cb)))
             )
             loser = np.where(first_worse, ca, cb)
-            loser = loser[excess[loser] >= 0]
+            # an undated member vetoed inside the cluster leaves whatever else it matches
+            # (Norman Hines without a date, vetoed by Norman Hines Jr.): it may be the other
+            strong = namesakes[clash]
+            ua = strong & undated[ca] & (ca != centre[ca])
+            ub = strong & undated[cb] & (cb != centre[cb])
+            loser = np.where(ua & ~ub, ca, np.where(ub & ~ua, cb, loser))
+            loser = loser[(excess[loser] >= 0) | ua | ub]
             if not len(loser):
                 break
             ok[loser] = False

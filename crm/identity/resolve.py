@@ -215,7 +215,11 @@ def undated_conflict(levels: pd.DataFrame) -> np.ndarray:
 
     * one record has no birth date and no patronymic agrees, or
     * the given names are only alike (level 1: similar spelling, one typo apart), not
-      one name, and both the phones and the emails differ.
+      one name, and both the phones and the emails differ, or
+    * one record has no given name (left empty or a placeholder such as ``asdf``) and
+      the emails differ: a twin's card without a name shares the surname, the birth
+      date, the patronymic, the home and often the phone with the other twin; only the
+      own mailbox is the person's.
 
     A shared external id still overrides (see :func:`_score`).
     """
@@ -230,7 +234,9 @@ def undated_conflict(levels: pd.DataFrame) -> np.ndarray:
         undated &= levels["middle_name"].to_numpy() != 2
     out = undated
     if "first_name" in levels:
-        out |= (levels["first_name"].to_numpy() == 1) & (email == 0) & (phone == 0)
+        given = levels["first_name"].to_numpy()
+        out |= (given == 1) & (email == 0) & (phone == 0)
+        out |= (given == -1) & (email == 0)
     return out
 
 
@@ -583,7 +589,12 @@ def find_duplicates(
     withdrawn = ambiguous_matches(keys.n, a, b, is_match, namesakes, np.isnat(keys.birth), tie)
     is_match &= ~withdrawn
     different |= withdrawn
-    labels = centre_clusters(keys.n, a, b, score, is_match, different)
+    # two people of one name told apart by the undated rules: an undated member one of
+    # them vetoes leaves the cluster (a typed-over birth date is no such proof)
+    told_apart = undated_conflict(comp.levels) | comp.generation_differs | withdrawn
+    labels = centre_clusters(
+        keys.n, a, b, score, is_match, different, np.isnat(keys.birth), namesakes & told_apart
+    )
     is_match &= labels[a] == labels[b]
     # cluster id: the id of the cluster's first record in frame order
     first_pos = pd.Series(np.arange(keys.n)).groupby(labels).transform("min").to_numpy()

@@ -846,3 +846,66 @@ def test_a_contact_shared_by_people_at_different_postcodes_is_no_household() -> 
     links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
     assert (5, 6) not in links and (7, 8) not in links
     assert (5, 9) in links
+
+
+def test_a_twins_card_without_a_given_name_and_with_an_own_mailbox_is_a_household() -> None:
+    # one birth date, patronymic, home and phone; the second card has a placeholder for
+    # the given name and its own mailbox: the other twin, not a duplicate
+    home = dict(
+        last_name="Зубова",
+        middle_name="Петровна",
+        birth_date="08.02.1957",
+        address="ул. Школьная, д. 161, кв. 114",
+        postcode="549256",
+        phone="+79633043910",
+    )
+    home_en = dict(
+        last_name="Spencer",
+        birth_date="04/10/2004",
+        address="130 Broadway, flat 165",
+        postcode="SW1A 2AB",
+        phone="+447911381020",
+    )
+    rows = [
+        dict(home, first_name="Нина", email="nina.zubova57@mail.ru"),
+        dict(home, first_name="asdf", email="viktoriya.zubova34@bk.ru"),
+        dict(home_en, first_name="Samuel", email="samuel.spencer@gmail.com"),
+        dict(home_en, first_name="Тест", email="joshuaspencer@gmail.com"),
+    ]
+    result = find_duplicates(people([*BASE, *rows]), ROLES, id_col="customer_id")
+    assert (result.clusters.cluster_size == 1).all()
+    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    assert {(5, 6), (7, 8)} <= links
+
+
+def test_an_undated_member_a_junior_vetoes_leaves_the_cluster() -> None:
+    # the son's three cards (two unmarked, one "Jr." / patronymic of his own name) and an
+    # undated card of that name: it matches both unmarked cards, but the marked one says
+    # it may be the father, so it joins none of them
+    son = dict(
+        first_name="Norman",
+        last_name="Hines",
+        birth_date="24.04.1986",
+        address="Flat 26, 3 Baldwin Prairie",
+        postcode="CH2W 3TH",
+        phone="+447868451577",
+    )
+    son_ru = dict(
+        first_name="Илья",
+        last_name="Булгаков",
+        birth_date="23.01.1996",
+        address="ул. Советская, д. 28, кв. 68",
+        postcode="140213",
+        phone="+79534569557",
+    )
+    rows = [
+        son,
+        dict(son, phone="0044 7868451577"),
+        dict(son, last_name="Hines Jr.", address=None, postcode=None),
+        dict(son, birth_date=None, phone=None, email="normanhines57@gmail.com"),
+        son_ru,
+        dict(son_ru, phone="8 953 456-95-57"),
+        dict(son_ru, middle_name="Ильич", address=None, postcode=None),
+        dict(son_ru, birth_date=None, phone=None, email="ilya.bulgakov@gmail.com"),
+    ]
+    assert clusters_of(people([*BASE, *rows])) == [{5, 6, 7}, {9, 10, 11}]
