@@ -21,7 +21,7 @@ import itertools
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +38,7 @@ from crm.errors import StoreError
 from crm.models.base import UTCDateTime
 
 __all__ = [
+    "LazyFrames",
     "Write",
     "WriteResult",
     "connect",
@@ -395,6 +396,67 @@ def read_frame(
         types_mapper={pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype()}.get,
         date_as_object=True,
     ).pipe(_compact_ints)
+
+
+class LazyFrames(Mapping[str, pd.DataFrame]):
+    """Tables of one database, each read (:func:`read_frame`) the first time it is looked up.
+
+    A job that may need any of a dozen tables but, on a given day, touches three (a campaign
+    whose trigger reads only ``customers``) reads those three: a million-customer ledger or
+    ten million orders are not fetched to be ignored. Each table is read once and kept.
+
+    Parameters
+    ----------
+    url : str
+        The database.
+    tables : mapping of str to list of str or None
+        Table name → the columns to read (None: every column).
+    readers : mapping of str to callable, optional
+        Names read by a function of ``url`` instead (a derived or specially typed frame).
+    aliases : mapping of str to str, optional
+        Other names of the same frame (``{"loyalty_ledger": "ledger"}``): read once.
+
+    Example
+    -------
+    >>> tables = LazyFrames(url, {"customers": None, "orders": ["customer_id", "ordered_at"]})
+    >>> tables["customers"]  # read now; "orders" is never read unless looked up
+    """
+
+    def __init__(
+        self,
+        url: str,
+        tables: Mapping[str, Sequence[str] | None],
+        readers: Mapping[str, Callable[[str], pd.DataFrame]] | None = None,
+        aliases: Mapping[str, str] | None = None,
+    ) -> None:
+        self.url = url
+        self._tables = dict(tables)
+        self._readers = dict(readers or {})
+        self._aliases = dict(aliases or {})
+        self._read: dict[str, pd.DataFrame] = {}
+        self._names = [*self._tables, *self._readers, *self._aliases]
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        name = self._aliases.get(name, name)
+        if name not in self._read:
+            if name in self._readers:
+                self._read[name] = self._readers[name](self.url)
+            elif name in self._tables:
+                self._read[name] = read_frame(self.url, name, columns=self._tables[name])
+            else:
+                raise KeyError(name)
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @property
+    def loaded(self) -> list[str]:
+        """The names read so far."""
+        return list(self._read)
 
 
 def _compact_ints(frame: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,7 @@ through the very same path (:func:`prepare_run`), so the preview is byte for byt
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 
 from campaigns.audience import (
     PolicyDefaults,
@@ -98,20 +99,22 @@ def _defaults(settings: Settings) -> PolicyDefaults:
 
 
 # --------------------------------------------------------------------------- reading
-def read_campaign_base(url: str) -> dict[str, pd.DataFrame]:
-    """The frames triggers, profiles and the policy read, set-wise through Arrow."""
+def read_campaign_base(url: str) -> store.LazyFrames:
+    """The frames triggers, profiles and the policy read, each fetched (through Arrow) the
+    first time a campaign looks it up: a birthday campaign reads customers and contact
+    points, not ten million orders and the whole ledger."""
     from flows.loyalty import read_ledger, read_tier_history
 
-    tables = {name: store.read_frame(url, name, columns=cols) for name, cols in _BASE.items()}
-    tables["ledger"] = read_ledger(url)
-    tables["loyalty_ledger"] = tables["ledger"]
-    tables["tier_history"] = read_tier_history(url)
-    tables["loyalty_tier_history"] = tables["tier_history"]
-    return tables
+    return store.LazyFrames(
+        url,
+        _BASE,
+        readers={"ledger": read_ledger, "tier_history": read_tier_history},
+        aliases={"loyalty_ledger": "ledger", "loyalty_tier_history": "tier_history"},
+    )
 
 
 def _people(
-    url: str, tables: dict[str, pd.DataFrame], at: pd.Timestamp
+    url: str, tables: Mapping[str, pd.DataFrame], at: pd.Timestamp
 ) -> tuple[pd.DataFrame, str]:
     """The scored profiles as of ``at`` and a sentence saying where they came from.
 
@@ -233,7 +236,7 @@ class PreparedRun:
 
 
 def _members(
-    campaign: Campaign, tables: dict[str, pd.DataFrame], people: pd.DataFrame, at: pd.Timestamp
+    campaign: Campaign, tables: Mapping[str, pd.DataFrame], people: pd.DataFrame, at: pd.Timestamp
 ) -> np.ndarray | None:
     """Customer ids of the campaign's audience (segment or rule), or None without one."""
     audience = campaign.audience
@@ -265,7 +268,7 @@ def _candidates(
     campaign: Campaign,
     version: int,
     run_id: str,
-    tables: dict[str, pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame],
     people: pd.DataFrame,
     at: pd.Timestamp,
     tz: str,
@@ -346,7 +349,7 @@ def prepare_run(
     as_of: Any,
     *,
     settings: Settings | None = None,
-    tables: dict[str, pd.DataFrame] | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
     only_customer: int | None = None,
     processes: int = 1,
     created_at: dt.datetime | None = None,
@@ -525,7 +528,7 @@ def run_campaign(
     dry_run: bool = False,
     now: dt.datetime | None = None,
     settings: Settings | None = None,
-    tables: dict[str, pd.DataFrame] | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
     processes: int = 1,
     chunk_rows: int = _OUTBOX_CHUNK,
 ) -> dict[str, Any]:
@@ -620,9 +623,16 @@ def _missing(value: Any) -> bool:
 
 
 # --------------------------------------------------------------------------- flows
-@task(name="run campaign")
-def _run_task(url: str, source: str, as_of: dt.datetime, dry_run: bool) -> dict[str, Any]:
-    return run_campaign(url, source, as_of, dry_run=dry_run)
+@task(name="read the campaign base", cache_policy=NO_CACHE)
+def _read_task(url: str) -> store.LazyFrames:
+    return read_campaign_base(url)
+
+
+@task(name="run campaign", cache_policy=NO_CACHE)
+def _run_task(
+    url: str, source: str, as_of: dt.datetime, dry_run: bool, tables: Mapping[str, pd.DataFrame]
+) -> dict[str, Any]:
+    return run_campaign(url, source, as_of, dry_run=dry_run, tables=tables)
 
 
 @flow(name="campaign")
@@ -643,12 +653,15 @@ def campaigns_flow(
     """Evaluate the triggers and scheduled campaigns and fill the outbox (rerun-safe).
 
     Campaigns run one after the other, so each sees the messages the previous ones queued
-    (the frequency caps are across campaigns). ``as_of`` defaults to now.
+    (the frequency caps are across campaigns: they read the outbox, not ``tables``). The base
+    is read once for all of them (:func:`read_campaign_base`): nothing a campaign writes is in
+    it. ``as_of`` defaults to now.
     """
     logger = get_run_logger()
     url = url or get_settings().resolved_database_url
     at = as_of or dt.datetime.now(dt.UTC)
-    results = [_run_task(url, str(s), at, dry_run) for s in sources]
+    tables = _read_task(url)
+    results = [_run_task(url, str(s), at, dry_run, tables) for s in sources]
     for r in results:
         logger.info("campaign %s: %s", r["campaign_id"], r)
     lines = [

@@ -26,6 +26,7 @@ holdout figures as artifacts. The segments file is checked before anything is re
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from crm.profiles import build_profiles, partition_tables
 from crm.settings import get_settings
 from crm.snapshot import PROFILE_FIELDS, write_snapshot
 from flows.prefect_setup import heavy_task_runner
-from loyalty.ledger import balances
+from loyalty.lots import POINTS_COLUMNS, points_balances
 from loyalty.tiers import current_tiers
 from segments.evaluation import evaluate_many
 from segments.funnel import funnel_report
@@ -123,12 +124,16 @@ def load_definitions(path: str | Path) -> list[SegmentDefinition]:
 
 
 def load_inputs(url: str, as_of: Any) -> Inputs:
-    """Every frame the run needs, read set-wise through Arrow, and the open memberships."""
-    from flows.loyalty import read_ledger, read_tier_history
+    """Every frame the run needs, read set-wise through Arrow, and the open memberships.
+
+    Of the ledger only :data:`loyalty.lots.POINTS_COLUMNS` are read (``ledger``): a profile
+    shows the balance, and the whole ledger of a million customers is gigabytes.
+    """
+    from flows.loyalty import read_tier_history
 
     at = as_instant(as_of)
     tables = {name: store.read_frame(url, name, columns=cols) for name, cols in _TABLES.items()}
-    tables["ledger"] = read_ledger(url)
+    tables["ledger"] = store.read_frame(url, "loyalty_ledger", columns=list(POINTS_COLUMNS))
     tables["tier_history"] = read_tier_history(url)
     open_rows = store.read_frame(
         url,
@@ -141,12 +146,12 @@ def load_inputs(url: str, as_of: Any) -> Inputs:
     return Inputs(tables, open_rows, runs_at)
 
 
-def _loyalty(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame | None:
+def _loyalty(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame | None:
     """Points balance and current tier per customer, from the loyalty room, for the profiles."""
     ledger = tables.get("ledger")
     if ledger is None or ledger.empty:
         return None
-    bal = balances(ledger, as_of)[["balance"]].rename(columns={"balance": "points_balance"})
+    bal = points_balances(ledger, as_of).to_frame()
     history = tables.get("tier_history")
     if history is not None and not history.empty:
         bal = bal.join(current_tiers(history, as_of)[["tier"]], how="outer")

@@ -58,7 +58,8 @@ def _window_counts(
         {
             CUSTOMER_ID: frame[CUSTOMER_ID].to_numpy()[keep],
             "kind": frame["kind"].astype("str").to_numpy()[keep],
-            "at": pd.to_datetime(frame[OCCURRED_AT], utc=True).to_numpy()[keep],
+            # the array, not .to_numpy(): that makes an object array of a Timestamp per row
+            "at": pd.to_datetime(frame[OCCURRED_AT], utc=True).array[keep],
         }
     )
     joined = observed.merge(acts, on=CUSTOMER_ID, how="inner")
@@ -191,7 +192,7 @@ def lead_features(
         counts = _window_counts(frame, observed, kinds, lookback_days, done)
         for name in kinds.values():
             out[name] = counts[name].to_numpy()
-    out[CREATED_AT] = created.to_numpy()
+    out[CREATED_AT] = created.array  # not .to_numpy(): an object array of Timestamps
     return out
 
 

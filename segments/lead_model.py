@@ -259,7 +259,7 @@ def evaluate_time_holdout(
     keep = labels.notna().to_numpy(dtype=bool)
     data, target = X[keep], labels[keep].astype(int).to_numpy()
     created = pd.to_datetime(data[created_col], utc=True)
-    order = np.argsort(created.to_numpy(), kind="stable")
+    order = np.argsort(created.to_numpy(dtype="datetime64[us]"), kind="stable")
     cut = round(len(order) * (1 - test_share))
     if cut == 0 or cut == len(order):
         raise InvalidDataError("y", len(order), "too few labelled leads for a holdout")
@@ -295,7 +295,7 @@ def evaluate_time_holdout(
         predictions=pd.DataFrame(
             {
                 LEAD_ID: data.index.to_numpy()[test],
-                created_col: created.to_numpy()[test],
+                created_col: created.array[test],
                 "won": truth,
                 "probability": prob,
             }
@@ -324,19 +324,24 @@ def explain(model: LeadScoringModel, X: pd.DataFrame, *, top: int = 3) -> pd.Dat
     terms = (matrix - means) * coef
     names = list(dict.fromkeys(owner))
     group = pd.Index(names).get_indexer(pd.Index(owner))
-    per = np.zeros((len(X), len(names)))
-    np.add.at(per.T, group, terms.T)  # sum the columns of each feature (few columns; fine)
+    # the columns of each feature summed by one product with a 0/1 column → feature matrix
+    owned = np.zeros((len(owner), len(names)))
+    owned[np.arange(len(owner)), group] = 1.0
+    per = terms @ owned
     k = min(top, len(names))
     pick = np.argsort(-np.abs(per), axis=1, kind="stable")[:, :k]
     rows = np.repeat(np.arange(len(X)), k)
     cols = pick.ravel()
-    values = np.column_stack([X[c].astype("str").to_numpy(dtype=object) for c in names])
+    values = np.empty(len(rows), dtype=object)
+    for j, name in enumerate(names):  # a loop over the features, not the leads
+        here = cols == j
+        values[here] = X[name].astype("str").to_numpy(dtype=object)[rows[here]]
     return pd.DataFrame(
         {
             LEAD_ID: X.index.to_numpy()[rows],
             "rank": np.tile(np.arange(1, k + 1), len(X)),
             "feature": np.asarray(names, dtype=object)[cols],
-            "value": values[rows, cols],
+            "value": values,
             "contribution": per[rows, cols],
         }
     )

@@ -125,7 +125,7 @@ def plan_memberships(
             "customer_id": open_rows["customer_id"].to_numpy(dtype="int64"),
             "entered_at": pd.to_datetime(open_rows["entered_at"], utc=True)
             .astype("datetime64[us, UTC]")
-            .to_numpy(),
+            .array,
         }
     )
     if current is None:

@@ -65,7 +65,7 @@ MIN_TRAIN_LEADS = 200
 MIN_CLASS_LEADS = 20
 #: At most this many closed leads train the lead model (a seeded sample above it): the fit's
 #: quality plateaus long before a million leads, its cost does not.
-MAX_TRAIN_LEADS = 200_000
+MAX_TRAIN_LEADS = 50_000
 #: Lead statuses that are still open: a customer's ``lead_score`` is the best of these.
 OPEN_LEAD_STATUSES: tuple[str, ...] = ("new", "verified")
 
