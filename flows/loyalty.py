@@ -59,6 +59,7 @@ __all__ = [
     "plan_day",
     "read_ledger",
     "read_tier_history",
+    "returned_orders",
     "run_daily",
     "write_plan",
 ]
@@ -172,6 +173,7 @@ _ORDER_COLUMNS = [
     "status",
     "channel",
     "category",
+    "returned_amount",
 ]
 
 
@@ -213,8 +215,8 @@ def load_inputs(
         url,
         "orders",
         columns=_ORDER_COLUMNS,
-        where="(ordered_at > ? AND ordered_at <= ?) OR (status = 'returned' AND ordered_at > ? "
-        "AND ordered_at <= ?) OR customer_id IN "
+        where="(ordered_at > ? AND ordered_at <= ?) OR ((status = 'returned' OR "
+        "returned_amount > 0) AND ordered_at > ? AND ordered_at <= ?) OR customer_id IN "
         "(SELECT customer_id FROM relations WHERE kind = 'referred_by')",
         params=p,
     )
@@ -237,7 +239,12 @@ def load_inputs(
         "WHERE points > 0 AND expires_at > ? AND expires_at <= ?",
         params=window,
     )
-    booked = (orders["ordered_at"] > lo) | (orders["status"] == "returned")  # not the tier window
+    # not the tier window: the run's orders and the returned ones
+    booked = (
+        (orders["ordered_at"] > lo)
+        | (orders["status"] == "returned")
+        | (orders["returned_amount"] > 0)
+    )
     touched = pd.concat(
         [
             orders.loc[booked.to_numpy(), "customer_id"],
@@ -292,6 +299,35 @@ def _born_in(customers: pd.DataFrame, lo: pd.Timestamp, at: pd.Timestamp, tz: st
     return np.isin(code, wanted)
 
 
+def returned_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """The orders returned in whole or in part, with the share returned so far.
+
+    ``status == 'returned'`` is a whole return (share 1); a ``paid`` order with a
+    ``returned_amount`` above 0 is returned in part: ``returned_amount / amount``, at most 1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``order_id, returned_share`` (what :func:`loyalty.reversal_entries` takes).
+    """
+    whole = (orders["status"] == "returned").to_numpy(dtype=bool, na_value=False)
+    share = np.where(whole, 1.0, 0.0)
+    if "returned_amount" in orders:
+        back = orders["returned_amount"].to_numpy(dtype=np.float64, na_value=np.nan)
+        amount = orders["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            part = np.where((back > 0) & (amount > 0), np.minimum(back / amount, 1.0), 0.0)
+        paid = (orders["status"] == "paid").to_numpy(dtype=bool, na_value=False)
+        share = np.where(whole, 1.0, np.where(paid, part, 0.0))
+    hit = share > 0
+    return pd.DataFrame(
+        {
+            "order_id": orders["order_id"].to_numpy(dtype=np.int64)[hit],
+            "returned_share": share[hit],
+        }
+    )
+
+
 def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: int = 3) -> DayPlan:
     """Compute the day's new entries and tier changes (no database, no clock).
 
@@ -326,7 +362,7 @@ def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: in
     add("activity", activity_entries(ev[(ev["occurred_at"] <= at).to_numpy()], rules))
     # a first order inside the run's window earns its referral points at its own date
     add("referral", referral_entries(inputs.referrals, o, rules, at, since=since))
-    returned = o.loc[(o["status"] == "returned").to_numpy(), ["order_id"]]
+    returned = returned_orders(o)
     add(
         "return",
         reversal_entries(working(), returned, at, validity_days=rules.program.validity_days),

@@ -57,9 +57,9 @@ def empty_tier_history() -> pd.DataFrame:
 def tier_basis(
     rules: Rules, as_of: Any, orders: pd.DataFrame | None = None, ledger: pd.DataFrame | None = None
 ) -> pd.Series:
-    """Spend (paid orders) or points (earned net of reversals) per customer in the window.
+    """Spend (paid orders less their returned amounts) or points (earned net of reversals).
 
-    The window is ``(as_of - window_days, as_of]``; ``orders`` is needed for the spend basis,
+    Per customer in the window. The window is ``(as_of - window_days, as_of]``; ``orders`` is needed for the spend basis,
     ``ledger`` for the points basis.
     """
     at = instant(as_of, rules.program.timezone)
@@ -71,7 +71,11 @@ def tier_basis(
         mask = (o["ordered_at"] > start) & (o["ordered_at"] <= at)
         if "status" in o:
             mask &= o["status"] == "paid"
-        return o[mask.to_numpy()].groupby("customer_id")["amount"].sum().astype("float64")
+        o = o[mask.to_numpy()]
+        spend = o["amount"]
+        if "returned_amount" in o:  # a partial return takes its money out of the spend
+            spend = spend - o["returned_amount"].fillna(0.0)
+        return spend.groupby(o["customer_id"]).sum().astype("float64")
     if ledger is None:
         raise MissingColumnsError(["ledger"], "tier basis 'points'")
     led = ledger

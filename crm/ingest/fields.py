@@ -93,6 +93,8 @@ ENTITIES: dict[str, dict[str, FieldSpec]] = {
         "status": FieldSpec("enum", choices=c.ORDER_STATUSES),
         "channel": FieldSpec(max_len=16),
         "category": FieldSpec(max_len=64),
+        # money of the lines returned so far (0 <= it <= amount): a partial return
+        "returned_amount": FieldSpec("float"),
     },
     "activity_events": {
         "external_id": FieldSpec(required=True, max_len=64),
@@ -177,4 +179,8 @@ SYNONYMS: dict[str, str] = {
     "status": "status",
     "валюта": "currency",
     "категория": "category",
+    "returned amount": "returned_amount",
+    "returned": "returned_amount",
+    "сумма возврата": "returned_amount",
+    "возврат": "returned_amount",
 }

@@ -147,6 +147,16 @@ def validate(raw: pd.DataFrame, entity: str, mapping: Mapping[str, str] | None =
             "email",
             "no email and no phone: the contact cannot be reached",
         )
+    if entity == "orders" and "returned_amount" in good:
+        back, amount = good["returned_amount"], good["amount"]
+        shown = back.map("{:,.2f}".format, na_action="ignore")
+        fail(back < 0, "returned_amount", "returned_amount " + shown + " is negative")
+        fail(
+            back > amount + 0.005,  # a cent of rounding is not a refund beyond the order
+            "returned_amount",
+            "returned_amount " + shown + " is more than the order's amount "
+            + amount.map("{:,.2f}".format, na_action="ignore"),
+        )  # fmt: skip
     if entity == "leads" and "disqualify_reason" in good:
         fail(
             (good["status"] == "disqualified") & good["disqualify_reason"].isna(),

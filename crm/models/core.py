@@ -309,6 +309,8 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(12), default="paid")
     channel: Mapped[str | None] = mapped_column(String(16))  # store, online, app, phone
     category: Mapped[str | None] = mapped_column(String(64))  # main category of the basket
+    # money of the lines returned so far: a partial return keeps status "paid" (0 <= it <= amount)
+    returned_amount: Mapped[float | None] = mapped_column(Float)
 
 
 class OrderLine(Base):

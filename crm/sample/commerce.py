@@ -114,6 +114,7 @@ def draw_orders(
             ),
         }
     )
+    orders["returned_amount"] = _returned_amounts(rng, orders)
     return Orders(
         frame=orders,
         person=o_person,
@@ -122,6 +123,25 @@ def draw_orders(
         record_of_person=rec_of_person,
         category=cat_idx,
     )
+
+
+def _returned_amounts(rng: np.random.Generator, orders: pd.DataFrame) -> np.ndarray:
+    """Money returned per order: the whole amount of a returned one, part of it for 3 % of paid.
+
+    A partial return brings back 10-90 % of the order's money (some of its lines), so the
+    loyalty night reverses that share of its points. Drawn from a child of ``rng``: the
+    parent's stream, and so every other table of a seed, stays as it was.
+    """
+    part_rng = rng.spawn(1)[0]
+    n = len(orders)
+    amount = orders["amount"].to_numpy(dtype=np.float64)
+    status = orders["status"].to_numpy(dtype=object)
+    partial = (status == "paid") & (part_rng.random(n) < 0.03)
+    share = part_rng.integers(1, 10, n) / 10
+    back = np.full(n, np.nan)
+    back[partial] = np.round(amount[partial] * share[partial], 2)
+    back[status == "returned"] = amount[status == "returned"]
+    return back
 
 
 def draw_order_lines(

@@ -141,6 +141,28 @@ def test_orders_are_validated_column_by_column() -> None:
     }
 
 
+def test_a_returned_amount_is_between_nothing_and_the_order_amount() -> None:
+    raw = pd.DataFrame(
+        {
+            "line": [2, 3, 4, 5, 6],
+            "external_id": ["O1", "O2", "O3", "O4", "O5"],
+            "customer": "C1",
+            "ordered_at": "2024-03-01",
+            "amount": ["1000", "1000", "1000", "1000", "1000"],
+            "Сумма возврата": ["300", None, "0", "-5", "1 200,50"],
+        }
+    )
+    checked = validate(raw, "orders")
+    assert checked.good["external_id"].tolist() == ["O1", "O2", "O3"]
+    assert checked.good["returned_amount"].tolist()[::2] == [300.0, 0.0]
+    assert pd.isna(checked.good.loc[1, "returned_amount"])  # blank: nothing returned
+    assert dict(zip(checked.bad["line"], checked.bad["reason"], strict=True)) == {
+        5: "returned_amount -5.00 is negative",
+        6: "returned_amount 1,200.50 is more than the order's amount 1,000.00",
+    }
+    assert checked.bad["field"].tolist() == ["returned_amount", "returned_amount"]
+
+
 # --------------------------------------------------------------------------- landing
 def test_contacts_land_with_contact_points_and_consents(db_url: str, tmp_path: Path) -> None:
     summary = import_file(
@@ -346,6 +368,41 @@ def test_orders_resolve_customer_refs_and_quarantine_unknown_ones(
     )
     assert (third.inserted, third.updated, third.unchanged) == (0, 1, 1)
     assert _table(db_url, "orders", ["external_id"])["status"].tolist() == ["paid", "returned"]
+
+
+def test_a_partial_return_lands_on_the_order_and_a_bad_one_is_quarantined(
+    db_url: str, tmp_path: Path
+) -> None:
+    import_file(
+        db_url, "contacts", _write(tmp_path, "c.csv", CONTACTS_CSV), as_of=AS_OF, max_rejects=1.0
+    )
+    orders_csv = (
+        "external_id,Клиент,Дата заказа,Сумма,Статус,Сумма возврата\n"
+        "O1,C1,2024-03-01 10:00,1000,paid,\n"
+        "O2,C5,2024-03-02,1000,paid,2000\n"  # more than the order
+    )
+    path = _write(tmp_path, "orders.csv", orders_csv)
+    first = import_file(db_url, "orders", path, as_of=AS_OF, max_rejects=1.0)
+    assert (first.inserted, first.quarantined) == (1, 1)
+    quarantine = _table(db_url, "quarantine", ["line"])
+    quarantine = quarantine[quarantine["entity"] == "orders"]
+    assert dict(zip(quarantine["line"], quarantine["reason"], strict=True)) == {
+        3: "returned_amount 2,000.00 is more than the order's amount 1,000.00"
+    }
+    # the customer brings back 300 roubles' worth of O1: the next export carries it
+    later = orders_csv.replace(
+        "O1,C1,2024-03-01 10:00,1000,paid,", "O1,C1,2024-03-01 10:00,1000,paid,300"
+    )
+    second = import_file(
+        db_url, "orders", _write(tmp_path, "o2.csv", later), as_of=LATER, max_rejects=1.0
+    )
+    assert (second.inserted, second.updated, second.quarantined) == (0, 1, 1)
+    orders = _table(db_url, "orders", ["external_id"])
+    assert orders[["status", "returned_amount"]].values.tolist() == [["paid", 300.0]]
+    again = import_file(
+        db_url, "orders", _write(tmp_path, "o3.csv", later), as_of=LATER, max_rejects=1.0
+    )
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)
 
 
 # --------------------------------------------------------------------------- D9: dedup on entry

@@ -226,3 +226,15 @@ def test_people_export_mixes_iso_dotted_and_us_dates(data: sample.SampleData) ->
     one = data["customers"].dropna(subset=["birth_date"]).iloc[0]
     row = export.set_index("customer_id").loc[one["customer_id"], "birth_date"]
     assert pd.to_datetime(row, dayfirst="." in row).date() == one["birth_date"]
+
+
+def test_some_paid_orders_are_returned_in_part(data: sample.SampleData) -> None:
+    o = data.frames["orders"]
+    back, amount, status = o["returned_amount"], o["amount"], o["status"]
+    partial = (status == "paid") & back.notna()
+    # about 3 % of the paid orders, 10-90 % of their money back; a returned order: all of it
+    assert 0.02 < partial.sum() / (status == "paid").sum() < 0.04
+    share = back[partial] / amount[partial]
+    assert share.between(0.09, 0.91).all() and share.round(1).nunique() == 9
+    assert (back[status == "returned"] == amount[status == "returned"]).all()
+    assert back[status == "cancelled"].isna().all()

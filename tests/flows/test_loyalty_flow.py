@@ -96,6 +96,32 @@ def test_daily_run_earns_once_and_reverses_a_return(db_url: str) -> None:
     assert rev.loc[rev["kind"] == "reverse", "ref_key"].tolist() == ["referral:referrer:3"]
 
 
+def test_a_partial_return_reverses_its_share_of_the_points_once(db_url: str) -> None:
+    seed(db_url)
+    as_of = day_end(dt.date(2026, 5, 10), "UTC")
+    run_daily(db_url, RULES, as_of)  # order 1: 1,000 roubles, 30 points (3 %)
+    # 300 of the 1,000 roubles come back: 30 % of 30 points is 9
+    store.execute(db_url, "UPDATE orders SET returned_amount = 300 WHERE order_id = 1")
+    later = day_end(dt.date(2026, 5, 11), "UTC")
+    ret = run_daily(db_url, RULES, later)
+    assert (ret["return"], ret["entries_written"]) == (1, 1)
+    mine = read_ledger(db_url, customer_id=1)
+    back = mine[mine["kind"] == "reverse"]
+    assert back[["idempotency_key", "points", "ref_key"]].values.tolist() == [
+        ["reverse:earn:1:base@3000", -9, "earn:1:base"]
+    ]
+    assert run_daily(db_url, RULES, later)["entries_written"] == 0  # a rerun: nothing more
+    assert run_daily(db_url, RULES, day_end(dt.date(2026, 5, 12), "UTC"))["return"] == 0
+    # then the rest of the order: the other 21 points, and the referral stays (not order 1's)
+    store.execute(db_url, "UPDATE orders SET status = 'returned' WHERE order_id = 1")
+    last = day_end(dt.date(2026, 5, 13), "UTC")
+    assert run_daily(db_url, RULES, last)["return"] == 1
+    assert run_daily(db_url, RULES, last)["entries_written"] == 0
+    mine = read_ledger(db_url, customer_id=1)
+    assert sorted(mine.loc[mine["kind"] == "reverse", "points"].tolist()) == [-21, -9]
+    assert balances(read_ledger(db_url), last).loc[1, "balance"] == 500  # the referral's
+
+
 def test_tiers_are_written_once_per_change(db_url: str) -> None:
     rules = parse_rules(
         RULES_YAML

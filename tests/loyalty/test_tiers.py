@@ -25,6 +25,14 @@ def test_upgrade_when_spend_reaches_threshold(rules) -> None:
     assert ch.iloc[0]["basis_value"] == 35000.0
 
 
+def test_money_returned_in_part_is_not_spend(rules) -> None:
+    o = orders([(1, 10, "2026-01-10", 20000.0), (2, 10, "2026-02-10", 15000.0)])
+    o["returned_amount"] = [None, 6000.0]  # 6,000 of the second order brought back
+    basis = tier_basis(rules, ts("2026-03-01"), orders=o)
+    assert basis.to_dict() == {10: 29000.0}  # below silver's 30,000
+    assert tier_changes(empty_tier_history(), basis, rules, ts("2026-03-01")).empty
+
+
 def test_downgrade_waits_for_the_minimum_stay(rules) -> None:
     history = tier_changes(empty_tier_history(), pd.Series({10: 35000.0}), rules, ts("2026-03-01"))
     nothing = pd.Series(dtype="float64")
