@@ -660,12 +660,15 @@ def _bulk_append(
     still fires one foreign-key trigger per row) pay for every secondary index and foreign
     key on every row; inserting 10M orders in random customer order into the
     (customer_id, ordered_at) index alone touches a random page per row. When the table
-    holds fewer rows than are being appended, its non-unique indexes (and, on PostgreSQL,
-    its foreign keys) are dropped, the rows ingested, and the indexes rebuilt by one sort
-    and the foreign keys re-added with one validating join, all inside the caller's
-    transaction, so a failure leaves the table as it was. Unique indexes stay: they
-    enforce keys as rows arrive. On SQLite the foreign keys are checked set-wise instead
-    (``deferred``, see :func:`_sqlite_defer_foreign_keys`).
+    holds fewer rows than are being appended, its indexes (and, on PostgreSQL, its foreign
+    keys) are dropped, the rows ingested, and the indexes rebuilt by one sort and the
+    foreign keys re-added with one validating join, all inside the caller's transaction,
+    so a failure leaves the table as it was. A unique index is rebuilt the same way: the
+    sort checks every key at once, and a repeated key refuses the whole write (the
+    ledger's idempotency key, 9M text keys of a history backfill). Unique *constraints*
+    (and primary keys) stay, and enforce keys as rows arrive: SQLite cannot drop one. On
+    SQLite the foreign keys are checked set-wise instead (``deferred``, see
+    :func:`_sqlite_defer_foreign_keys`).
     """
     n = data.num_rows
     t = _quote(table)
@@ -675,14 +678,15 @@ def _bulk_append(
     if existing < n:
         if dialect == "sqlite":
             cur.execute(
+                # sql is NULL for the indexes of constraints written in CREATE TABLE
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = "
-                f"'{table}' AND sql IS NOT NULL AND upper(sql) NOT LIKE 'CREATE UNIQUE%'"
+                f"'{table}' AND sql IS NOT NULL"
             )
             drops = [(f"DROP INDEX {_quote(name)}", sql) for name, sql in cur.fetchall()]
         else:
             cur.execute(
                 "SELECT 'DROP INDEX ' || i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-                f"FROM pg_index i WHERE i.indrelid = '{t}'::regclass AND NOT i.indisunique "
+                f"FROM pg_index i WHERE i.indrelid = '{t}'::regclass "
                 "AND NOT i.indisprimary AND NOT EXISTS "
                 "(SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
             )

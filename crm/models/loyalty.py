@@ -43,10 +43,13 @@ class LedgerEntry(Base):
         CheckConstraint("points <> 0", name="points_nonzero"),
         # read whole or by customer; source and ref_key are joined in memory, not in SQL
         Index("ix_loyalty_ledger_customer_id_occurred_at", "customer_id", "occurred_at"),
+        # a unique index, not a table constraint: a bulk append of a history rebuilds it once
+        # (one sort checks every key) instead of probing it row by row (crm.store)
+        Index("uq_loyalty_ledger_idempotency_key", "idempotency_key", unique=True),
     )
 
     entry_id: Mapped[int] = mapped_column(ID, primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.customer_id"))
     kind: Mapped[str] = mapped_column(String(8))
     points: Mapped[int]

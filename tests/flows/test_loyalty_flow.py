@@ -8,13 +8,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner
 
 from crm import store
 from crm.db import make_engine, session_scope
 from crm.models.loyalty import LedgerEntry, Prize, PromoCode
-from flows.loyalty import day_end, load_inputs, plan_day, read_ledger, run_daily
+from flows.loyalty import (
+    DayPlan,
+    day_end,
+    load_inputs,
+    plan_day,
+    read_ledger,
+    run_daily,
+    write_plan,
+)
 from flows.loyalty_db import adjust_points, redeem, use_promo_code
 from loyalty import balances, parse_rules
 from loyalty.errors import InsufficientPointsError, OutOfStockError, PromoCodeError
@@ -120,6 +128,36 @@ def test_a_partial_return_reverses_its_share_of_the_points_once(db_url: str) -> 
     mine = read_ledger(db_url, customer_id=1)
     assert sorted(mine.loc[mine["kind"] == "reverse", "points"].tolist()) == [-21, -9]
     assert balances(read_ledger(db_url), last).loc[1, "balance"] == 500  # the referral's
+
+
+def _ledger_key_index(url: str) -> list[tuple[str, bool]]:
+    engine = make_engine(url)
+    try:
+        indexes = inspect(engine).get_indexes("loyalty_ledger")
+    finally:
+        engine.dispose()
+    return [(ix["name"], bool(ix["unique"])) for ix in indexes if ix["unique"]]
+
+
+def test_a_history_written_in_bulk_rebuilds_its_unique_key_once(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # three entries take the bulk path here, as nine million do in a history backfill
+    monkeypatch.setattr(store, "BULK_ROWS", 3)
+    seed(db_url)
+    as_of = day_end(dt.date(2026, 5, 10), "UTC")
+    plan = plan_day(load_inputs(db_url, as_of), RULES, as_of, 30)
+    # 2 purchases, 2 welcomes (customers 2 and 3 joined within 30 days), 2 referral rewards
+    assert write_plan(db_url, plan, as_of)["entries_written"] == 6
+    assert _ledger_key_index(db_url) == [("uq_loyalty_ledger_idempotency_key", True)]
+    assert run_daily(db_url, RULES, as_of, lookback_days=30)["entries_written"] == 0
+    # a bulk write repeating one key already written is refused whole by the rebuilt index
+    again = plan.entries.copy()
+    again.loc[1:, "idempotency_key"] = again.loc[1:, "idempotency_key"] + ":new"
+    with pytest.raises(Exception, match=r"idempotency_key"):
+        write_plan(db_url, DayPlan(again, plan.tier_changes.iloc[0:0]), as_of)
+    assert len(read_ledger(db_url)) == 6
+    assert _ledger_key_index(db_url) == [("uq_loyalty_ledger_idempotency_key", True)]
 
 
 def test_tiers_are_written_once_per_change(db_url: str) -> None:
