@@ -2,8 +2,8 @@
 
 A generated base (seeded numpy): ``--customers`` loyalty members created over three years,
 three orders per customer on average over the 1,100 days before the run (5 % of them
-returned), and one customer in twenty referred by another. It is loaded into a fresh SQLite
-database before the clock starts. Then the loyalty day runs as the nightly job runs it,
+returned, 3 % of the others returned in part), and one customer in twenty referred by
+another. It is loaded into a fresh SQLite database before the clock starts. Then the loyalty day runs as the nightly job runs it,
 step by step: read the inputs (:func:`flows.loyalty.load_inputs`), compute every entry of
 the history (:func:`flows.loyalty.plan_day`), write ledger and tiers
 (:func:`flows.loyalty.write_plan`: a backfill is appended in bulk, checked by the unique
@@ -66,6 +66,13 @@ def seed_base(url: str, customers: int, seed: int = 5) -> int:
     when = created[who - 1] + pd.to_timedelta(rng.integers(0, 400 * 86_400, n), unit="s")
     when = when.where(when <= AS_OF, AS_OF - pd.Timedelta(hours=1))
     oid = np.arange(1, n + 1, dtype=np.int64)
+    amount = np.round(rng.lognormal(np.log(2500), 0.8, n), 2)
+    status = np.where(rng.random(n) < 0.05, "returned", "paid")
+    # 3 % of the paid orders returned in part (10-90 % of the money), from a stream of its
+    # own so the base's other draws stay as they were
+    part = np.random.default_rng([seed, 1])
+    partial = (status == "paid") & (part.random(n) < 0.03)
+    returned_amount = np.where(partial, np.round(amount * part.integers(1, 10, n) / 10, 2), np.nan)
     store.write_frame(
         url,
         pd.DataFrame(
@@ -74,13 +81,14 @@ def seed_base(url: str, customers: int, seed: int = 5) -> int:
                 "external_id": pd.Series(oid).astype("str").radd("O"),
                 "customer_id": who,
                 "ordered_at": when,
-                "amount": np.round(rng.lognormal(np.log(2500), 0.8, n), 2),
+                "amount": amount,
                 "currency": "RUB",
-                "status": np.where(rng.random(n) < 0.05, "returned", "paid"),
+                "status": status,
                 "channel": np.array(["store", "online", "app"], dtype=object)[
                     rng.integers(0, 3, n)
                 ],
                 "category": np.array(["kids", "home", "food"], dtype=object)[rng.integers(0, 3, n)],
+                "returned_amount": returned_amount,
             }
         ),
         "orders",

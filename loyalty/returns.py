@@ -193,12 +193,14 @@ def _shares(returned_orders: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             )
     else:
         share = np.ones(len(ids))
-    text = (
-        np.asarray([str(i) for i in ids.tolist()], dtype=object)
-        if _small(len(ids))
-        else (ids.astype(str).astype(object))
-    )
-    uniq, at = np.unique(text, return_inverse=True)
+    if _small(len(ids)):
+        best_of: dict[str, float] = {}
+        for i, x in zip(ids.tolist(), share.tolist(), strict=True):
+            key = str(i)
+            best_of[key] = max(x, best_of.get(key, 0.0))
+        keys = sorted(best_of)
+        return np.asarray(keys, dtype=object), np.asarray([best_of[k] for k in keys])
+    uniq, at = np.unique(ids.astype(str).astype(object), return_inverse=True)
     best = np.zeros(len(uniq))
     np.maximum.at(best, at, share)
     return uniq, best
