@@ -542,7 +542,8 @@ def main(argv: list[str] | None = None) -> None:
         "# Intake throughput",
         "",
         f"`python -m bench.bench_intake --seconds {args.seconds:g} --clients {args.clients} "
-        f"--workers {args.workers}`, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {cpu} cores "
+        f"--workers {args.workers}{' --profile' if args.profile else ''}`, "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {cpu} cores "
         "shared with the client and other work (load: the 1-minute load average before → "
         f"after each row); {args.workers} uvicorn worker process(es) (httptools, uvloop), each "
         "with its own group-commit writer; accepted/s counts 202 answers. The gateway's CPU "
