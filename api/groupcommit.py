@@ -219,8 +219,9 @@ class IntakeWriter:
         answers, origin = store(conn, fresh, received, stamp)
         for item in batch:  # later copies of a key within the batch
             if id(item) not in answers:
-                digest, code, body = origin[(item.key_id, item.idempotency_key or "")]
-                answers[id(item)] = _replay(item, digest, code, body)
+                pair = (item.key_id, item.idempotency_key or "")
+                first = origin.get(pair)  # None: the first copy's answer could not be read
+                answers[id(item)] = _replay(item, *first) if first else answers[id(first_of[pair])]
         return answers
 
 
@@ -439,22 +440,33 @@ def _store_postgresql(
             origin[(item.key_id, item.idempotency_key)] = (item.request_sha256, 202, answer.body)
     seen = [i for i in fresh if id(i) not in answers]
     if seen:
-        known = {
-            (int(k), str(v)): (str(d), int(c), str(b))
-            for k, v, d, c, b in conn.exec_driver_sql(
-                _PG_KNOWN,
-                {
-                    "keys": sorted({i.key_id for i in seen}),
-                    "values": sorted({i.idempotency_key or "" for i in seen}),
-                },
-            )
-        }
+        try:
+            known = {
+                (int(k), str(v)): (str(d), int(c), str(b))
+                for k, v, d, c, b in conn.exec_driver_sql(
+                    _PG_KNOWN,
+                    {
+                        "keys": sorted({i.key_id for i in seen}),
+                        "values": sorted({i.idempotency_key or "" for i in seen}),
+                    },
+                )
+            }
+        except Exception:
+            # the batch is committed: its new events keep their 202; only the retries whose
+            # first answer could not be read are told to retry (nothing of theirs was stored)
+            known = {}
         for item in seen:
             pair = (item.key_id, item.idempotency_key or "")
-            digest, code, body = known[pair]
-            origin[pair] = (digest, code, json.loads(body))
+            hit = known.get(pair)
+            if hit is None:
+                answers[id(item)] = Stored(503, {"detail": _UNREAD})
+                continue
+            origin[pair] = (hit[0], hit[1], json.loads(hit[2]))
             answers[id(item)] = _replay(item, *origin[pair])
     return answers, origin
+
+
+_UNREAD = "the first response of this Idempotency-Key could not be read; retry with the same key"
 
 
 def _replay(item: Pending, digest: str, code: int, body: dict[str, Any]) -> Stored:

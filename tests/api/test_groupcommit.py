@@ -82,3 +82,30 @@ def test_two_gateways_on_one_database_store_each_key_once(db_url: str) -> None:
         assert a.body["intake_id"] == b.body["intake_id"]
         assert a.replayed != b.replayed  # one stored it, the other replayed it
     assert sum(a.replayed for a in answers) == 50
+
+
+def test_a_retry_whose_first_answer_cannot_be_read_is_told_to_retry(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL commits a batch before it reads the first answers of keys seen before."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite reads known keys inside the batch's transaction")
+    import api.groupcommit
+
+    engine = make_engine(db_url)
+    writer = IntakeWriter(engine, lambda: NOW)
+
+    async def send(*items: Pending) -> list:  # type: ignore[type-arg]
+        return await asyncio.gather(*(writer.submit(i) for i in items))
+
+    (first,) = asyncio.run(send(_item(1, "k1")))
+    monkeypatch.setattr(api.groupcommit, "_PG_KNOWN", "SELECT no_such_column FROM intake_events")
+    retried, again, new = asyncio.run(send(_item(1, "k1"), _item(1, "k1"), _item(2, "k2")))
+    monkeypatch.undo()
+    (later,) = asyncio.run(send(_item(1, "k1")))
+    writer.stop()
+    engine.dispose()
+    assert retried.status_code == again.status_code == 503
+    assert new.status_code == 202  # committed with the batch, answered as such
+    assert later.status_code == 202 and later.replayed and later.body == first.body
+    assert sorted(store.read_frame(db_url, "intake_events")["external_id"]) == ["a1", "a2"]
