@@ -135,10 +135,22 @@ class LeadScoringModel(ClassifierMixin, BaseEstimator):
         ).mean(axis=0)
         return self
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated ``[P(not won), P(won)]`` per row of ``X``."""
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """The model's input matrix for ``X``: one-hot categories, imputed and scaled numbers.
+
+        Pass it as ``matrix`` to :meth:`predict_proba` and :func:`explain` when both are
+        wanted for the same leads: the transformation is the costly part of either.
+        """
         check_is_fitted(self, "pipeline_")
-        return self.pipeline_.predict_proba(self._prepare(X))
+        return np.asarray(self.pipeline_.named_steps["features"].transform(self._prepare(X)))
+
+    def predict_proba(self, X: pd.DataFrame, *, matrix: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated ``[P(not won), P(won)]`` per row of ``X`` (or of its ``matrix``,
+        :meth:`transform`)."""
+        check_is_fitted(self, "pipeline_")
+        if matrix is None:
+            return self.pipeline_.predict_proba(self._prepare(X))
+        return self.pipeline_.named_steps["classifier"].predict_proba(matrix)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """1 where the calibrated probability of a win is at least one half."""
@@ -303,12 +315,25 @@ def evaluate_time_holdout(
     )
 
 
-def explain(model: LeadScoringModel, X: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
+def explain(
+    model: LeadScoringModel, X: pd.DataFrame, *, top: int = 3, matrix: np.ndarray | None = None
+) -> pd.DataFrame:
     """Each lead's ``top`` reasons: the features moving its log-odds most from the average lead.
 
     A term is ``coef × (x − mean_x)`` of the fold-averaged logistic regression, summed over
     the transformed columns of one input feature (see the module notes); terms of a lead add
     up to its log-odds minus that of the average training lead.
+
+    Parameters
+    ----------
+    model : LeadScoringModel
+        A fitted model.
+    X : pandas.DataFrame
+        :func:`lead_features` output.
+    top : int
+        Reasons per lead.
+    matrix : numpy.ndarray, optional
+        ``model.transform(X)``, when the caller has it already (for the probabilities).
 
     Returns
     -------
@@ -320,7 +345,8 @@ def explain(model: LeadScoringModel, X: pd.DataFrame, *, top: int = 3) -> pd.Dat
     if top < 1:
         raise InvalidParameterError("top", top, "an integer >= 1")
     coef, _, owner, means = model.linear_terms()
-    matrix = np.asarray(model.pipeline_.named_steps["features"].transform(model._prepare(X)))
+    if matrix is None:
+        matrix = model.transform(X)
     terms = (matrix - means) * coef
     names = list(dict.fromkeys(owner))
     group = pd.Index(names).get_indexer(pd.Index(owner))
@@ -334,8 +360,9 @@ def explain(model: LeadScoringModel, X: pd.DataFrame, *, top: int = 3) -> pd.Dat
     cols = pick.ravel()
     values = np.empty(len(rows), dtype=object)
     for j, name in enumerate(names):  # a loop over the features, not the leads
-        here = cols == j
-        values[here] = X[name].astype("str").to_numpy(dtype=object)[rows[here]]
+        here = np.flatnonzero(cols == j)
+        picked = X[name].iloc[rows[here]]  # only the cells shown become text
+        values[here] = picked.astype("str").to_numpy(dtype=object)
     return pd.DataFrame(
         {
             LEAD_ID: X.index.to_numpy()[rows],

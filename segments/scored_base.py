@@ -199,9 +199,10 @@ def _leads(
         return out, notes
     notes["lead_model"] = evaluate_time_holdout(features.loc[known.index], known)
     model = LeadScoringModel().fit(features.loc[known.index], known.astype(int))
-    proba = pd.Series(model.predict_proba(features)[:, 1], index=features.index)
+    matrix = model.transform(features)  # once, for the probabilities and the reasons
+    proba = pd.Series(model.predict_proba(features, matrix=matrix)[:, 1], index=features.index)
     out["model_probability"] = out["lead_id"].map(proba)
-    top3 = explain(model, features, top=3)
+    top3 = explain(model, features, top=3, matrix=matrix)
     why = _join_by(top3["lead_id"].to_numpy(), top3["feature"].to_numpy(dtype=object), ", ")
     out["factors"] = out["factors"].fillna("") + " | model: " + out["lead_id"].map(why).fillna("")
     return out, notes

@@ -455,3 +455,9 @@ def test_model_is_seeded_clonable_and_explained(sample_xy) -> None:  # type: ign
     first = top[top["rank"] == 1].set_index("lead_id")["contribution"].abs()
     third = top[top["rank"] == 3].set_index("lead_id")["contribution"].abs()
     assert (first >= third).all()
+    # the matrix transformed once gives the same probabilities and reasons
+    np.testing.assert_array_equal(model.transform(Xl.iloc[:20]), matrix)
+    np.testing.assert_array_equal(model.predict_proba(Xl.iloc[:20], matrix=matrix), a[:20])
+    pd.testing.assert_frame_equal(explain(model, Xl.iloc[:20], top=3, matrix=matrix), top)
+    shown = top.iloc[0]
+    assert shown["value"] == str(Xl.iloc[:20].loc[shown["lead_id"], shown["feature"]])
