@@ -114,7 +114,10 @@ def apply_clean(
             "contact_points",
             mode="upsert",
             key=["contact_point_id"],
-            update=["normalized", "is_valid", "invalid_reason", "phone_type"],
+            update=[
+                *("normalized", "is_valid", "invalid_reason", "phone_type"),
+                *("is_role", "is_free", "is_disposable"),
+            ],
         )
         written["contact_points"] = out.updated
     if len(result.changes):

@@ -66,6 +66,9 @@ CONTACT_ADDED_COLUMNS = (
 )
 
 _CP_FIELDS = ("normalized", "is_valid", "invalid_reason", "phone_type")
+#: An email's hygiene flags, stored with it (as the import stores them): derived from the
+#: address, so written when they change but not logged in ``field_changes``.
+_EMAIL_FLAGS = ("is_role", "is_free", "is_disposable")
 
 
 def normalise_contacts(
@@ -322,6 +325,40 @@ def _phones(
     return pd.concat([parsed, stored]).loc[points.index]
 
 
+def _emails(points: pd.DataFrame, before: dt.datetime | pd.Timestamp | None) -> pd.DataFrame:
+    """:func:`normalise_emails` of the email points, reusing the stored forms of valid ones.
+
+    A valid address created by the previous pass (``before``) whose form and flags are
+    stored was checked by that pass or by the import, with the same rules: its stored
+    ``normalized``, flags and validity are what the check gives again. Invalid ones are
+    checked again (their typo suggestion feeds the data-ops tasks; they are few).
+    """
+    trusted = np.zeros(len(points), dtype=bool)
+    if before is not None and "created_at" in points and len(points):
+        created = pd.to_datetime(points["created_at"], utc=True)
+        stored_flags = np.logical_and.reduce(
+            [points[c].notna().to_numpy(dtype=bool) for c in _EMAIL_FLAGS if c in points]
+            or [np.zeros(len(points), dtype=bool)]
+        )
+        trusted = (
+            (created <= pd.Timestamp(before)).to_numpy(dtype=bool)
+            & points["is_valid"].eq(True).fillna(False).to_numpy(dtype=bool)
+            & points["normalized"].notna().to_numpy(dtype=bool)
+            & stored_flags
+        )
+    checked = normalise_emails(points.loc[~trusted, "value"])
+    if not trusted.any():
+        return checked
+    kept = points[trusted]
+    stored = pd.DataFrame(index=kept.index, columns=checked.columns)
+    stored["normalized"] = kept["normalized"]
+    stored["is_valid"] = True
+    for col in _EMAIL_FLAGS:
+        stored[col] = kept[col].astype(bool)
+    stored = stored.astype(checked.dtypes.to_dict())
+    return pd.concat([checked, stored]).loc[points.index]
+
+
 def clean_base(
     customers: pd.DataFrame,
     contact_points: pd.DataFrame,
@@ -363,8 +400,10 @@ def clean_base(
         import, with the same rules, so its stored ``normalized``, ``is_valid``,
         ``invalid_reason`` and ``phone_type`` are taken as they are and only the new and
         never-parsed numbers go through the parser (the costliest step: messy numbers miss
-        its fast path). Everything else is measured over the whole base, so the result is
-        the full pass's. ``None`` parses every number.
+        its fast path). A valid email created by then whose form and flags (``is_role``,
+        ``is_free``, ``is_disposable``, stored by every pass) are stored is reused the same
+        way; invalid ones are checked again. Everything else is measured over the whole
+        base, so the result is the full pass's. ``None`` checks every number and address.
 
     Returns
     -------
@@ -379,7 +418,7 @@ def clean_base(
     )
     require(contact_points, ("contact_point_id", "customer_id", "kind", "value"), "clean_base")
     contact_points = contact_points.copy()
-    for col in _CP_FIELDS:
+    for col in (*_CP_FIELDS, *_EMAIL_FLAGS):
         if col not in contact_points:
             contact_points[col] = pd.Series(pd.NA, index=contact_points.index, dtype="object")
     now = pd.Timestamp(as_of)
@@ -420,7 +459,7 @@ def clean_base(
     is_email = (cp["kind"] == "email").to_numpy()
     is_phone = (cp["kind"] == "phone").to_numpy()
     cp_new = cp.copy()
-    em = normalise_emails(cp.loc[is_email, "value"])
+    em = _emails(cp[is_email], normalised_before)
     ph = _phones(cp[is_phone], default_region, normalised_before)
     cp_new["normalized"] = pd.Series(pd.NA, index=cp.index, dtype="str")
     cp_new.loc[is_email, "normalized"] = em["normalized"]
@@ -446,8 +485,13 @@ def clean_base(
         "invalid_reason": "validate",
         "phone_type": "phone_type",
     }
+    for col in _EMAIL_FLAGS:
+        flag = cp[col].astype("boolean") if col in cp else pd.Series(pd.NA, index=cp.index)
+        flag = flag.astype("boolean")
+        flag[is_email] = em[col].astype("boolean").to_numpy()
+        cp_new[col] = flag
     cp_changed = np.zeros(len(cp), dtype=bool)
-    for col in cp_fields:
+    for col in (*cp_fields, *_EMAIL_FLAGS):
         cp_changed |= _differs(cp[col], cp_new[col])
     cp_changes = _changes(
         cp[cp_changed], cp_new[cp_changed], "contact_points", "contact_point_id", cp_fields, now

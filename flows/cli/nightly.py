@@ -21,6 +21,11 @@ def nightly(
     loyalty_lookback_days: int = typer.Option(
         3, min=1, help="Loyalty: also book orders of this many days before yesterday (backfill)."
     ),
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Redo hygiene and dedup over the whole base (a later night does only what changed).",
+    ),
 ) -> None:
     """The nightly job: clean the base, merge duplicates, run the loyalty day, score and segment."""
     from flows.nightly import nightly_flow
@@ -32,6 +37,7 @@ def nightly(
         as_of=parse_as_of(as_of),
         segments_path=segments_path,
         loyalty_lookback_days=loyalty_lookback_days,
+        incremental=not full,
     )
     console.print(
         f"[bold]hygiene[/bold]: {100 * float(result['hygiene']['clean_share']):.1f}% clean records"

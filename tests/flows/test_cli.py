@@ -212,3 +212,26 @@ def test_the_import_flow_runs_the_one_import_job(
     assert summary.reasons == {"email '…' is not an email address": 1}  # logs mask the address
     assert (again.inserted, again.unchanged, again.quarantined) == (0, 1, 1)  # a rerun adds nothing
     assert store.read_frame(sqlite_url, "customers")["first_name"].tolist() == ["Анна"]
+
+
+@pytest.mark.parametrize(("flag", "incremental"), [([], True), (["--full"], False)])
+def test_nightly_is_incremental_unless_told_full(
+    flag: list[str], incremental: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.cli.nightly as command
+
+    seen: dict[str, object] = {}
+
+    def recording(flow: object, **kwargs: object) -> dict[str, object]:
+        seen.update(kwargs)
+        raise SystemExit(0)  # what the flow would do is not this test's business
+
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path / 'crm.db'}")
+    monkeypatch.setattr(command, "run_flow", recording)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["nightly", *flag, "--as-of", "2026-11-02T02:30:00+03:00"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert seen["incremental"] is incremental

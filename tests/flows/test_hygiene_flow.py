@@ -218,33 +218,45 @@ def test_clean_and_quality_commands(
         get_settings.cache_clear()
 
 
-def test_a_later_pass_parses_only_new_numbers_and_decides_what_a_full_one_does(
+def test_a_later_pass_checks_only_new_numbers_and_addresses_and_decides_what_a_full_one_does(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import crm.hygiene.pipeline as pipeline
 
     load_base(db_url)
     run_clean(db_url, AS_OF)
+    # the pass stores each address's flags with it, as the import does
+    flags = store.read_frame(
+        db_url, "contact_points", columns=["contact_point_id", "is_role", "is_free"],
+        where="kind = 'email'",
+    ).set_index("contact_point_id")  # fmt: skip
+    assert flags.loc[1].tolist() == [False, True] and flags.loc[5].tolist() == [False, False]
     later = AS_OF + dt.timedelta(days=1)
-    new_point = pd.DataFrame(
+    new_points = pd.DataFrame(
         {
-            "contact_point_id": [7],
-            "customer_id": [2],
-            "kind": ["phone"],
-            "value": ["+44 20 7946 0958"],
-            "is_primary": [False],
-            "created_at": [AS_OF + dt.timedelta(hours=3)],
+            "contact_point_id": [7, 8],
+            "customer_id": [2, 4],
+            "kind": ["phone", "email"],
+            "value": ["+44 20 7946 0958", "Анна.Smith@Yandex.RU"],
+            "is_primary": [False, False],
+            "created_at": [AS_OF + dt.timedelta(hours=3)] * 2,
         }
     )
-    store.write_frame(db_url, new_point, "contact_points")
+    store.write_frame(db_url, new_points, "contact_points")
     parsed: list[list[str]] = []
-    real = pipeline.normalise_phones
+    checked: list[list[str]] = []
+    real_phones, real_emails = pipeline.normalise_phones, pipeline.normalise_emails
 
     def recording(values: pd.Series, *args: object) -> pd.DataFrame:
         parsed.append(values.tolist())
-        return real(values, *args)  # type: ignore[arg-type]
+        return real_phones(values, *args)  # type: ignore[arg-type]
+
+    def recording_emails(values: pd.Series) -> pd.DataFrame:
+        checked.append(values.tolist())
+        return real_emails(values)
 
     monkeypatch.setattr(pipeline, "normalise_phones", recording)
+    monkeypatch.setattr(pipeline, "normalise_emails", recording_emails)
     base = read_base(db_url)
     incremental = plan_clean(base, later)
     full = plan_clean(base, later, full=True)
@@ -253,8 +265,13 @@ def test_a_later_pass_parses_only_new_numbers_and_decides_what_a_full_one_does(
         ["+44 20 7946 0958"],
         ["8 (916) 123-45-67", "+7 916 765 43 21", "12345", "+44 20 7946 0958"],
     ]
-    assert incremental.contact_points["contact_point_id"].tolist() == [7]
-    assert incremental.contact_points["normalized"].tolist() == ["+442079460958"]
+    # addresses 1 and 5 are valid and stored with their flags; 3 (a typo) is checked again
+    assert checked == [
+        ["jane@gmial.com", "Анна.Smith@Yandex.RU"],
+        ["Ivan.Petrov@Mail.RU", "jane@gmial.com", "olga@example.co.uk", "Анна.Smith@Yandex.RU"],
+    ]
+    assert incremental.contact_points["contact_point_id"].tolist() == [7, 8]
+    assert incremental.contact_points["normalized"].tolist()[0] == "+442079460958"
     for name in ("contact_points", "customers", "changes", "issues", "breakdown", "tasks"):
         pd.testing.assert_frame_equal(getattr(incremental, name), getattr(full, name), obj=name)
     pd.testing.assert_frame_equal(incremental.suppressions.writes, full.suppressions.writes)

@@ -176,8 +176,11 @@ def test_clean_base_fixes_measures_and_a_second_pass_changes_nothing() -> None:
     customers.update(r.customers.set_index("customer_id"))
     customers.loc[[2, 3], "status"] = "suppressed"
     points = base["contact_points"].set_index("contact_point_id")
+    for flag in ("is_role", "is_free", "is_disposable"):  # columns of the table, stored by the pass
+        points[flag] = pd.Series(pd.NA, index=points.index, dtype="boolean")
     points.update(r.contact_points.set_index("contact_point_id"))
     points["is_valid"] = points["is_valid"].astype(bool)
+    assert points.loc[points["kind"] == "email", "is_role"].notna().all()
     again = clean_base(
         customers.reset_index(),
         points.reset_index(),
