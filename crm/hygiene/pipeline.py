@@ -486,8 +486,7 @@ def clean_base(
         "phone_type": "phone_type",
     }
     for col in _EMAIL_FLAGS:
-        flag = cp[col].astype("boolean") if col in cp else pd.Series(pd.NA, index=cp.index)
-        flag = flag.astype("boolean")
+        flag = cp[col].astype("boolean")  # phones keep theirs (none)
         flag[is_email] = em[col].astype("boolean").to_numpy()
         cp_new[col] = flag
     cp_changed = np.zeros(len(cp), dtype=bool)
