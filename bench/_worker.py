@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "machine_line", "run_worker", "write_report"]
+__all__ = ["ROOT", "kept_section", "machine_line", "run_worker", "write_report"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,6 +53,17 @@ def machine_line(database: str | None = None) -> str:
         f"{os.getloadavg()[0]:.1f} at the end of the run (other jobs sharing the cores make "
         "figures pessimistic)."
     )
+
+
+def kept_section(path: Path, heading: str) -> str:
+    """The hand-written tail of a results file, from ``heading`` on ("" when it has none).
+
+    A benchmark rewrites its results file on every run; what a person wrote under this
+    heading (what the figures say, why a target is not met) is carried over to the new file.
+    """
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    at = old.find(heading)
+    return old[at:].rstrip("\n") + "\n" if at >= 0 else ""
 
 
 def write_report(
