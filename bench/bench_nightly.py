@@ -259,6 +259,12 @@ def main() -> None:
     parser.add_argument("--orders-per-customer", type=float, default=10.0)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
+        "--base",
+        type=Path,
+        help="a generated base to start from: copied when the file exists, else generated "
+        "and saved there (the same seed and sizes give the same base)",
+    )
+    parser.add_argument(
         "--dask", action="store_true", help="also run night 2 on a local 2-worker Dask cluster"
     )
     args = parser.parse_args()
@@ -275,7 +281,14 @@ def main() -> None:
     n, k = args.customers, args.orders_per_customer
     run: dict[str, Any] = {"date": dt.date.today().isoformat()}
     try:
-        run["generate"] = run_worker("bench_nightly", "generate", url, n, k)
+        if args.base and args.base.exists() and args.base.with_suffix(".json").exists():
+            shutil.copy(args.base, work / "crm.db")
+            run["generate"] = json.loads(args.base.with_suffix(".json").read_text())
+        else:
+            run["generate"] = run_worker("bench_nightly", "generate", url, n, k)
+            if args.base:
+                shutil.copy(work / "crm.db", args.base)
+                args.base.with_suffix(".json").write_text(json.dumps(run["generate"]))
         print("generated", run["generate"], flush=True)
         os.environ["PREFECT_HOME"] = str(work / "prefect-night-1")  # each night's runs alone
         run["night 1"] = run_worker("bench_nightly", "night", url, NIGHT_1.isoformat(), 1100)
