@@ -19,8 +19,11 @@ memory is its own; a night starts Prefect's local server before its clock starts
 the table gives each stage's wall time and the job's peak memory at the end of that stage
 (``ru_maxrss``, from the run summary), and the slowest tasks (Prefect's task runs): the
 profile of where the night goes. Run
-``.venv/bin/python -m bench.bench_nightly [--customers 1000000] [--orders-per-customer 10]``;
-the table is written to ``bench/results/nightly.md``.
+``.venv/bin/python -m bench.bench_nightly [--customers 1000000] [--orders-per-customer 10]``.
+``--base FILE`` starts from a generated base saved there (generated and saved the first
+time: the same seed and sizes give the same base). The table is written to
+``bench/results/nightly.md``; a hand-written section headed ``## What the figures say`` at
+its end is kept on a rerun.
 """
 
 from __future__ import annotations
