@@ -244,18 +244,12 @@ def name_keys(
     full_c = _clean_name(full) if full is not None else empty.copy()
     # "Jones Jr.", "Иванов мл.": the generation word is not part of the name; it is kept apart
     generation = np.zeros(len(idx), dtype=np.int8)
-    for i, part in enumerate((f, la, full_c)):
-        word = part.str.extract(_GENERATION_WORD, expand=False)
-        mark = word.map(_GENERATION).fillna(0).to_numpy(dtype=np.int8)
+    stripped = []
+    for part in (f, la, full_c):
+        name, mark = _strip_generation(part)
         generation = np.where(generation == 0, mark, generation).astype(np.int8)
-        stripped = part.str.replace(_GENERATION_WORD, "", regex=True).str.strip()
-        stripped = stripped.where(stripped.str.len() > 0)
-        if i == 0:
-            f = stripped
-        elif i == 1:
-            la = stripped
-        else:
-            full_c = stripped
+        stripped.append(name)
+    f, la, full_c = stripped
     # the full name sits in the first-name slot when the surname slot is empty
     packed = la.isna() & f.str.contains(" ", regex=False).fillna(False)
     src = full_c.where(~packed, f)
@@ -305,6 +299,23 @@ def name_keys(
         },
         index=idx,
     )
+
+
+def _strip_generation(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Cleaned names without a trailing generation word, and the word's mark per record."""
+    codes, uniq = _factorize(values)
+    if not len(uniq):
+        return values, np.zeros(len(values), dtype=np.int8)
+    u = pd.Series(uniq, dtype="str")
+    word = u.str.extract(_GENERATION_WORD, expand=False)
+    mark_u = word.map(_GENERATION).fillna(0).to_numpy(dtype=np.int8)
+    name_u = _objects(u.str.replace(_GENERATION_WORD, "", regex=True).str.strip())
+    ok = codes >= 0
+    out = np.full(len(values), None, dtype=object)
+    out[ok] = name_u[codes[ok]]
+    mark = np.zeros(len(values), dtype=np.int8)
+    mark[ok] = mark_u[codes[ok]]
+    return pd.Series(out, index=values.index, dtype="str"), mark
 
 
 def _named_after_father(first: pd.Series, middle: pd.Series) -> np.ndarray:
