@@ -485,7 +485,9 @@ def main(argv: list[str] | None = None) -> None:
                     )
                     print(lines[-1], flush=True)
     cmd = "python -m bench.bench_dedup " + " ".join(
-        [f"--size {s}" for s in sizes] + (["--no-febrl"] if args.no_febrl else [])
+        [f"--size {s}" for s in sizes]
+        + [f"--bilingual {args.bilingual}", f"--splink-max-size {args.splink_max_size}"]
+        + (["--no-febrl"] if args.no_febrl else [])
     )
     lines += ["", f"Command: `.venv/bin/{cmd}` (seed {args.seed})", ""]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

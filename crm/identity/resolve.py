@@ -397,10 +397,9 @@ def household_evidence(levels: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
 
     A phone, a mailbox or an address (level 2), where the two records do not live apart:
     a household lives at one place, so a pair whose postcodes differ (even by one letter)
-    is no household,
-    whatever contact it shares (a mailbox or a phone typed into a stranger's card, a
-    relative elsewhere). A mailbox shared by two people of one given name is a namesake
-    clash, not a family. Which pairs are households is decided by :func:`find_duplicates`
+    is no household whatever contact it shares (a mailbox or a phone typed into a
+    stranger's card, a relative elsewhere). A mailbox shared by two people of one given
+    name is a namesake clash, not a family. Which pairs are households is decided by :func:`find_duplicates`
     (sharing, and not one person).
     """
     apart = np.zeros(len(levels), dtype=bool)
