@@ -53,6 +53,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench._worker import kept_section
+
 __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -492,10 +494,7 @@ def main(argv: list[str] | None = None) -> None:
     lines += ["", f"Command: `.venv/bin/{cmd}` (seed {args.seed})", ""]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     # the hand-written notes (what changed, what the figures say) survive a rerun
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    if _NOTES in old:
-        lines += [old[old.index(_NOTES) :].rstrip(), ""]
-    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    RESULTS.write_text("\n".join(lines) + "\n" + kept_section(RESULTS, _NOTES), encoding="utf-8")
     print(f"written {RESULTS}")
 
 

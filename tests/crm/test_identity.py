@@ -646,23 +646,29 @@ def test_twins_with_alike_given_names_and_their_own_phones_and_mailboxes_stay_ap
 
 
 # --------------------------------------------------------------------------- third stop
-def test_an_undated_record_matching_two_people_of_one_name_joins_neither() -> None:
-    # a mother and a daughter of one name at one flat, born 25 years apart, and a record
-    # of that name with no birth date and only the home phone: it may be either of them
-    home = dict(
+# a mother and a daughter of one name at one flat, with the home phone (Russian, English)
+MOTHER_AND_DAUGHTER = (
+    dict(
         first_name="Оксана",
         last_name="Коровина",
         address="ул. Пушкина, д. 105, кв. 196",
         postcode="489680",
         phone="+74951413849",
-    )
-    home_en = dict(
+    ),
+    dict(
         first_name="Elizabeth",
         last_name="Robinson",
         address="103 Park Road, flat 251",
         postcode="D02 7AB",
         phone="+442071347825",
-    )
+    ),
+)
+
+
+def test_an_undated_record_matching_two_people_of_one_name_joins_neither() -> None:
+    # a mother and a daughter of one name at one flat, born 25 years apart, and a record
+    # of that name with no birth date and only the home phone: it may be either of them
+    home, home_en = MOTHER_AND_DAUGHTER
     rows = [
         dict(home, birth_date="1958-02-11", email="o.korovina58@mail.ru"),
         dict(home, birth_date="22.12.1983", email="oksana.korovina@yandex.ru"),
@@ -679,20 +685,7 @@ def test_an_undated_record_matching_two_people_of_one_name_joins_neither() -> No
 
 def test_an_undated_record_with_its_own_mailbox_joins_the_one_it_belongs_to() -> None:
     # the same three records, but the undated one carries the daughter's own mailbox
-    home = dict(
-        first_name="Оксана",
-        last_name="Коровина",
-        address="ул. Пушкина, д. 105, кв. 196",
-        postcode="489680",
-        phone="+74951413849",
-    )
-    home_en = dict(
-        first_name="Elizabeth",
-        last_name="Robinson",
-        address="103 Park Road, flat 251",
-        postcode="D02 7AB",
-        phone="+442071347825",
-    )
+    home, home_en = MOTHER_AND_DAUGHTER
     rows = [
         dict(home, birth_date="1958-02-11", email="o.korovina58@mail.ru"),
         dict(home, birth_date="22.12.1983", email="oksana.korovina@yandex.ru"),
