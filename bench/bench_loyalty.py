@@ -303,7 +303,7 @@ def _run(method: str, size: int) -> dict[str, float]:
 
 
 def _per_call_runs(
-    before: str | None, rounds: int = 3
+    before: str | None, rounds: int = 5
 ) -> tuple[dict[str, float], dict[str, float] | None]:
     """Per-call figures of this code (and of ``before``), the best median of a few rounds.
 
