@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from bench._worker import kept_section
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "intake.md"
 NOTES = "## What the figures say"
@@ -586,10 +588,9 @@ def main(argv: list[str] | None = None) -> None:
             "",
         ]
     # a hand-written analysis below this heading survives a rerun
-    kept = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    notes = kept.find(NOTES)
-    if notes >= 0:
-        text.append(kept[notes:].rstrip("\n") + "\n")
+    notes = kept_section(RESULTS, NOTES)
+    if notes:
+        text.append(notes)
     RESULTS.write_text("\n".join(text), encoding="utf-8")
     print(RESULTS.read_text(encoding="utf-8"))
 
