@@ -12,6 +12,7 @@ Both are pure: frames in, frames out; ``as_of`` is an argument.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -296,23 +297,34 @@ def _plan_tasks(
     return writes, len(wanted)
 
 
-def _phones(
-    points: pd.DataFrame, region: str, before: dt.datetime | pd.Timestamp | None
+def _reusing_stored(
+    points: pd.DataFrame,
+    before: dt.datetime | pd.Timestamp | None,
+    reusable: Callable[[pd.DataFrame], np.ndarray],
+    check: Callable[[pd.Series], pd.DataFrame],
+    stored: Callable[[pd.DataFrame], pd.DataFrame],
 ) -> pd.DataFrame:
-    """:func:`normalise_phones` of the phone points, reusing the stored forms of parsed ones."""
+    """``check`` of the points' values, but for the ones the previous pass checked.
+
+    A point created by ``before`` (the previous pass) that ``reusable`` marks was checked by
+    that pass or by the import, with the same rules: ``stored`` gives, from its stored row,
+    what the check would give again. The result has ``check``'s columns and the points' order.
+    """
     trusted = np.zeros(len(points), dtype=bool)
     if before is not None and "created_at" in points and len(points):
         created = pd.to_datetime(points["created_at"], utc=True)
-        trusted = ((created <= pd.Timestamp(before)) & points["is_valid"].notna()).to_numpy(
-            dtype=bool
-        )
-    parsed = normalise_phones(points.loc[~trusted, "value"], region)
+        trusted = (created <= pd.Timestamp(before)).to_numpy(dtype=bool) & reusable(points)
+    checked = check(points.loc[~trusted, "value"])
     if not trusted.any():
-        return parsed
-    kept = points[trusted]
+        return checked
+    kept = stored(points[trusted]).reindex(columns=checked.columns)
+    return pd.concat([checked, kept.astype(checked.dtypes.to_dict())]).loc[points.index]
+
+
+def _stored_phones(kept: pd.DataFrame) -> pd.DataFrame:
     # the stored row is what clean_base wrote: an empty value is stored invalid, "empty"
     empty = (kept["invalid_reason"] == "empty").fillna(False).to_numpy(dtype=bool)
-    stored = pd.DataFrame(
+    return pd.DataFrame(
         {
             "normalized": kept["normalized"],
             "is_valid": kept["is_valid"].astype("boolean").mask(empty),
@@ -321,42 +333,45 @@ def _phones(
             "region": pd.Series(pd.NA, index=kept.index),
         },
         index=kept.index,
-    ).astype(parsed.dtypes.to_dict())
-    return pd.concat([parsed, stored]).loc[points.index]
+    )
+
+
+def _phones(
+    points: pd.DataFrame, region: str, before: dt.datetime | pd.Timestamp | None
+) -> pd.DataFrame:
+    """:func:`normalise_phones` of the phone points, reusing the stored forms of parsed ones."""
+    return _reusing_stored(
+        points,
+        before,
+        reusable=lambda p: p["is_valid"].notna().to_numpy(dtype=bool),
+        check=lambda values: normalise_phones(values, region),
+        stored=_stored_phones,
+    )
+
+
+def _stored_emails(kept: pd.DataFrame) -> pd.DataFrame:
+    frame = pd.DataFrame({"normalized": kept["normalized"], "is_valid": True}, index=kept.index)
+    for col in _EMAIL_FLAGS:
+        frame[col] = kept[col].astype(bool)
+    return frame
 
 
 def _emails(points: pd.DataFrame, before: dt.datetime | pd.Timestamp | None) -> pd.DataFrame:
     """:func:`normalise_emails` of the email points, reusing the stored forms of valid ones.
 
-    A valid address created by the previous pass (``before``) whose form and flags are
-    stored was checked by that pass or by the import, with the same rules: its stored
-    ``normalized``, flags and validity are what the check gives again. Invalid ones are
-    checked again (their typo suggestion feeds the data-ops tasks; they are few).
+    A valid address whose form and flags are stored is reused; invalid ones are checked
+    again (their typo suggestion feeds the data-ops tasks; they are few).
     """
-    trusted = np.zeros(len(points), dtype=bool)
-    if before is not None and "created_at" in points and len(points):
-        created = pd.to_datetime(points["created_at"], utc=True)
-        stored_flags = np.logical_and.reduce(
-            [points[c].notna().to_numpy(dtype=bool) for c in _EMAIL_FLAGS if c in points]
-            or [np.zeros(len(points), dtype=bool)]
-        )
-        trusted = (
-            (created <= pd.Timestamp(before)).to_numpy(dtype=bool)
-            & points["is_valid"].eq(True).fillna(False).to_numpy(dtype=bool)
-            & points["normalized"].notna().to_numpy(dtype=bool)
-            & stored_flags
-        )
-    checked = normalise_emails(points.loc[~trusted, "value"])
-    if not trusted.any():
-        return checked
-    kept = points[trusted]
-    stored = pd.DataFrame(index=kept.index, columns=checked.columns)
-    stored["normalized"] = kept["normalized"]
-    stored["is_valid"] = True
-    for col in _EMAIL_FLAGS:
-        stored[col] = kept[col].astype(bool)
-    stored = stored.astype(checked.dtypes.to_dict())
-    return pd.concat([checked, stored]).loc[points.index]
+
+    def reusable(p: pd.DataFrame) -> np.ndarray:
+        mask = p["is_valid"].eq(True).fillna(False) & p["normalized"].notna()
+        for col in _EMAIL_FLAGS:  # columns clean_base adds when the frame has none
+            mask &= p[col].notna()
+        return mask.to_numpy(dtype=bool)
+
+    return _reusing_stored(
+        points, before, reusable=reusable, check=normalise_emails, stored=_stored_emails
+    )
 
 
 def clean_base(
