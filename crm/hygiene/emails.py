@@ -89,7 +89,9 @@ _TLD_TYPOS = {
 }
 _STRICT = (
     r"^[a-z0-9_+\-]+(?:\.[a-z0-9_+\-]+)*"  # local part: dot-atoms of common characters
-    r"@(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$"
+    # domain labels; none with "--" in its 3rd and 4th places but Punycode's "xn--" (RFC 5890's
+    # reserved R-LDH labels, which email-validator refuses)
+    r"@(?:(?!(?!xn)..--)[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$"
 )
 # Mailboxes reached under several domains (yandex) or that ignore dots and +tags (gmail).
 _ALIASES = {

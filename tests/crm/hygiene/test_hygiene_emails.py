@@ -5,7 +5,7 @@ from __future__ import annotations
 import email_validator
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crm.hygiene.emails import (
@@ -132,6 +132,7 @@ _domain = st.from_regex(r"([a-z0-9]([a-z0-9\-]{0,8}[a-z0-9])?\.){1,2}[a-z]{2,6}"
 
 @settings(max_examples=150, deadline=None)
 @given(_local, _domain)
+@example("0", "00--0.aa")  # found by this test: a reserved "??--" label, not Punycode
 def test_the_fast_path_agrees_with_email_validator(local: str, domain: str) -> None:
     address = f"{local}@{domain}"
     ours = normalise_emails(pd.Series([address]))
@@ -142,3 +143,9 @@ def test_the_fast_path_agrees_with_email_validator(local: str, domain: str) -> N
     except email_validator.EmailNotValidError:
         theirs = None
     assert (ours.loc[0, "normalized"] if pd.notna(ours.loc[0, "normalized"]) else None) == theirs
+
+
+def test_a_domain_label_with_two_dashes_after_two_characters_is_refused_unless_punycode() -> None:
+    out = normalise_emails(pd.Series(["ivan@ab--cd.ru", "ivan@mail.ab--c.ru", "ivan@xn--80a.ru"]))
+    assert out["is_valid"].tolist() == [False, False, True]
+    assert out["invalid_reason"].iloc[:2].notna().all()
