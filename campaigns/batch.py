@@ -7,9 +7,11 @@ values it reads (a template is a pure function of them: the sandbox has no clock
 randomness), from the columns zipped (no ``to_dict('records')``), and a value printed only as
 a bare ``{{ name }}`` (a promo code, a link) is joined in column-wise after rendering, escaped
 as Jinja2 would. ``_render_frame(..., memo=False)`` renders every row instead; a test holds
-the two equal. With ``processes > 1`` the rows split across forked worker processes by a hash
-of the customer id. The same function serves preview and send
-(:func:`campaigns.preview.render_one`), so the bytes a marketer previews are the bytes queued.
+the two equal. With ``processes > 1`` the rows split across worker processes by a hash of the
+customer id: the workers fork with the frame in memory, and when the system refuses to fork
+(ENOMEM), they come from a fork server and get their shares pickled. The same function serves
+preview and send (:func:`campaigns.preview.render_one`), so the bytes a marketer previews are
+the bytes queued.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import re
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -325,6 +327,39 @@ def _render_partition(rows: np.ndarray) -> pd.DataFrame:
     return _render_frame(contexts, _PENDING["templates"], **_PENDING["kwargs"])
 
 
+def _render_share(contexts: pd.DataFrame, templates: Any, kwargs: dict[str, Any]) -> pd.DataFrame:
+    """A fork server's worker's share, sent pickled."""
+    return _render_frame(contexts, templates, **kwargs)
+
+
+def _start_workers(
+    contexts: pd.DataFrame, templates: Any, kwargs: dict[str, Any], shares: list[np.ndarray]
+) -> tuple[ProcessPoolExecutor, list[Future[pd.DataFrame]]]:
+    """Workers rendering ``shares``: forked with the frame in memory, or from a fork server.
+
+    Forking copies this process's mappings, and the kernel may refuse (ENOMEM; seen in a test
+    run's worker process after a thousand tests): a fork server is a small process of its own, so its workers fork cheaply, at the
+    cost of pickling their shares (about a fifth of the render's time at 1M messages).
+    """
+    workers = len(shares)
+    if "fork" in multiprocessing.get_all_start_methods():
+        # the parent's frame is what the forked workers read: nothing pickled on the way in
+        _PENDING.update(contexts=contexts, templates=templates, kwargs=kwargs)
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        try:
+            return pool, [pool.submit(_render_partition, rows) for rows in shares]
+        except OSError:
+            pool.shutdown(wait=False, cancel_futures=True)
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload([__name__])
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    return pool, [
+        pool.submit(_render_share, contexts.iloc[rows], templates, kwargs) for rows in shares
+    ]
+
+
 def render_messages(
     contexts: pd.DataFrame,
     templates: Any,
@@ -358,7 +393,7 @@ def render_messages(
     params : mapping, optional
         Campaign parameters visible to every template (``discount``, ``valid_until``…).
     processes : int
-        Worker processes (forked; rows split by a hash of ``customer_id``); 1 renders here.
+        Worker processes (rows split by a hash of ``customer_id``); 1 renders here.
 
     Returns
     -------
@@ -391,19 +426,16 @@ def render_messages(
         "email_from": email_from,
         "params": dict(params or {}),
     }
-    can_fork = "fork" in multiprocessing.get_all_start_methods()
-    if processes <= 1 or len(contexts) < 2 * processes or not can_fork:
+    if processes <= 1 or len(contexts) < 2 * processes:
         return _render_frame(contexts, templates, **kwargs)
     bucket = pd.util.hash_array(contexts["customer_id"].to_numpy()) % np.uint64(processes)
     shares = [np.flatnonzero(bucket == i) for i in range(processes)]
-    _PENDING.update(contexts=contexts, templates=templates, kwargs=kwargs)
     try:
-        # the workers fork with the frame in memory (nothing pickled on the way in); this
-        # process renders the first share itself while they render the others
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(processes - 1, mp_context=context) as pool:
-            others = pool.map(_render_partition, shares[1:])
-            frames = [_render_partition(shares[0]), *others]
+        # this process renders the first share while the workers render the others
+        pool, others = _start_workers(contexts, templates, kwargs, shares[1:])
+        with pool:
+            frames = [_render_frame(contexts.iloc[shares[0]], templates, **kwargs)]
+            frames += [future.result() for future in others]
     finally:
         _PENDING.clear()
     order = np.argsort(np.concatenate(shares), kind="stable")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import os
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -121,6 +123,19 @@ def test_rerun_split_across_processes_and_preview_give_the_same_bytes() -> None:
     )
     assert preview["mime"] == first.loc[103, "mime"]
     assert preview["body_html"] == first.loc[103, "body_html"]
+
+
+def test_the_split_render_works_in_a_process_that_cannot_fork(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a worker process holding a large frame (or run from a task's thread) may be refused a
+    # fork: the shares go to workers of the fork server, which this process never forks
+    def refuse() -> int:
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    expected = _render()
+    monkeypatch.setattr(os, "fork", refuse)
+    pd.testing.assert_frame_equal(_render(processes=2), expected)
 
 
 def test_a_channel_and_language_without_a_template_is_an_error() -> None:
