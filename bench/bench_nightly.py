@@ -252,6 +252,13 @@ def write_results(args: argparse.Namespace, run: dict[str, Any]) -> str:
     return text
 
 
+def snapshot(folder: Path | None, database: Path, name: str) -> None:
+    """Copy ``database`` to ``folder/name`` (nothing without a folder)."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(database, folder / name)
+
+
 def main() -> None:
     """Parse the command line and run the benchmark (or one worker step)."""
     if len(sys.argv) > 2 and sys.argv[1] == "--worker":
@@ -266,6 +273,12 @@ def main() -> None:
         type=Path,
         help="a generated base to start from: copied when the file exists, else generated "
         "and saved there (the same seed and sizes give the same base)",
+    )
+    parser.add_argument(
+        "--snapshot",
+        type=Path,
+        help="a folder to copy the database into after night 1 (night-1.db) and after the "
+        "import (import.db), to rerun one stage of night 2 on it",
     )
     parser.add_argument(
         "--dask", action="store_true", help="also run night 2 on a local 2-worker Dask cluster"
@@ -297,8 +310,10 @@ def main() -> None:
         run["night 1"] = run_worker("bench_nightly", "night", url, NIGHT_1.isoformat(), 1100)
         print("night 1", run["night 1"], flush=True)
         write_results(args, run)
+        snapshot(args.snapshot, work / "crm.db", "night-1.db")
         run["import"] = run_worker("bench_nightly", "import", url, n, k, work)
         print("import", run["import"], flush=True)
+        snapshot(args.snapshot, work / "crm.db", "import.db")
         if args.dask:  # the same database after the import, for the same night on Dask
             shutil.copy(work / "crm.db", work / "crm-dask.db")
         os.environ["PREFECT_HOME"] = str(work / "prefect-night-2")
