@@ -65,11 +65,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 class Gateway(FastAPI):
-    """The FastAPI application, with valid intake POSTs answered in front of it.
+    """The FastAPI application, with the probes and valid intake POSTs answered in front of it.
 
     ``fast_path`` (an :class:`api.fastpath.IntakeFastPath`, set by :func:`create_app`)
-    sees every HTTP request first and hands all but the valid, authorised intake POSTs to
-    FastAPI's own stack; None sends everything there.
+    sees every HTTP request first and hands all but ``GET /health``, ``GET /ready`` and the
+    valid, authorised intake POSTs to FastAPI's own stack; None sends everything there.
     """
 
     fast_path: IntakeFastPath | None = None
@@ -97,9 +97,9 @@ def create_app(
     database_url : overrides ``settings.resolved_database_url``.
     key_cache_s : seconds a looked-up API key is cached (a revocation takes effect within it).
     clock : the gateway's "now" (tests pass a fixed one).
-    fast_intake : answer valid intake POSTs in :mod:`api.fastpath`, in front of FastAPI
-        (False: every one through its FastAPI route, the same answers at several times
-        the CPU per request).
+    fast_intake : answer the probes and valid intake POSTs in :mod:`api.fastpath`, in front
+        of FastAPI (False: every one through its FastAPI route, the same answers at several
+        times the CPU per request).
     """
     if settings is None:
         from crm.settings import get_settings

@@ -64,13 +64,6 @@ class GatewayState:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.intake = IntakeWriter(self.engine, self.clock)
 
-    def cached_key(self, plain: str) -> tuple[bool, KeyInfo | None]:
-        """(hit, key) from the cache alone, without touching the database."""
-        hit = self._keys.get(hash_key(plain))
-        if hit is not None and hit[1] > time.monotonic():
-            return True, hit[0]
-        return False, None
-
     async def key_async(self, plain: str) -> KeyInfo | None:
         """:meth:`key` from the event loop: the cache, else one lookup off the loop per key.
 

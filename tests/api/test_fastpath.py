@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from gateway_helpers import NOW, make_keys
+from sqlalchemy import text
 
 from api.app import create_app
 from crm import store
+from crm.db import make_engine
 from crm.settings import Settings
 
 ACTIVITY = {
@@ -175,3 +177,36 @@ def test_fast_path_keeps_the_size_limit(db_url: str, settings: Settings, fast_in
     assert declared.status_code == streamed.status_code == 413
     assert fits.status_code == 202
     assert store.read_frame(db_url, "intake_events")["external_id"].tolist() == ["e" * 64]
+
+
+def test_probes_are_answered_in_front_of_fastapi_with_the_routes_bytes(
+    pair: tuple[TestClient, TestClient, str], db_url: str
+) -> None:
+    fast, routed, _key = pair
+    app = fast.app
+    entered: list[str] = []
+    inner = app.fast_path.app  # type: ignore[attr-defined]
+
+    async def counted(scope, receive, send):  # type: ignore[no-untyped-def]
+        entered.append(scope["path"])
+        await inner(scope, receive, send)
+
+    app.fast_path.app = counted  # type: ignore[attr-defined]
+    for path in ("/health", "/ready"):
+        a, b = fast.get(path), routed.get(path)
+        assert a.status_code == b.status_code == 200
+        assert a.content == b.content
+        assert a.headers["content-type"] == b.headers["content-type"] == "application/json"
+        assert a.headers["content-length"] == b.headers["content-length"]
+    assert fast.get("/health").content == b'{"status":"ok"}'
+    assert entered == []  # neither went through FastAPI
+    assert fast.head("/health").status_code == routed.head("/health").status_code == 405
+    assert entered == ["/health"]  # anything but a GET is the app's
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0006_segments'"))
+    engine.dispose()
+    a, b = fast.get("/ready"), routed.get("/ready")
+    assert a.status_code == b.status_code == 503
+    assert a.content == b.content
+    assert a.json()["detail"] == "database at 0006_segments; run crm db upgrade"
