@@ -62,7 +62,9 @@ class GatewayState:
 
     def __post_init__(self) -> None:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.intake = IntakeWriter(self.engine, self.clock)
+        self.intake = IntakeWriter(
+            self.engine, self.clock, sqlite_synchronous=self.settings.api_sqlite_synchronous
+        )
 
     async def key_async(self, plain: str) -> KeyInfo | None:
         """:meth:`key` from the event loop: the cache, else one lookup off the loop per key.

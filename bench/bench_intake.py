@@ -16,7 +16,8 @@ give before the gateway does anything. ``--profile`` adds a run of a gateway who
 is timed per event (:func:`profiled_gateway`) and splits each event's latency into the
 queue wait, its batch's transaction, the loop's delay in answering and the rest.
 
-Run: ``python -m bench.bench_intake [--seconds 10] [--clients 100] [--workers 1] [--profile]``.
+Run: ``python -m bench.bench_intake [--seconds 10] [--clients 100] [--workers 1] [--profile]
+[--sqlite-synchronous NORMAL,OFF,FULL] [--databases SQLite,PostgreSQL]``.
 """
 
 from __future__ import annotations
@@ -394,7 +395,9 @@ def _loadavg() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
-def _profile(name: str, url: str, port: int, key: str, tmp: Path, args: Any) -> list[str]:
+def _profile(
+    name: str, url: str, port: int, key: str, tmp: Path, args: Any, env: dict[str, str]
+) -> list[str]:
     """Where an accepted event's time goes: the profiled gateway under the same load.
 
     Each event's client-observed latency is split into the gateway's queue wait for a
@@ -409,7 +412,7 @@ def _profile(name: str, url: str, port: int, key: str, tmp: Path, args: Any) -> 
         tmp,
         1,
         app="bench.bench_intake:profiled_gateway",
-        extra_env={"BENCH_PROFILE": str(out)},
+        extra_env={**env, "BENCH_PROFILE": str(out)},
     )
     try:
         load, _ = _run_load(port, key, "/v1/activities", args.seconds, args.clients)
@@ -449,7 +452,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile", action="store_true", help="also split each event's latency (one worker)"
     )
+    parser.add_argument(
+        "--sqlite-synchronous",
+        default="NORMAL",
+        help="the SQLite intake writer's PRAGMA synchronous, comma-separated for one POST row "
+        "each (OFF, NORMAL, FULL, EXTRA); the first one also serves /health, the profile and "
+        "the kill -9",
+    )
+    parser.add_argument(
+        "--databases",
+        default="SQLite,PostgreSQL",
+        help="which of SQLite, PostgreSQL to run (PostgreSQL needs CRM_TEST_POSTGRES_URL)",
+    )
     args = parser.parse_args(argv)
+    synchronous = [v.strip().upper() for v in args.sqlite_synchronous.split(",") if v.strip()]
+    wanted = {d.strip() for d in args.databases.split(",")}
     rows: list[str] = []
     crash: list[str] = []
     profile: list[str] = []
@@ -475,15 +492,43 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             _kill(floor)
         for name, url, cleanup in _databases(tmp):
+            if name not in wanted:
+                cleanup()
+                continue
             try:
                 key = _key(url)
                 port = _free_port()
-                server = _serve(url, port, tmp, args.workers)
+                env = {"CRM_API_SQLITE_SYNCHRONOUS": synchronous[0]}
+                for other in synchronous[1:] if name == "SQLite" else []:
+                    server = _serve(
+                        url,
+                        port,
+                        tmp,
+                        args.workers,
+                        extra_env={**env, "CRM_API_SQLITE_SYNCHRONOUS": other},
+                    )
+                    try:
+                        rows.append(
+                            _measure(
+                                name,
+                                f"POST /v1/activities (group commit, synchronous={other})",
+                                server.pid,
+                                port,
+                                key,
+                                "/v1/activities",
+                                args,
+                            )
+                        )
+                        print(rows[-1], flush=True)
+                    finally:
+                        _kill(server)
+                server = _serve(url, port, tmp, args.workers, extra_env=env)
                 try:
+                    sync = f", synchronous={synchronous[0]}" if name == "SQLite" else ""
                     rows.append(
                         _measure(
                             name,
-                            "POST /v1/activities (group commit)",
+                            f"POST /v1/activities (group commit{sync})",
                             server.pid,
                             port,
                             key,
@@ -506,10 +551,10 @@ def main(argv: list[str] | None = None) -> None:
                 finally:
                     _kill(server)
                 if args.profile:
-                    profile += _profile(name, url, port, key, tmp, args)
+                    profile += _profile(name, url, port, key, tmp, args, env)
                 # kill -9 under load, then resend what got no 202 with the same keys
                 before = set(_stored(url))
-                server = _serve(url, port, tmp, args.workers)
+                server = _serve(url, port, tmp, args.workers, extra_env=env)
                 load, _ = _run_load(
                     port,
                     key,
@@ -523,7 +568,7 @@ def main(argv: list[str] | None = None) -> None:
                 stored = [e for e in _stored(url) if e not in before]
                 lost = len(set(load.acked) - set(stored))
                 unanswered = [e for e in dict.fromkeys(load.sent) if e not in load.acked]
-                server = _serve(url, port, tmp, args.workers)
+                server = _serve(url, port, tmp, args.workers, extra_env=env)
                 try:
                     retry, _ = _run_load(
                         port, key, "/v1/activities", 120, args.clients, todo=list(unanswered)
@@ -544,7 +589,8 @@ def main(argv: list[str] | None = None) -> None:
         "# Intake throughput",
         "",
         f"`python -m bench.bench_intake --seconds {args.seconds:g} --clients {args.clients} "
-        f"--workers {args.workers}{' --profile' if args.profile else ''}`, "
+        f"--workers {args.workers}{' --profile' if args.profile else ''} "
+        f"--sqlite-synchronous {','.join(synchronous)}`, "
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {cpu} cores "
         "shared with the client and other work (load: the 1-minute load average before → "
         f"after each row); {args.workers} uvicorn worker process(es) (httptools, uvloop), each "

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(64_000, description="Largest request body the gateway reads.")
     api_rate_per_s: float = Field(2_000.0, description="Requests per second allowed per API key.")
     api_rate_burst: int = Field(4_000, description="Burst of requests allowed per API key.")
+    api_sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+        "NORMAL",
+        description="PRAGMA synchronous of the gateway's intake writer on SQLite (its own "
+        "connection only); what each one guarantees: api/groupcommit.py.",
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")

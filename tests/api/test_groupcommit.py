@@ -109,3 +109,34 @@ def test_a_retry_whose_first_answer_cannot_be_read_is_told_to_retry(
     assert new.status_code == 202  # committed with the batch, answered as such
     assert later.status_code == 202 and later.replayed and later.body == first.body
     assert sorted(store.read_frame(db_url, "intake_events")["external_id"]) == ["a1", "a2"]
+
+
+def test_the_writers_synchronous_setting_is_its_own_connections(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    writer = IntakeWriter(engine, lambda: NOW, sqlite_synchronous="off")
+    own = writer._connection()  # the connection a writer thread keeps between batches
+    assert own.exec_driver_sql("PRAGMA synchronous").scalar_one() == 0  # OFF
+    with engine.connect() as other:  # every other connection keeps SQLite's FULL
+        assert other.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2
+    assert IntakeWriter(engine, lambda: NOW).sqlite_synchronous == "NORMAL"
+    writer._drop_connection()
+    engine.dispose()
+    with pytest.raises(ValueError, match="'sometimes': use one of OFF, NORMAL, FULL, EXTRA"):
+        IntakeWriter(engine, lambda: NOW, sqlite_synchronous="sometimes")
+
+
+def test_a_batch_written_with_synchronous_off_is_there_for_a_new_connection(
+    sqlite_url: str,
+) -> None:
+    engine = make_engine(sqlite_url)
+    writer = IntakeWriter(engine, lambda: NOW, sqlite_synchronous="OFF")
+
+    async def run() -> list:  # type: ignore[type-arg]
+        return await asyncio.gather(*(writer.submit(_item(n, f"k{n}")) for n in range(30)))
+
+    answers = asyncio.run(run())
+    writer.stop()
+    engine.dispose()
+    assert [a.status_code for a in answers] == [202] * 30
+    assert sorted(a.body["intake_id"] for a in answers) == list(range(1, 31))
+    assert len(store.read_frame(sqlite_url, "intake_events")) == 30
