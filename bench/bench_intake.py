@@ -235,6 +235,7 @@ class Load:
         self.latency_of: dict[str, float] = {}  # external id -> seconds (for the profile)
         self.acked: dict[str, int] = {}  # external id -> intake id
         self.sent: list[str] = []
+        self.first: list[float] = []  # each client's first request (a fresh connection)
         self.failed = 0
         self.other = 0
 
@@ -261,7 +262,7 @@ def _request(path: str, key: str, ext: str | None) -> bytes:
 async def _client(
     port: int, key: str, path: str, until: float, load: Load, todo: list[str] | None, tag: str
 ) -> None:
-    n = 0
+    n, first = 0, True
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
     except OSError:
@@ -289,6 +290,9 @@ async def _client(
             body = await reader.readexactly(length)
             took = time.perf_counter() - start
             load.latencies.append(took)
+            if first:
+                load.first.append(took)
+            first = False
             if ext is not None:
                 load.latency_of[ext] = took
             code = int(head[9:12])
@@ -375,7 +379,18 @@ def _stored(url: str) -> list[str]:
 
 
 def _measure(db: str, what: str, pid: int, port: int, key: str, path: str, args: Any) -> str:
-    """One table row: throughput, latency and the gateway's CPU per answered request."""
+    """One table row: throughput, latency and the gateway's CPU per answered request.
+
+    The server is warmed up first (``--warmup`` seconds of the same load, not counted): a
+    fresh gateway's first request from each client waits for the key lookup, the writer's
+    start and its connection (about 200 ms), which would otherwise be most of a short
+    run's slowest 1%. That cold start is the row's "first requests" figure: the mean latency
+    of each client's first request in the warm-up.
+    """
+    cold = "–"
+    if args.warmup > 0:
+        warm, _ = _run_load(port, key, path, args.warmup, args.clients)
+        cold = f"{np.mean(warm.first) * 1000:.1f}" if warm.first else "–"
     before = _loadavg()
     cpu, mine = _cpu_s(pid), time.process_time()
     load, elapsed = _run_load(port, key, path, args.seconds, args.clients)
@@ -385,7 +400,7 @@ def _measure(db: str, what: str, pid: int, port: int, key: str, path: str, args:
     client_ms = (time.process_time() - mine) * 1000 / max(1, answered)
     return (
         f"| {db} | {what} | {f['per_s']:,.0f} | {f['p50_ms']:.1f} | {f['p99_ms']:.1f} "
-        f"| {f['errors']:.0f} | {ms:.2f} | {1000 / ms:,.0f} | {client_ms:.2f} "
+        f"| {f['errors']:.0f} | {ms:.2f} | {1000 / ms:,.0f} | {client_ms:.2f} | {cold} "
         f"| {before} → {_loadavg()} |"
     )
 
@@ -415,6 +430,8 @@ def _profile(
         extra_env={**env, "BENCH_PROFILE": str(out)},
     )
     try:
+        if args.warmup > 0:  # as _measure does: the cold start is not the steady state
+            _run_load(port, key, "/v1/activities", args.warmup, args.clients)
         load, _ = _run_load(port, key, "/v1/activities", args.seconds, args.clients)
         os.kill(server.pid, signal.SIGUSR1)
         deadline = time.monotonic() + 30
@@ -449,6 +466,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="seconds of uncounted load before each row"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="also split each event's latency (one worker)"
     )
@@ -598,11 +618,14 @@ def main(argv: list[str] | None = None) -> None:
         "time per request (user + system of its processes from /proc; the PostgreSQL server's "
         "own CPU not included) does not depend on how busy the machine is: 1000 / it is what "
         "one free core would serve. The client (one asyncio process, keep-alive connections) "
-        "runs on the same cores; its CPU per request is shown too.",
+        "runs on the same cores; its CPU per request is shown too. Each row follows "
+        f"{args.warmup:g} s of the same load, not counted; a POST row's server is fresh, and "
+        "'first requests' is the mean latency of each client's first request in that warm-up "
+        "(a fresh gateway's cold start: key lookup, writer start, connections).",
         "",
         "| database | endpoint | accepted/s | p50 ms | p99 ms | errors | gateway CPU ms/request "
-        "| per free core/s | client CPU ms/request | load |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| per free core/s | client CPU ms/request | first requests ms | load |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         *rows,
         "",
         "## kill -9 under load",
