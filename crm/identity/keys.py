@@ -15,7 +15,7 @@ what a customer card should show (that is :mod:`crm.hygiene`'s business).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,11 +24,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from crm.hygiene import name_key
-from crm.identity.errors import RoleError
+from crm.identity.errors import IdentityError, RoleError
 from crm.identity.names import LETTERS, SCHEMES
 
 __all__ = [
     "ROLE_KINDS",
+    "Field",
     "Keys",
     "birth_dates",
     "email_keys",
@@ -581,6 +582,24 @@ class Field:
         out[ok] = self.values[self.codes[ok]]
         return out
 
+    def take(self, rows: np.ndarray) -> Field:
+        """The records at positions ``rows``, in that order (the vocabulary kept whole)."""
+        return Field(self.codes[rows], self.values)
+
+    def splice(self, rows: np.ndarray, new: Field) -> Field:
+        """This field with the records at ``rows`` set to ``new``'s (one per row, in order).
+
+        ``new``'s values join the vocabulary once each, so equal values keep one code:
+        comparison and blocking see codes only through their values' equality.
+        """
+        at = pd.Index(self.values).get_indexer(new.values) if len(new.values) else np.empty(0)
+        at = np.asarray(at, dtype=np.int64)
+        fresh = at < 0
+        at[fresh] = len(self.values) + np.arange(int(fresh.sum()), dtype=np.int64)
+        codes = self.codes.copy()
+        codes[rows] = np.where(new.codes >= 0, at[np.maximum(new.codes, 0)] if len(at) else -1, -1)
+        return Field(codes, np.concatenate([self.values, new.values[fresh]]))
+
 
 @dataclass
 class Keys:
@@ -619,6 +638,65 @@ class Keys:
             "external_id": self.external_id is not None
             and bool((self.external_id.codes >= 0).any()),
         }
+
+    def take(self, rows: np.ndarray) -> Keys:
+        """The keys of the records at positions ``rows``, in that order.
+
+        Equal to preparing those records again (the vocabularies keep values no record
+        uses any more, which nothing counts), but without the string work: a dedup round
+        after a merge takes the previous round's keys of the records it kept.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+
+        def opt(f: Field | None) -> Field | None:
+            return f.take(rows) if f is not None else None
+
+        return Keys(
+            n=len(rows),
+            first=self.first.take(rows),
+            last=self.last.take(rows),
+            middle=self.middle.take(rows),
+            gender=self.gender.take(rows),
+            birth=self.birth[rows],
+            generation=self.generation[rows],
+            phones=[f.take(rows) for f in self.phones],
+            emails=[f.take(rows) for f in self.emails],
+            locals_=[f.take(rows) for f in self.locals_],
+            addresses=[f.take(rows) for f in self.addresses],
+            postcode=opt(self.postcode),
+            city=opt(self.city),
+            external_id=opt(self.external_id),
+        )
+
+    def with_contacts(self, rows: np.ndarray, fresh: Keys) -> Keys:
+        """These keys with the phones and emails of the records at ``rows`` taken from ``fresh``.
+
+        ``fresh`` holds the keys of those records (one per row, in order), prepared with
+        the same phone and email columns; every other field is kept. A merge changes only
+        the survivor's contact points (it takes its duplicates'), never its name, birth
+        date or address.
+
+        Raises
+        ------
+        IdentityError
+            ``fresh`` has another number of records or of phone or email columns.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if fresh.n != len(rows) or [len(self.phones), len(self.emails)] != [
+            len(fresh.phones),
+            len(fresh.emails),
+        ]:
+            raise IdentityError(
+                f"fresh keys: {fresh.n} records and {len(fresh.phones)} phone and "
+                f"{len(fresh.emails)} email columns for {len(rows)} rows and "
+                f"{len(self.phones)} and {len(self.emails)} columns"
+            )
+        return replace(
+            self,
+            phones=[f.splice(rows, g) for f, g in zip(self.phones, fresh.phones, strict=True)],
+            emails=[f.splice(rows, g) for f, g in zip(self.emails, fresh.emails, strict=True)],
+            locals_=[f.splice(rows, g) for f, g in zip(self.locals_, fresh.locals_, strict=True)],
+        )
 
 
 def _columns(frame: pd.DataFrame, roles: Mapping[str, str]) -> dict[str, list[str]]:

@@ -481,6 +481,7 @@ def find_duplicates(
     keep_pairs_above: float = 0.1,
     seed: int = 0,
     changed: Iterable[object] | None = None,
+    keys: Keys | None = None,
 ) -> DuplicateResult:
     """Find records of the same person, and households, in a frame of person records.
 
@@ -521,6 +522,10 @@ def find_duplicates(
         learns from the changed records' pairs and a seeded sample of the others'
         (:data:`TRAIN_SAMPLE` pairs at least), so on a base of up to that many candidate
         pairs it is the full run's model and the decisions are the full run's.
+    keys : Keys, optional
+        The frame's keys, already prepared from ``roles`` (one per row, in order), as
+        :func:`crm.identity.job.plan_dedup` keeps them from one round to the next
+        (:meth:`~crm.identity.keys.Keys.take`); default: prepared from ``frame``.
 
     Returns
     -------
@@ -538,7 +543,10 @@ def find_duplicates(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     ids = _record_ids(frame, id_col)
-    keys = prepare(frame, roles, default_region=default_region)
+    if keys is None:
+        keys = prepare(frame, roles, default_region=default_region)
+    elif keys.n != len(frame):
+        raise IdentityError(f"keys of {keys.n} records for a frame of {len(frame)} rows")
     timings["prepare"] = time.perf_counter() - t0
 
     t = time.perf_counter()
