@@ -22,6 +22,7 @@ The tables are read once per process (:func:`functools.lru_cache`).
 from __future__ import annotations
 
 import csv
+import weakref
 from functools import lru_cache
 from importlib import resources
 
@@ -172,10 +173,35 @@ def name_groups() -> pd.DataFrame:
     return frame.dropna().drop_duplicates(ignore_index=True)
 
 
+#: The last vocabulary folded (a weak reference) and its skeletons (see :func:`_folded`).
+_FOLDED: list[tuple[weakref.ref[np.ndarray], np.ndarray, np.ndarray, pd.DataFrame]] = []
+
+
+def _folded(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Skeleton codes of a vocabulary, its distinct skeletons, and their given-name groups.
+
+    One comparison asks for them five times and a dedup run compares several batches of
+    pairs against one vocabulary (the keys are kept from round to round): folding a
+    million records' few hundred thousand names each time was most of a later night's
+    comparison. So the last vocabulary's answer is kept, recognised by identity (a
+    vocabulary array is never changed in place; a new one gets a new answer).
+    """
+    if _FOLDED and _FOLDED[0][0]() is values:
+        return _FOLDED[0][1], _FOLDED[0][2], _FOLDED[0][3]
+    codes, uniq = pd.factorize(fold_latin(pd.Series(values, dtype="str")), use_na_sentinel=True)
+    fcode = np.asarray(codes, dtype=np.int64)
+    funiq = np.asarray(uniq, dtype=object)
+    table = name_groups()
+    member = pd.DataFrame({"fold": pd.Index(funiq).get_indexer(table["fold"])})
+    member["group"] = table["group"].to_numpy()
+    member = member[member["fold"] >= 0]
+    _FOLDED[:] = [(weakref.ref(values), fcode, funiq, member)]
+    return fcode, funiq, member
+
+
 def fold_codes(values: np.ndarray) -> np.ndarray:
     """An integer per distinct :func:`fold_latin` skeleton of ``values`` (``-1`` for none)."""
-    codes, _ = pd.factorize(fold_latin(pd.Series(values, dtype="str")), use_na_sentinel=True)
-    return np.asarray(codes, dtype=np.int64)
+    return _folded(np.asarray(values, dtype=object))[0]
 
 
 def equivalent(values: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
@@ -199,17 +225,12 @@ def equivalent(values: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray
     both = (ca >= 0) & (cb >= 0)
     if not both.any() or len(values) == 0:
         return out
-    fold = fold_latin(pd.Series(values, dtype="str"))
-    fcode, funiq = pd.factorize(fold, use_na_sentinel=True)
+    fcode, funiq, member = _folded(np.asarray(values, dtype=object))
     fa, fb = fcode[np.where(both, ca, 0)], fcode[np.where(both, cb, 0)]
     out = both & (fa >= 0) & (fa == fb)
     todo = np.flatnonzero(both & ~out & (fa >= 0) & (fb >= 0))
     if not len(todo):
         return out
-    table = name_groups()
-    member = pd.DataFrame({"fold": pd.Index(funiq).get_indexer(table["fold"])})
-    member["group"] = table["group"].to_numpy()
-    member = member[member["fold"] >= 0]
     if member.empty:
         return out
     nf = np.int64(len(funiq))

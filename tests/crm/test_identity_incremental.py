@@ -257,3 +257,17 @@ def test_keys_of_another_frame_are_refused() -> None:
         find_duplicates(people, PEOPLE_ROLES, id_col="customer_id", keys=keys)
     with pytest.raises(IdentityError, match="records of the round before"):
         next_keys(keys, np.array([1, 2, 3]), people, np.array([1]))
+
+
+def test_name_folds_are_kept_per_vocabulary_and_never_stale() -> None:
+    from crm.identity.names import equivalent, fold_codes
+
+    first = np.array(["iurii", "yuriy", "pavel", "pasha", "bill", "william"], dtype=object)
+    pairs = (np.array([0, 2, 4, 0]), np.array([1, 3, 5, 2]))
+    assert equivalent(first, *pairs).tolist() == [True, True, True, False]
+    # another vocabulary, then the first again: each gets its own answer
+    other = np.array(["william", "iurii"], dtype=object)
+    assert equivalent(other, np.array([0]), np.array([1])).tolist() == [False]
+    assert fold_codes(other).tolist() == [0, 1]
+    assert fold_codes(first).tolist() == [0, 0, 1, 2, 3, 4]
+    assert equivalent(first, *pairs).tolist() == [True, True, True, False]
