@@ -366,10 +366,22 @@ def _cpu_s(pid: int) -> float:
 
 
 def _kill(server: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the server's whole process group (the master and its workers)."""
+    """SIGKILL the server's whole process group (the master and its workers) and wait for it.
+
+    The workers are the master's children, not ours: until they are gone their copy of the
+    listening socket still accepts, and a server started next on that port would be checked
+    against them.
+    """
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.pid, signal.SIGKILL)
     server.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(server.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
 
 
 def _stored(url: str) -> list[str]:
@@ -520,6 +532,7 @@ def main(argv: list[str] | None = None) -> None:
                 port = _free_port()
                 env = {"CRM_API_SQLITE_SYNCHRONOUS": synchronous[0]}
                 for other in synchronous[1:] if name == "SQLite" else []:
+                    port = _free_port()
                     server = _serve(
                         url,
                         port,
@@ -542,6 +555,7 @@ def main(argv: list[str] | None = None) -> None:
                         print(rows[-1], flush=True)
                     finally:
                         _kill(server)
+                port = _free_port()
                 server = _serve(url, port, tmp, args.workers, extra_env=env)
                 try:
                     sync = f", synchronous={synchronous[0]}" if name == "SQLite" else ""
@@ -571,9 +585,10 @@ def main(argv: list[str] | None = None) -> None:
                 finally:
                     _kill(server)
                 if args.profile:
-                    profile += _profile(name, url, port, key, tmp, args, env)
+                    profile += _profile(name, url, _free_port(), key, tmp, args, env)
                 # kill -9 under load, then resend what got no 202 with the same keys
                 before = set(_stored(url))
+                port = _free_port()
                 server = _serve(url, port, tmp, args.workers, extra_env=env)
                 load, _ = _run_load(
                     port,
@@ -584,7 +599,7 @@ def main(argv: list[str] | None = None) -> None:
                     kill=lambda s=server: os.killpg(s.pid, signal.SIGKILL),
                     kill_after=args.seconds / 3,
                 )
-                server.wait()
+                _kill(server)  # already killed: wait until none of its processes is left
                 stored = [e for e in _stored(url) if e not in before]
                 lost = len(set(load.acked) - set(stored))
                 unanswered = [e for e in dict.fromkeys(load.sent) if e not in load.acked]
