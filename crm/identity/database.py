@@ -62,10 +62,13 @@ def load_inputs(url: str, since: Any = None, tz: str | None = None) -> DedupInpu
     url : str
         Database URL.
     since : date, datetime or ISO text, optional
-        For an incremental run (a later night): the customers created or updated at or
-        after this instant, or given a contact point then, are the changed ones
+        For an incremental run (a later night): the customers created or updated after
+        this instant, or given a contact point after it, are the changed ones
         (``DedupInputs.changed``) that :func:`~crm.identity.job.plan_dedup` matches against
-        the base. Read with :func:`crm.asof.as_instant` in ``tz`` (a bare date is the end
+        the base. ``since`` is the previous night's ``as_of``: what that night wrote is
+        stamped with that very instant (its hygiene rewrote half a generated base's
+        records), and its own dedup, which runs after its hygiene, already saw it, so a
+        record stamped exactly then is not changed. Read with :func:`crm.asof.as_instant` in ``tz`` (a bare date is the end
         of that day). ``None``: a full run.
     tz : str, optional
         Time zone of a naive ``since``.
@@ -91,8 +94,8 @@ def load_inputs(url: str, since: Any = None, tz: str | None = None) -> DedupInpu
         start = as_instant(since, tz)
         created = pd.to_datetime(customers["created_at"], utc=True)
         updated = pd.to_datetime(customers["updated_at"], utc=True)
-        new = (created >= start) | (updated >= start)
-        touched = points.loc[pd.to_datetime(points["created_at"], utc=True) >= start, "customer_id"]
+        new = (created > start) | (updated > start)
+        touched = points.loc[pd.to_datetime(points["created_at"], utc=True) > start, "customer_id"]
         ids = pd.concat([customers.loc[new.fillna(False), "customer_id"], touched])
         changed = np.unique(ids.to_numpy(dtype=np.int64))
     return DedupInputs(

@@ -266,3 +266,16 @@ def test_a_later_night_matches_only_the_new_customers_against_the_base(db_url: s
     ran = dedup(db_url, tonight, run_id="night-2", since=since)
     assert ran.merged == 2
     assert len(dedup(db_url, tonight, dry_run=True, since=since).plan) == 0
+
+
+def test_what_the_previous_night_stamped_with_its_own_instant_is_not_changed(db_url: str) -> None:
+    # the previous night (as_of = since) cleaned the base: its hygiene stamped the records it
+    # rewrote with that instant, and its dedup ran after and saw them. Only later stamps count.
+    load_base(db_url)
+    night_1 = dt.datetime(2026, 11, 1, 23, 30, tzinfo=UTC)
+    stamp = "UPDATE customers SET updated_at = ? WHERE customer_id IN ({})"
+    store.execute(db_url, stamp.format("1, 3"), [store.instant_param(db_url, night_1)])
+    after = night_1 + dt.timedelta(microseconds=1)
+    store.execute(db_url, stamp.format("4"), [store.instant_param(db_url, after)])
+    assert load_inputs(db_url, night_1).changed.tolist() == [4]  # type: ignore[union-attr]
+    assert load_inputs(db_url, night_1 - dt.timedelta(seconds=1)).changed.tolist() == [1, 3, 4]  # type: ignore[union-attr]
