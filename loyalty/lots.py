@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from loyalty.entries import (
     KINDS,
     LEDGER_COLUMNS,
+    _array,
     _arrow_text,
     _isin,
     _lookup,
@@ -71,7 +72,7 @@ class _View:
 
     def __init__(self, led: pd.DataFrame, upto: int | None = None) -> None:
         self.frame = led
-        occ = _us(led["occurred_at"])
+        occ = _us(_array(led, "occurred_at"))
         keep = None
         if upto is not None:
             inside = occ <= upto
@@ -96,11 +97,11 @@ class _View:
             )
 
     def _numbers(self, column: str) -> np.ndarray:
-        out = self.frame[column].to_numpy(dtype=np.int64)
+        out = np.asarray(_array(self.frame, column), dtype=np.int64)
         return out if self.keep is None else out[self.keep]
 
     def _instants(self, column: str) -> np.ndarray:
-        out = _us(self.frame[column])
+        out = _us(_array(self.frame, column))
         return out if self.keep is None else out[self.keep]
 
     @cached_property
@@ -115,9 +116,9 @@ class _View:
         """A text column in view: an object array when small, Arrow strings if not (cached)."""
         out = self._texts.get(column)
         if out is None:
-            values = self.frame[column]
+            values = _array(self.frame, column)
             if _small(self.n):
-                out = values.to_numpy(dtype=object)
+                out = np.asarray(values, dtype=object)
                 out = out if self.keep is None else out[self.keep]
             else:
                 out = _arrow_text(values)
