@@ -38,6 +38,9 @@ from loyalty import (
     new_entries,
     purchase_entries,
     referral_entries,
+    referral_keys,
+    return_marks,
+    returns_to_book,
     reversal_entries,
     tier_at,
     tier_basis,
@@ -79,6 +82,9 @@ class Inputs:
     tier_history: pd.DataFrame
     #: False when ``ledger`` holds only the customers a day run touches
     whole_ledger: bool = True
+    #: the share each return was last booked at (``order_id, share_bp``); None books every
+    #: return in ``orders`` again (a full recomputation, which books the same)
+    return_marks: pd.DataFrame | None = None
 
 
 @dataclass
@@ -88,6 +94,14 @@ class DayPlan:
     entries: pd.DataFrame
     tier_changes: pd.DataFrame
     steps: dict[str, int] = field(default_factory=dict)
+    #: the returns this plan booked, at their shares (:func:`loyalty.return_marks`)
+    return_marks: pd.DataFrame = field(default_factory=lambda: return_marks(_NO_RETURNS, _EPOCH))
+
+
+_EPOCH = pd.Timestamp(0, tz="UTC")
+_NO_RETURNS = pd.DataFrame(
+    {"order_id": pd.Series([], dtype="int64"), "returned_share": pd.Series([], dtype="float64")}
+)
 
 
 def day_end(day: dt.date, tz: str) -> pd.Timestamp:
@@ -189,8 +203,11 @@ def load_inputs(
     window; returned orders placed within ``rules.program.validity_days`` (an older return
     no longer reverses points); every order of a referred customer (their first order
     earns the referral); events of the window; and the ledger of only the customers the
-    day touches (those with such orders or events, referrers and friends, customers created
-    or born in the window, and those with a lot that falls due in the window).
+    day touches: those with orders or events in the window, the referrals still open (a
+    friend whose referral keys are all booked earns nothing more), customers created or
+    born in the window, those with a lot that falls due in the window (found through the
+    ledger's expiry index), and those with a return that changed since a day last booked
+    it (``loyalty_return_marks``, :func:`loyalty.returns_to_book`).
     """
     at = pd.Timestamp(as_of)
     if since is None or rules is None:
@@ -230,7 +247,8 @@ def load_inputs(
         params=window,
     )
     customers = _customers(url)
-    referrals = _referrals(url)
+    referrals = _open_referrals(url, _referrals(url), rules)
+    marks = store.read_frame(url, "loyalty_return_marks", columns=["order_id", "share_bp"])
     born = _born_in(customers, lo, at, rules.program.timezone)
     created = customers["created_at"].between(lo, at, inclusive="right").to_numpy()
     due = store.read_frame(
@@ -239,12 +257,9 @@ def load_inputs(
         "WHERE points > 0 AND expires_at > ? AND expires_at <= ?",
         params=window,
     )
-    # not the tier window: the run's orders and the returned ones
-    booked = (
-        (orders["ordered_at"] > lo)
-        | (orders["status"] == "returned")
-        | (orders["returned_amount"] > 0)
-    )
+    # not the tier window: the run's orders and the returns that changed
+    changed = returns_to_book(returned_orders(orders), marks)["order_id"]
+    booked = (orders["ordered_at"] > lo) | orders["order_id"].isin(changed)
     touched = pd.concat(
         [
             orders.loc[booked.to_numpy(), "customer_id"],
@@ -269,6 +284,7 @@ def load_inputs(
         ledger=ledger,
         tier_history=read_tier_history(url),
         whole_ledger=whole,
+        return_marks=marks,
     )
 
 
@@ -287,6 +303,32 @@ def _referrals(url: str) -> pd.DataFrame:
         columns=["customer_id", "related_customer_id"],
         where="kind = 'referred_by'",
     ).rename(columns={"related_customer_id": "referrer_id"})
+
+
+def _open_referrals(url: str, referrals: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """The referrals whose friend has a referral key not yet in the ledger."""
+    keys = referral_keys(referrals, rules)
+    if keys.empty:
+        return referrals
+    held = _existing_keys(url, keys["key"].tolist())
+    done = keys.assign(held=keys["key"].isin(held)).groupby("customer_id")["held"].all()
+    return referrals[~referrals["customer_id"].isin(done.index[done.to_numpy()])]
+
+
+def _existing_keys(url: str, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the ledger holds (through its unique key index, in slices)."""
+    held: set[str] = set()
+    for i in range(0, len(keys), _IDS_PER_QUERY):
+        part = keys[i : i + _IDS_PER_QUERY]
+        found = store.read_frame(
+            url,
+            "SELECT idempotency_key FROM loyalty_ledger WHERE idempotency_key IN "
+            f"({', '.join('?' * len(part))})",
+            params=part,
+        )
+        if len(found):
+            held.update(found["idempotency_key"].astype("str").tolist())
+    return held
 
 
 def _born_in(customers: pd.DataFrame, lo: pd.Timestamp, at: pd.Timestamp, tz: str) -> np.ndarray:
@@ -363,6 +405,14 @@ def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: in
     # a first order inside the run's window earns its referral points at its own date
     add("referral", referral_entries(inputs.referrals, o, rules, at, since=since))
     returned = returned_orders(o)
+    if inputs.return_marks is not None:  # only the returns that changed, or got a grant today
+        granted = [
+            p.loc[((p["kind"] == "earn") & (p["source_kind"] == "order")).to_numpy(), "source_id"]
+            for p in parts
+            if len(p)
+        ]
+        new = pd.concat(granted).astype("int64") if granted else None
+        returned = returns_to_book(returned, inputs.return_marks, new)
     add(
         "return",
         reversal_entries(working(), returned, at, validity_days=rules.program.validity_days),
@@ -376,7 +426,7 @@ def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: in
     steps["tier_changes"] = len(changes)
     done = [p for p in parts if len(p)]
     entries = pd.concat(done, ignore_index=True) if done else empty_ledger()
-    return DayPlan(entries, changes, steps)
+    return DayPlan(entries, changes, steps, return_marks(returned, at))
 
 
 def ledger_after(inputs: Inputs, plan: DayPlan) -> pd.DataFrame:
@@ -395,7 +445,8 @@ def ledger_after(inputs: Inputs, plan: DayPlan) -> pd.DataFrame:
 def write_plan(url: str, plan: DayPlan, created_at: dt.datetime) -> dict[str, int]:
     """Write the plan: entries and tier changes insert-only on their keys (a rerun adds nothing).
 
-    A plan holds only entries whose keys were not in the ledger it was planned on. A day's
+    A plan holds only entries whose keys were not in the ledger it was planned on; the
+    returns it booked are marked with their shares last (``loyalty_return_marks``). A day's
     plan is written with ``INSERT … ON CONFLICT DO NOTHING`` on the idempotency key, so
     writing it twice adds nothing. A history backfill (at least ``store.BULK_ROWS`` entries)
     is appended in bulk instead, checked by the same unique index: if another run wrote
@@ -418,6 +469,12 @@ def write_plan(url: str, plan: DayPlan, created_at: dt.datetime) -> dict[str, in
         key=["customer_id", "effective_at"],
         update=[],
     )
+    # after the entries: a crash in between leaves a return unmarked, and the next day
+    # books it again, which adds nothing (its keys are written)
+    if len(plan.return_marks):
+        store.write_frame(
+            url, plan.return_marks, "loyalty_return_marks", mode="upsert", key=["order_id"]
+        )
     return {"entries_written": ledger.inserted, "tier_changes_written": changes.inserted}
 
 

@@ -13,7 +13,13 @@ Rules come from an operator's YAML file (:func:`load_rules`). Nothing here touch
 database or the clock: flows and the gateway pass frames and ``as_of`` in.
 """
 
-from loyalty.bonuses import activity_entries, birthday_entries, referral_entries, welcome_entries
+from loyalty.bonuses import (
+    activity_entries,
+    birthday_entries,
+    referral_entries,
+    referral_keys,
+    welcome_entries,
+)
 from loyalty.catalogue import check_promo_code, promo_bonus_entry, redemption_entry
 from loyalty.earn import (
     OrderQuote,
@@ -38,6 +44,7 @@ from loyalty.ledger import (
     statement,
     validate_ledger,
 )
+from loyalty.returns import return_marks, returns_to_book, share_bp
 from loyalty.rules import Rules, load_rules, parse_rules
 from loyalty.tiers import current_tiers, empty_tier_history, tier_at, tier_basis, tier_changes
 
@@ -69,7 +76,11 @@ __all__ = [
     "purchase_entries",
     "redemption_entry",
     "referral_entries",
+    "referral_keys",
+    "return_marks",
+    "returns_to_book",
     "reversal_entries",
+    "share_bp",
     "statement",
     "tier_at",
     "tier_basis",

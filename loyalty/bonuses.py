@@ -28,7 +28,13 @@ from loyalty.entries import empty_ledger, instant, make_entries
 from loyalty.errors import require_columns
 from loyalty.rules import Rules
 
-__all__ = ["activity_entries", "birthday_entries", "referral_entries", "welcome_entries"]
+__all__ = [
+    "activity_entries",
+    "birthday_entries",
+    "referral_entries",
+    "referral_keys",
+    "welcome_entries",
+]
 
 
 def welcome_entries(customers: pd.DataFrame, rules: Rules, since: Any, as_of: Any) -> pd.DataFrame:
@@ -150,6 +156,35 @@ def activity_entries(events: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         validity_days=rules.program.validity_days,
         source_kind="activity",
         source_id=eid,
+    )
+
+
+def referral_keys(referrals: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """The idempotency keys :func:`referral_entries` gives each referred friend.
+
+    A friend all of whose keys are in the ledger earns nothing more: a day run reads only
+    the referrals still open (and their customers' ledgers), not every friend's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id`` (the friend) and ``key``, one row per side that earns points.
+    """
+    ref = rules.referral
+    friends = np.unique(referrals["customer_id"].to_numpy(dtype=np.int64))
+    text = friends.astype(str).astype(object)
+    sides = [
+        side
+        for side, pts in (("referrer", ref.referrer_points), ("friend", ref.friend_points))
+        if pts > 0
+    ]
+    return pd.DataFrame(
+        {
+            "customer_id": np.tile(friends, len(sides)),
+            "key": np.concatenate([f"referral:{side}:" + text for side in sides])
+            if sides
+            else np.zeros(0, dtype=object),
+        }
     )
 
 

@@ -31,15 +31,20 @@ from loyalty.lots import (
     _View,
 )
 
-__all__ = ["reversal_entries"]
+__all__ = ["return_marks", "returns_to_book", "reversal_entries", "share_bp"]
 
 #: reasons of the reverse entries, by what they undo
 _SPENT, _REFUND = "return_spent", "return_refund"
 
 
+def share_bp(share: Any) -> np.ndarray:
+    """A returned share (``(0, 1]``) in basis points, as the return's keys and marks carry it."""
+    return np.asarray(np.rint(np.asarray(share, dtype=np.float64) * 10_000), dtype=np.int64)
+
+
 def _share_suffix(share: np.ndarray) -> np.ndarray:
     """The key suffix of a partial return: ``@`` and the share in basis points (none if whole)."""
-    bp = np.rint(share * 10_000).astype(np.int64)
+    bp = share_bp(share)
     return np.where(bp >= 10_000, "", "@" + bp.astype(str).astype(object)).astype(object)
 
 
@@ -270,3 +275,61 @@ def _offsets(
         source_id=bare,
         validity_days=validity_days,
     )
+
+
+def _order_shares(returned_orders: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    ids = returned_orders["order_id"].to_numpy(dtype=np.int64)
+    if "returned_share" not in returned_orders:
+        return ids, np.full(len(ids), 10_000, dtype=np.int64)
+    return ids, share_bp(returned_orders["returned_share"].to_numpy(dtype=np.float64))
+
+
+def returns_to_book(
+    returned_orders: pd.DataFrame, marks: pd.DataFrame, granted: Any | None = None
+) -> pd.DataFrame:
+    """The returns a later day must book: those that changed since a day last booked them.
+
+    Once a return is booked at a share, a later day books nothing more for it at that share:
+    its own lots were emptied, what was spent was reclaimed or offset, what expired stays
+    expired, and its refunds were given. It needs booking again only when its share changed
+    (another part of the order came back) or when the order got a new grant since (a
+    friend's order that becomes the first one late earns its referral then). This holds
+    because the ledger's entries are dated when they are booked: nothing is written behind
+    a booked return.
+
+    Parameters
+    ----------
+    returned_orders : ``order_id`` and ``returned_share`` (as :func:`reversal_entries` takes).
+    marks : ``order_id, share_bp``: the share each return was last booked at
+        (:func:`return_marks`); an order without a mark was never booked.
+    granted : order ids with a grant new in this run (booked before the returns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``returned_orders`` to pass to :func:`reversal_entries`.
+
+    Examples
+    --------
+    Order 7 was booked returned in half (5000 bp); today it is returned whole, order 8 is
+    still half returned: only order 7 is booked again.
+    """
+    ids, bp = _order_shares(returned_orders)
+    m_ids = marks["order_id"].to_numpy(dtype=np.int64)
+    m_bp = marks["share_bp"].to_numpy(dtype=np.int64)
+    order = np.argsort(m_ids, kind="stable")
+    m_ids, m_bp = m_ids[order], m_bp[order]
+    at = np.clip(np.searchsorted(m_ids, ids), 0, max(len(m_ids) - 1, 0))
+    marked = (m_ids[at] == ids) & (m_bp[at] == bp) if len(m_ids) else np.zeros(len(ids), bool)
+    todo = ~marked
+    if granted is not None:
+        todo |= np.isin(ids, np.asarray(granted, dtype=np.int64))
+    return returned_orders if todo.all() else returned_orders[todo]
+
+
+def return_marks(returned_orders: pd.DataFrame, as_of: Any) -> pd.DataFrame:
+    """The marks of returns booked at ``as_of``: ``order_id, share_bp, marked_at``."""
+    ids, bp = _order_shares(returned_orders)
+    return pd.DataFrame(
+        {"order_id": ids, "share_bp": bp, "marked_at": instant(as_of)}
+    ).drop_duplicates("order_id", keep="last")

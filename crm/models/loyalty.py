@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.models.base import ID, Base
@@ -22,6 +31,7 @@ __all__ = [
     "PromoCode",
     "PromoCodeUse",
     "Redemption",
+    "ReturnMark",
     "TierChange",
 ]
 
@@ -46,6 +56,14 @@ class LedgerEntry(Base):
         # a unique index, not a table constraint: a bulk append of a history rebuilds it once
         # (one sort checks every key) instead of probing it row by row (crm.store)
         Index("uq_loyalty_ledger_idempotency_key", "idempotency_key", unique=True),
+        # a day run finds the lots falling due in its window without scanning the ledger;
+        # only lots have an expiry, so half the entries are not in it
+        Index(
+            "ix_loyalty_ledger_expires_at",
+            "expires_at",
+            sqlite_where=text("expires_at IS NOT NULL"),
+            postgresql_where=text("expires_at IS NOT NULL"),
+        ),
     )
 
     entry_id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -63,6 +81,21 @@ class LedgerEntry(Base):
     available_at: Mapped[dt.datetime | None]
     expires_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
+
+
+class ReturnMark(Base):
+    """The share of an order's return the loyalty day last booked (a day run's bookmark).
+
+    A later day books a return again only when its share changed or the order got a new
+    grant; anything else would book nothing (``loyalty.returns.returns_to_book``). Derived
+    and rewritable: a missing or stale mark only makes a day look at that return again.
+    """
+
+    __tablename__ = "loyalty_return_marks"
+
+    order_id: Mapped[int] = mapped_column(ID, primary_key=True)
+    share_bp: Mapped[int]  # the returned share in basis points (10000: the whole order)
+    marked_at: Mapped[dt.datetime]
 
 
 class TierChange(Base):
