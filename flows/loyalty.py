@@ -70,6 +70,12 @@ __all__ = [
 DEFAULT_RULES = "loyalty/rules.example.yaml"
 
 
+_EPOCH = pd.Timestamp(0, tz="UTC")
+_NO_RETURNS = pd.DataFrame(
+    {"order_id": pd.Series([], dtype="int64"), "returned_share": pd.Series([], dtype="float64")}
+)
+
+
 @dataclass
 class Inputs:
     """What the daily run reads."""
@@ -96,12 +102,6 @@ class DayPlan:
     steps: dict[str, int] = field(default_factory=dict)
     #: the returns this plan booked, at their shares (:func:`loyalty.return_marks`)
     return_marks: pd.DataFrame = field(default_factory=lambda: return_marks(_NO_RETURNS, _EPOCH))
-
-
-_EPOCH = pd.Timestamp(0, tz="UTC")
-_NO_RETURNS = pd.DataFrame(
-    {"order_id": pd.Series([], dtype="int64"), "returned_share": pd.Series([], dtype="float64")}
-)
 
 
 def day_end(day: dt.date, tz: str) -> pd.Timestamp:
@@ -200,8 +200,8 @@ def load_inputs(
     and ledger entry up to ``as_of`` is read. With ``since`` and the ``rules`` (a day run
     over ``(since, as_of]``) the windows are in SQL, so a night costs the day, not the
     history: orders placed in the tier window (``rules.tiers.window_days``) or in the run's
-    window; returned orders placed within ``rules.program.validity_days`` (an older return
-    no longer reverses points); every order of a referred customer (their first order
+    window; every returned order (a return of any age reclaims what its points paid for,
+    as in a full recomputation; which of them changed is decided by their marks); every order of a referred customer (their first order
     earns the referral); events of the window; and the ledger of only the customers the
     day touches: those with orders or events in the window, the referrals still open (a
     friend whose referral keys are all booked earns nothing more), customers created or
@@ -226,14 +226,13 @@ def load_inputs(
         )
     lo = pd.Timestamp(since)
     tier_lo = min(lo, at - pd.Timedelta(days=rules.tiers.window_days))
-    return_lo = at - pd.Timedelta(days=rules.program.validity_days)
-    p = [store.instant_param(url, v) for v in (tier_lo, at, return_lo, at)]
+    p = [store.instant_param(url, v) for v in (tier_lo, at, at)]
     orders = store.read_frame(
         url,
         "orders",
         columns=_ORDER_COLUMNS,
         where="(ordered_at > ? AND ordered_at <= ?) OR ((status = 'returned' OR "
-        "returned_amount > 0) AND ordered_at > ? AND ordered_at <= ?) OR customer_id IN "
+        "returned_amount > 0) AND ordered_at <= ?) OR customer_id IN "
         "(SELECT customer_id FROM relations WHERE kind = 'referred_by')",
         params=p,
     )

@@ -148,7 +148,7 @@ def _array(frame: pd.DataFrame, column: str) -> Any:
     """
     where = frame.columns.get_loc(column)
     if isinstance(where, int):
-        return frame._get_column_array(where)  # type: ignore[attr-defined]
+        return frame._get_column_array(where)  # type: ignore[attr-defined,operator]
     return frame[column].array  # a repeated column name: pandas decides
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, inspect, select
@@ -17,6 +18,7 @@ from crm.models.loyalty import LedgerEntry, Prize, PromoCode
 from flows.loyalty import (
     DayPlan,
     day_end,
+    ledger_after,
     load_inputs,
     plan_day,
     read_ledger,
@@ -399,3 +401,131 @@ def test_a_day_run_reads_only_the_customers_it_books_and_plans_the_same(db_url: 
         full.entries.sort_values(by_key).reset_index(drop=True),
     )
     assert windowed.steps == full.steps and windowed.steps["purchase"] == 2
+
+
+DAYS_RULES = parse_rules(
+    """
+program: {hold_days: 5, validity_days: 40, timezone: UTC}
+purchase_rules:
+  - {id: base, percent: 3}
+tiers:
+  basis: spend
+  window_days: 30
+  min_stay_days: 10
+  levels:
+    - {code: base, name: {en: Base}, threshold: 0, multiplier: 1.0}
+    - {code: silver, name: {en: Silver}, threshold: 6000, multiplier: 1.5}
+bonuses: {welcome: 200}
+referral: {referrer_points: 500, friend_points: 300, min_order_amount: 1000}
+"""
+)
+
+
+def _history(url: str, rng: np.random.Generator, start: pd.Timestamp) -> None:
+    """30 members, 6 of them referred, 240 orders over the 90 days before ``start``."""
+    n = 30
+    ids = np.arange(1, n + 1)
+    store.write_frame(
+        url,
+        pd.DataFrame(
+            {
+                "customer_id": ids,
+                "first_name": "Анна",
+                "is_loyalty_member": True,
+                "created_at": start - pd.to_timedelta(rng.integers(1, 120, n), unit="D"),
+            }
+        ),
+        "customers",
+    )
+    store.write_frame(
+        url,
+        pd.DataFrame(
+            {
+                "relation_id": np.arange(1, 7),
+                "customer_id": np.arange(25, 31),
+                "related_customer_id": np.arange(1, 7),
+                "kind": "referred_by",
+                "created_at": start - pd.Timedelta(days=120),
+            }
+        ),
+        "relations",
+    )
+    _orders(url, rng, 1, 240, start - pd.Timedelta(days=90), start)
+
+
+def _orders(
+    url: str, rng: np.random.Generator, first: int, k: int, lo: pd.Timestamp, hi: pd.Timestamp
+) -> None:
+    span = int((hi - lo).total_seconds())
+    store.write_frame(
+        url,
+        pd.DataFrame(
+            {
+                "order_id": np.arange(first, first + k),
+                "customer_id": rng.integers(1, 31, k),
+                "ordered_at": lo + pd.to_timedelta(rng.integers(1, span, k), unit="s"),
+                "amount": np.round(rng.uniform(200, 3000, k), 2),
+                "status": "paid",
+            }
+        ),
+        "orders",
+    )
+
+
+def _return_some(url: str, rng: np.random.Generator, last_order: int) -> None:
+    """Return a few orders whole and a few in part (some of them a second, larger part)."""
+    whole = rng.choice(np.arange(1, last_order + 1), 3, replace=False).tolist()
+    part = rng.choice(np.arange(1, last_order + 1), 4, replace=False).tolist()
+    store.execute(
+        url,
+        f"UPDATE orders SET status = 'returned' WHERE order_id IN ({', '.join(map(str, whole))})",
+    )
+    share = float(rng.choice([0.2, 0.5, 0.8]))
+    store.execute(
+        url,
+        f"UPDATE orders SET returned_amount = amount * {share} WHERE status = 'paid' "
+        f"AND COALESCE(returned_amount, 0) < amount * {share} "
+        f"AND order_id IN ({', '.join(map(str, part))})",
+    )
+
+
+def test_a_day_run_books_exactly_what_a_full_recomputation_books(db_url: str) -> None:
+    # a day run reads only what changed (returns by their marks, open referrals, due lots
+    # through the expiry index); each day it must plan exactly what the day planned over
+    # every order and the whole ledger plans, and leave the same balances
+    rng = np.random.default_rng(17)
+    start = day_end(dt.date(2026, 5, 1), "UTC")
+    _history(db_url, rng, start)
+    run_daily(db_url, DAYS_RULES, start, lookback_days=120)  # the backfill
+    last = 240
+    by_key = ["idempotency_key"]
+    booked = {"return": 0, "expiry": 0, "tier_changes": 0}
+    for day in range(1, 16):
+        as_of = start + pd.Timedelta(days=day)
+        _orders(db_url, rng, last + 1, 4, as_of - pd.Timedelta(days=1), as_of)
+        last += 4
+        _return_some(db_url, rng, last)
+        fast = load_inputs(db_url, as_of, as_of - pd.Timedelta(days=3), DAYS_RULES)
+        full = load_inputs(db_url, as_of)
+        windowed = plan_day(fast, DAYS_RULES, as_of, 3)
+        everything = plan_day(full, DAYS_RULES, as_of, 3)
+        pd.testing.assert_frame_equal(
+            windowed.entries.sort_values(by_key).reset_index(drop=True),
+            everything.entries.sort_values(by_key).reset_index(drop=True),
+        )
+        pd.testing.assert_frame_equal(
+            windowed.tier_changes.reset_index(drop=True),
+            everything.tier_changes.reset_index(drop=True),
+        )
+        assert windowed.steps == everything.steps, day
+        written = write_plan(db_url, windowed, as_of)
+        assert written["entries_written"] == len(windowed.entries)
+        for step in booked:
+            booked[step] += windowed.steps[step]
+        # the liability published for the customers the day read is the whole ledger's
+        mine = balances(ledger_after(fast, windowed), as_of)
+        whole = balances(read_ledger(db_url), as_of)
+        pd.testing.assert_frame_equal(mine, whole.loc[mine.index])
+        assert run_daily(db_url, DAYS_RULES, as_of, lookback_days=3)["entries_written"] == 0
+    # the fifteen days did book returns, expiries and tier changes
+    assert min(booked.values()) > 0, booked
