@@ -17,7 +17,7 @@ is timed per event (:func:`profiled_gateway`) and splits each event's latency in
 queue wait, its batch's transaction, the loop's delay in answering and the rest.
 
 Run: ``python -m bench.bench_intake [--seconds 10] [--clients 100] [--workers 1] [--profile]
-[--sqlite-synchronous NORMAL,OFF,FULL] [--databases SQLite,PostgreSQL]``.
+[--sqlite-synchronous FULL,OFF,NORMAL] [--databases SQLite,PostgreSQL]``.
 """
 
 from __future__ import annotations
@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--sqlite-synchronous",
-        default="NORMAL",
+        default="FULL",
         help="the SQLite intake writer's PRAGMA synchronous, comma-separated for one POST row "
         "each (OFF, NORMAL, FULL, EXTRA); the first one also serves /health, the profile and "
         "the kill -9",

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     api_rate_per_s: float = Field(2_000.0, description="Requests per second allowed per API key.")
     api_rate_burst: int = Field(4_000, description="Burst of requests allowed per API key.")
     api_sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
-        "NORMAL",
+        "FULL",
         description="PRAGMA synchronous of the gateway's intake writer on SQLite (its own "
         "connection only); what each one guarantees: api/groupcommit.py.",
     )

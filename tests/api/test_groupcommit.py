@@ -118,7 +118,7 @@ def test_the_writers_synchronous_setting_is_its_own_connections(sqlite_url: str)
     assert own.exec_driver_sql("PRAGMA synchronous").scalar_one() == 0  # OFF
     with engine.connect() as other:  # every other connection keeps SQLite's FULL
         assert other.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2
-    assert IntakeWriter(engine, lambda: NOW).sqlite_synchronous == "NORMAL"
+    assert IntakeWriter(engine, lambda: NOW).sqlite_synchronous == "FULL"
     writer._drop_connection()
     engine.dispose()
     with pytest.raises(ValueError, match="'sometimes': use one of OFF, NORMAL, FULL, EXTRA"):
