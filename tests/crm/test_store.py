@@ -172,3 +172,83 @@ def test_an_all_missing_column_takes_the_models_type(db_url: str) -> None:
     )
     back = store.read_frame(db_url, "contact_points", columns=["contact_point_id", "is_valid"])
     assert back["is_valid"].isna().all() and len(back) == 2
+
+
+def _leads_with_scores(url: str, ids: list[int]) -> pd.DataFrame:
+    leads = pd.DataFrame(
+        {"lead_id": ids, "source": ["web"] * len(ids), "created_at": [NOW] * len(ids)}
+    )
+    store.write_frame(url, leads, "leads")
+    return pd.DataFrame({"lead_id": ids, "as_of": [NOW] * len(ids), "rule_score": [0.5] * len(ids)})
+
+
+def _indexes(url: str, table: str) -> list[str]:
+    if url.startswith("sqlite"):
+        sql = f"SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}'"
+    else:
+        sql = f"SELECT indexname AS name FROM pg_indexes WHERE tablename = '{table}'"
+    return sorted(store.read_frame(url, sql)["name"])
+
+
+def test_a_big_replace_all_rebuilds_indexes_and_checks_foreign_keys_set_wise(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "BULK_ROWS", 3)  # the bulk path, on a few rows
+    scores = _leads_with_scores(db_url, [1, 2, 3, 4])
+    store.write_frame(db_url, scores.iloc[:2], "lead_scores")
+    indexes = _indexes(db_url, "lead_scores")
+    runs = pd.DataFrame(
+        {"segment": ["vip"], "as_of": [NOW], "definition_sha256": ["0" * 64]}
+        | {"members": [3], "entered": [3], "left": [0]}
+    )
+    results = store.write_frames(
+        db_url,
+        [
+            store.Write(scores.iloc[1:].assign(rule_score=0.9), "lead_scores", mode="replace_all"),
+            store.Write(runs, "segment_runs", mode="upsert", key=["segment", "as_of"]),
+        ],
+    )
+    assert [r.inserted for r in results] == [3, 1]
+    got = store.read_frame(db_url, "SELECT lead_id, rule_score FROM lead_scores ORDER BY lead_id")
+    assert got["lead_id"].tolist() == [2, 3, 4] and set(got["rule_score"]) == {0.9}
+    assert _indexes(db_url, "lead_scores") == indexes
+    orphan = scores.assign(lead_id=[1, 2, 3, 99])
+    # a score of a lead that does not exist refuses the whole transaction: on SQLite checked
+    # set-wise at its end (the error names the rows), on PostgreSQL by the re-added constraint
+    error = (
+        (
+            StoreError,
+            r"lead_scores\.lead_id: 1 value\(s\) not found in leads\.lead_id \(e\.g\. 99\)",
+        )
+        if db_url.startswith("sqlite")
+        else (Exception, "foreign key")
+    )
+    with pytest.raises(error[0], match=error[1]):
+        store.write_frames(
+            db_url,
+            [
+                store.Write(orphan, "lead_scores", mode="replace_all"),
+                store.Write(
+                    runs.assign(members=7), "segment_runs", mode="upsert", key=["segment", "as_of"]
+                ),
+            ],
+        )
+    assert store.read_frame(db_url, "SELECT lead_id FROM lead_scores")["lead_id"].tolist() == [
+        2,
+        3,
+        4,
+    ]
+    assert store.read_frame(db_url, "SELECT members FROM segment_runs")["members"].tolist() == [3]
+
+
+def test_a_big_replace_all_of_a_parent_table_keeps_its_children_safe(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "BULK_ROWS", 2)
+    scores = _leads_with_scores(db_url, [1, 2, 3])
+    store.write_frame(db_url, scores, "lead_scores")
+    # leads is the parent of lead_scores: replacing it without lead 3 would orphan a score
+    leads = store.read_frame(db_url, "SELECT lead_id, source, created_at FROM leads")
+    with pytest.raises(Exception):  # noqa: B017 - the driver's integrity error
+        store.write_frames(db_url, [store.Write(leads.iloc[:2], "leads", mode="replace_all")])
+    assert len(store.read_frame(db_url, "SELECT lead_id FROM leads")) == 3
