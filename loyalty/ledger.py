@@ -50,7 +50,9 @@ less what earlier returns of the same order undid; a full return is a share of 1
    (``refund:<burn>``, reason ``return_refund``).
 
 No grant is reversed beyond its points; a rerun of the same return (the same share) adds
-nothing.
+nothing. A later day books the same share again only when the order got a new grant
+since (:func:`loyalty.returns.returns_to_book`): a daily run reads the ledgers of only the
+returns that changed.
 
 Modules
 -------

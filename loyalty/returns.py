@@ -2,6 +2,9 @@
 
 The rule is written out in :mod:`loyalty.ledger` (the return rule); :func:`reversal_entries`
 applies it to a frame of returned orders, each with the share of the order returned so far.
+A daily run need not book every return again: :func:`returns_to_book` keeps those whose
+share changed since a day booked them (:func:`return_marks`, the share in basis points of
+:func:`share_bp`) or whose order got a grant that day; the rest would book nothing.
 """
 
 from __future__ import annotations
