@@ -17,6 +17,7 @@ Run under the bench lock::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -29,8 +30,13 @@ from typing import Any
 __all__ = ["main", "run_stage"]
 
 
-def run_stage(db: Path, night: int, workdir: Path) -> dict[str, Any]:
-    """Copy ``db`` into ``workdir``, run night ``night``'s hygiene, then time its dedup stage."""
+def run_stage(db: Path, night: int, workdir: Path, compare_full: bool = False) -> dict[str, Any]:
+    """Copy ``db`` into ``workdir``, run night ``night``'s hygiene, then time its dedup stage.
+
+    With ``compare_full`` (a later night) a full run over every pair is planned too, on the
+    same inputs, before the write, and the merges it proposes for the changed customers are
+    set against the incremental run's.
+    """
     from flows.prefect_setup import apply_command_defaults
 
     apply_command_defaults()
@@ -62,6 +68,23 @@ def run_stage(db: Path, night: int, workdir: Path) -> dict[str, Any]:
         t = time.perf_counter()
         plan = plan_dedup(inputs)
         seconds["find duplicates and plan merges"] = time.perf_counter() - t
+        check: dict[str, Any] = {}
+        if compare_full and inputs.changed is not None:
+            t = time.perf_counter()
+            full = plan_dedup(dataclasses.replace(inputs, changed=None)).merges
+            check["full run seconds"] = round(time.perf_counter() - t, 1)
+            mine = full["survivor_id"].isin(inputs.changed) | full["merged_id"].isin(inputs.changed)
+            pairs = ["survivor_id", "merged_id"]
+            want = set(map(tuple, full.loc[mine, pairs].to_numpy().tolist()))
+            got = set(map(tuple, plan.merges[pairs].to_numpy().tolist()))
+            check.update(
+                full_merges=len(full),
+                full_merges_of_changed=len(want),
+                incremental_merges=len(got),
+                same=want == got,
+                only_full=sorted(want - got)[:20],
+                only_incremental=sorted(got - want)[:20],
+            )
         t = time.perf_counter()
         run = write_plan(url, plan, f"bench-night-{night}", as_of)
         seconds["merge duplicates and link households"] = time.perf_counter() - t
@@ -76,6 +99,7 @@ def run_stage(db: Path, night: int, workdir: Path) -> dict[str, Any]:
             "seconds": {k: round(v, 1) for k, v in seconds.items()},
             "stage_seconds": round(sum(seconds.values()), 1),
             "per_round_first_search": plan.result.stats["seconds"],
+            "against a full run": check,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "load_average": [round(load, 1), round(os.getloadavg()[0], 1)],
         }
@@ -90,11 +114,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", type=Path, required=True, help="snapshot database to copy")
     parser.add_argument("--night", type=int, choices=(1, 2), required=True)
     parser.add_argument("--workdir", type=Path, default=None, help="where the copy goes")
+    parser.add_argument(
+        "--compare-full", action="store_true", help="also plan a full run and compare (night 2)"
+    )
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dedup-night-"))
     workdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect"))
-    print(json.dumps(run_stage(args.db, args.night, workdir), indent=1, default=str))
+    print(
+        json.dumps(
+            run_stage(args.db, args.night, workdir, args.compare_full), indent=1, default=str
+        )
+    )
 
 
 if __name__ == "__main__":
