@@ -338,8 +338,9 @@ def _start_workers(
     """Workers rendering ``shares``: forked with the frame in memory, or from a fork server.
 
     Forking copies this process's mappings, and the kernel may refuse (ENOMEM; seen in a test
-    run's worker process after a thousand tests): a fork server is a small process of its own, so its workers fork cheaply, at the
-    cost of pickling their shares (about a fifth of the render's time at 1M messages).
+    run's worker process after a thousand tests): a fork server is a small process of its
+    own, so its workers fork cheaply, at the cost of pickling their shares (about a fifth of
+    the render's time at 1M messages).
     """
     workers = len(shares)
     if "fork" in multiprocessing.get_all_start_methods():

@@ -552,10 +552,7 @@ def write_frame(
         )
         with transaction(conn) as cur:
             if bulk:
-                _bulk_append(cur, dialect, table, data, deferred)
-                if dialect == "postgresql" and n:
-                    _pg_sync_sequence(cur, table, model, data.column_names)
-                return WriteResult(inserted=n)
+                return _bulk_write(cur, dialect, table, data, model, deferred)
             return _write_in(cur, dialect, data, model, table, mode, key, update)
 
 
@@ -600,10 +597,7 @@ def write_frames(url: str, writes: Sequence[Write]) -> list[WriteResult]:
             for (w, data, model, update), big in zip(prepared, bulk, strict=True):
                 if big:
                     cur.execute(f"DELETE FROM {_quote(w.table)}")
-                    _bulk_append(cur, dialect, w.table, data, [])
-                    if dialect == "postgresql":
-                        _pg_sync_sequence(cur, w.table, model, data.column_names)
-                    results.append(WriteResult(inserted=data.num_rows))
+                    results.append(_bulk_write(cur, dialect, w.table, data, model, []))
                 else:
                     results.append(
                         _write_in(cur, dialect, data, model, w.table, w.mode, w.key, update)
@@ -676,6 +670,21 @@ def _write_in(
 
 #: Appends of at least this many rows take the bulk path (:func:`_bulk_append`).
 BULK_ROWS = 100_000
+
+
+def _bulk_write(
+    cur: Any,
+    dialect: str,
+    table: str,
+    data: pa.Table,
+    model: Table | None,
+    deferred: list[tuple[str, str, str]],
+) -> WriteResult:
+    """:func:`_bulk_append`, then PostgreSQL's serial id moved past the ids written."""
+    _bulk_append(cur, dialect, table, data, deferred)
+    if dialect == "postgresql" and data.num_rows:
+        _pg_sync_sequence(cur, table, model, data.column_names)
+    return WriteResult(inserted=data.num_rows)
 
 
 def _bulk_append(

@@ -68,8 +68,8 @@ def load_inputs(url: str, since: Any = None, tz: str | None = None) -> DedupInpu
         the base. ``since`` is the previous night's ``as_of``: what that night wrote is
         stamped with that very instant (its hygiene rewrote half a generated base's
         records), and its own dedup, which runs after its hygiene, already saw it, so a
-        record stamped exactly then is not changed. Read with :func:`crm.asof.as_instant` in ``tz`` (a bare date is the end
-        of that day). ``None``: a full run.
+        record stamped exactly then is not changed. Read with :func:`crm.asof.as_instant`
+        in ``tz`` (a bare date is the end of that day). ``None``: a full run.
     tz : str, optional
         Time zone of a naive ``since``.
     """
