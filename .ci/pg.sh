@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Start or stop a throwaway PostgreSQL server for the tests, on a local port, data under /tmp.
 # CRM_PG_PORT / CRM_PG_DATA pick the port and data directory (`make pytest` passes fresh ones).
+# The server runs with fsync, synchronous_commit and full_page_writes off (a test server: a power
+# loss may lose or corrupt it, and nothing it holds matters). CRM_PG_DURABLE=1 starts it with
+# PostgreSQL's default, durable settings instead (fsync, synchronous_commit and full_page_writes
+# on: a commit returns after its WAL is flushed), e.g. to measure what production would pay:
+#   CRM_PG_DURABLE=1 CRM_PG_PORT=55433 CRM_PG_DATA=/tmp/crm-pg-durable .ci/pg.sh start
+# The settings are given when the server starts: a server already running keeps its own.
 #   .ci/pg.sh start   -> prints the URL to use as CRM_TEST_POSTGRES_URL
 #   .ci/pg.sh stop
 # Installs Debian's postgresql package when no server binaries are found.
@@ -38,6 +44,12 @@ as_pg() {
   fi
 }
 
+if [ "${CRM_PG_DURABLE:-0}" = 1 ]; then
+  SETTINGS=""
+else
+  SETTINGS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
+
 case "${1:-}" in
   start)
     if [ ! -f "$DATA/PG_VERSION" ]; then
@@ -47,7 +59,7 @@ case "${1:-}" in
     fi
     if ! as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
       as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w \
-        -o "-p $PORT -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
+        -o "-p $PORT -k /tmp -c listen_addresses=127.0.0.1 $SETTINGS" start >/dev/null
     fi
     "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U crm -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='crm_test'" | grep -q 1 \
       || "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U crm crm_test
