@@ -44,7 +44,13 @@ import pandas as pd
 
 from crm.columns import AMOUNT, CUSTOMER_ID, OCCURRED_AT, ORDERED_AT, STATUS
 
-__all__ = ["PROFILE_COLUMNS", "build_profiles", "customer_partition", "partition_tables"]
+__all__ = [
+    "PROFILE_COLUMNS",
+    "build_profiles",
+    "customer_partition",
+    "partition_condition",
+    "partition_tables",
+]
 
 #: The customer columns carried over as they are.
 _CUSTOMER_FIELDS = (
@@ -612,26 +618,41 @@ def _instant(values: pd.Series | None, index: pd.Index) -> pd.Series:
 
 
 def customer_partition(ids: pd.Series | np.ndarray, partitions: int) -> np.ndarray:
-    """The partition (0 … ``partitions`` - 1) of each customer id: a stable hash, not the id.
+    """The partition (0 … ``partitions`` - 1) of each customer id: the id modulo ``partitions``.
 
-    ``pandas.util.hash_array`` (SipHash with pandas' fixed key) gives every id the same
-    partition on every run and every machine, and spreads consecutive ids (a day's new
-    customers) over all partitions.
+    The same partition on every run and every machine, consecutive ids (a day's new
+    customers) dealt round the parts, and the same rule in SQL
+    (:func:`partition_condition`), so a worker can read its own part of a table from the
+    database instead of being sent it.
 
-    >>> customer_partition(np.array([1, 2, 3]), 1).tolist()
-    [0, 0, 0]
+    >>> customer_partition(np.array([1, 2, 3, 4]), 3).tolist()
+    [1, 2, 0, 1]
     """
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, got {partitions}")
-    values = np.asarray(ids, dtype=np.int64)
-    hashed = pd.util.hash_array(values, categorize=False)
-    return (hashed % np.uint64(partitions)).astype(np.int64)
+    return np.asarray(ids, dtype=np.int64) % partitions
+
+
+def partition_condition(part: int, partitions: int, column: str = CUSTOMER_ID) -> str:
+    """The SQL condition selecting partition ``part`` of ``partitions`` (:func:`customer_partition`).
+
+    Rows without a customer (``NULL``) are in no part, as in :func:`partition_tables`. The
+    arguments are integers checked here, so the text is safe to put into a ``WHERE`` clause.
+
+    >>> partition_condition(1, 4)
+    'customer_id % 4 = 1'
+    """
+    if not 0 <= int(part) < int(partitions):
+        raise ValueError(f"part must be in 0 … {partitions - 1}, got {part}")
+    if not column.isidentifier():
+        raise ValueError(f"not a column name: {column!r}")
+    return f"{column} % {int(partitions)} = {int(part)}"
 
 
 def partition_tables(
     tables: Mapping[str, pd.DataFrame], partitions: int
 ) -> list[dict[str, pd.DataFrame]]:
-    """Split the base's frames into ``partitions`` parts by a hash of ``customer_id``.
+    """Split the base's frames into ``partitions`` parts by ``customer_id`` (:func:`customer_partition`).
 
     Every frame with a ``customer_id`` column is cut (rows without a customer go nowhere:
     no profile counts them); frames without one (``companies``, ``tag_definitions``) are

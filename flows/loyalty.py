@@ -173,9 +173,9 @@ _OPTIONAL_TEXT = ("rule", "operator", "source_id", "ref_key")
 _NON_TEXT = {"customer_id", "points", "occurred_at", "available_at", "expires_at"}
 
 
-def read_tier_history(url: str) -> pd.DataFrame:
-    """The tier history (:data:`loyalty.tiers.TIER_HISTORY_COLUMNS`)."""
-    frame = store.read_frame(url, "loyalty_tier_history", columns=TIER_HISTORY_COLUMNS)
+def read_tier_history(url: str, where: str | None = None) -> pd.DataFrame:
+    """The tier history (:data:`loyalty.tiers.TIER_HISTORY_COLUMNS`), or its rows ``where``."""
+    frame = store.read_frame(url, "loyalty_tier_history", columns=TIER_HISTORY_COLUMNS, where=where)
     return empty_tier_history() if frame.empty else frame
 
 

@@ -26,7 +26,7 @@ holdout figures as artifacts. The segments file is checked before anything is re
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from crm import store
 from crm.asof import as_instant
 from crm.db import migrate
 from crm.models import CustomerProfile, LeadScore
-from crm.profiles import build_profiles, partition_tables
+from crm.profiles import build_profiles, customer_partition, partition_condition
 from crm.settings import get_settings
 from crm.snapshot import PROFILE_FIELDS, write_snapshot
 from flows.prefect_setup import heavy_task_runner
@@ -57,6 +57,7 @@ from segments.scoring import EXAMPLE_RULES, ScoringRules, load_scoring_rules
 __all__ = [
     "DEFAULT_SCORING_RULES",
     "DEFAULT_SEGMENTS",
+    "FIT_TABLES",
     "Inputs",
     "RunPlan",
     "combine_parts",
@@ -64,6 +65,7 @@ __all__ = [
     "load_definitions",
     "load_inputs",
     "plan_run",
+    "read_tables",
     "run_segments",
     "score_inputs",
     "score_part",
@@ -95,6 +97,9 @@ _TABLES: dict[str, list[str] | None] = {
 }
 
 #: The stored part of a scored profile: the ``customer_profiles`` columns (model order).
+#: The frames without a ``customer_id``: every part reads them whole.
+_UNPARTITIONED = frozenset({"companies", "tag_definitions"})
+
 _PROFILE_TABLE_COLUMNS = tuple(c.name for c in CustomerProfile.__table__.columns)
 _MEMBER_KEY = ["segment", "customer_id", "entered_at"]
 
@@ -123,18 +128,59 @@ def load_definitions(path: str | Path) -> list[SegmentDefinition]:
     return load_segments(path, fields=PROFILE_FIELDS)
 
 
-def load_inputs(url: str, as_of: Any) -> Inputs:
-    """Every frame the run needs, read set-wise through Arrow, and the open memberships.
+#: What the global fit of a partitioned run reads (:func:`fit_inputs`): the frames RFM, the
+#: value models and the lead scores span the whole base with. The rest (contact points,
+#: consents, the ledger, …) each part reads for its own customers only.
+FIT_TABLES = (
+    "customers",
+    "companies",
+    "orders",
+    "deals",
+    "leads",
+    "activities",
+    "marketing_events",
+)
 
-    Of the ledger only :data:`loyalty.lots.POINTS_COLUMNS` are read (``ledger``): a profile
-    shows the balance, and the whole ledger of a million customers is gigabytes.
+
+def read_tables(
+    url: str, names: Iterable[str] | None = None, *, part: tuple[int, int] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The base's frames a run reads, set-wise through Arrow: all of them, or ``names``.
+
+    ``part=(k, n)`` reads only part ``k`` of ``n`` of every frame with a ``customer_id``
+    (:func:`crm.profiles.partition_condition`, in SQL), the frames without one whole: what
+    :func:`crm.profiles.partition_tables` would cut from the whole base, read by the worker
+    that scores the part instead of being shipped to it. Of the ledger only
+    :data:`loyalty.lots.POINTS_COLUMNS` are read (``ledger``): a profile shows the balance, and
+    the whole ledger of a million customers is gigabytes.
     """
     from flows.loyalty import read_tier_history
 
+    wanted = set(names) if names is not None else {*_TABLES, "ledger", "tier_history"}
+
+    def where(name: str) -> str | None:
+        if part is None or name in _UNPARTITIONED:
+            return None
+        return partition_condition(*part)
+
+    tables = {
+        name: store.read_frame(url, name, columns=cols, where=where(name))
+        for name, cols in _TABLES.items()
+        if name in wanted
+    }
+    if "ledger" in wanted:
+        tables["ledger"] = store.read_frame(
+            url, "loyalty_ledger", columns=list(POINTS_COLUMNS), where=where("ledger")
+        )
+    if "tier_history" in wanted:
+        tables["tier_history"] = read_tier_history(url, where=where("tier_history"))
+    return tables
+
+
+def load_inputs(url: str, as_of: Any, names: Iterable[str] | None = None) -> Inputs:
+    """The frames the run needs (:func:`read_tables`, all or ``names``), the open memberships."""
     at = as_instant(as_of)
-    tables = {name: store.read_frame(url, name, columns=cols) for name, cols in _TABLES.items()}
-    tables["ledger"] = store.read_frame(url, "loyalty_ledger", columns=list(POINTS_COLUMNS))
-    tables["tier_history"] = read_tier_history(url)
+    tables = read_tables(url, names)
     open_rows = store.read_frame(
         url,
         "segment_memberships",
@@ -309,8 +355,8 @@ def run_segments(
 
 # --------------------------------------------------------------------------- tasks
 @task(name="read the base", cache_policy=NO_CACHE)
-def _load(url: str, as_of: dt.datetime) -> Inputs:
-    return load_inputs(url, as_of)
+def _load(url: str, as_of: dt.datetime, names: tuple[str, ...] | None = None) -> Inputs:
+    return load_inputs(url, as_of, names)
 
 
 @task(name="build and score profiles, evaluate segments", cache_policy=NO_CACHE)
@@ -331,29 +377,32 @@ def _fit(inputs: Inputs, rules: ScoringRules, as_of: dt.datetime, n_bins: int) -
 
 @task(name="build and score a part of the base, evaluate its segments", cache_policy=NO_CACHE)
 def _score_part(
-    tables: dict[str, pd.DataFrame],
+    url: str,
+    part: tuple[int, int],
     fit: BaseFit,
     definitions: list[SegmentDefinition],
     as_of: dt.datetime,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return score_part(tables, fit, definitions, as_of)
+    # the part's frames are read here, on the worker: the flow's process never holds them
+    return score_part(read_tables(url, part=part), fit, definitions, as_of)
 
 
 @flow(name="score the base in parts")
 def _score_parts(
-    parts: list[dict[str, pd.DataFrame]],
+    url: str,
     fits: list[BaseFit],
     definitions: list[SegmentDefinition],
     as_of: dt.datetime,
 ) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    n = len(fits)
     futures = [
-        _score_part.submit(part, fit, definitions, as_of)
-        for part, fit in zip(parts, fits, strict=True)
+        _score_part.submit(url, (k, n), fit, definitions, as_of) for k, fit in enumerate(fits)
     ]
     return [f.result() for f in futures]
 
 
 def _plan_in_parts(
+    url: str,
     inputs: Inputs,
     definitions: list[SegmentDefinition],
     rules: ScoringRules,
@@ -361,16 +410,23 @@ def _plan_in_parts(
     n_bins: int,
     partitions: int,
 ) -> RunPlan:
-    """Global statistics first, then the parts on the heavy stages' runner, then one plan."""
+    """Global statistics first, then the parts on the heavy stages' runner, then one plan.
+
+    ``inputs`` holds only :data:`FIT_TABLES`; each part's task reads its own frames
+    (:func:`read_tables` with ``part``) where it runs, so the flow's process ships a fit and a
+    database URL to each worker, not gigabytes of frames.
+    """
     from prefect.context import FlowRunContext
 
     fit = _fit(inputs, rules, as_of, n_bins)
-    parts = partition_tables(inputs.tables, partitions)
-    fits = [fit.for_customers(pd.Index(p["customers"]["customer_id"])) for p in parts]
+    ids = inputs.tables["customers"]["customer_id"].to_numpy(dtype="int64")
+    which = customer_partition(ids, partitions)
+    fits = [fit.for_customers(pd.Index(ids[which == k])) for k in range(partitions)]
+    inputs.tables.clear()  # what is left is the fit's: the parts need nothing more from here
     context = FlowRunContext.get()
     api_url = str(context.client.api_url) if context and context.client else None
     runner = heavy_task_runner(get_settings(), api_url)
-    scored = _score_parts.with_options(task_runner=runner)(parts, fits, definitions, as_of)
+    scored = _score_parts.with_options(task_runner=runner)(url, fits, definitions, as_of)
     return combine_parts(inputs, definitions, fit, scored)
 
 
@@ -445,11 +501,11 @@ def segments_flow(
     rules = load_scoring_rules(scoring_rules_path)
     migrate(url)
     partitions = get_settings().heavy_partitions
-    inputs = _load(url, at)
-    if partitions > 1:
-        plan = _plan_in_parts(inputs, definitions, rules, at, n_bins, partitions)
+    if partitions > 1:  # the flow's process reads what the global fit needs, the parts the rest
+        inputs = _load(url, at, FIT_TABLES)
+        plan = _plan_in_parts(url, inputs, definitions, rules, at, n_bins, partitions)
     else:
-        plan = _plan(inputs, definitions, rules, at, n_bins)
+        plan = _plan(_load(url, at), definitions, rules, at, n_bins)
     counts = _write(url, plan)
     logger.info("segments run: %s", {k: v for k, v in counts.items() if k != "segments"})
     _publish(plan.scored, plan.runs, at)

@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import flows.segments
 from crm import store
+from crm.profiles import partition_tables
 from crm.sample import generate, load
 from crm.settings import get_settings
 from crm.snapshot import read_snapshot
-from flows.segments import run_segments, segments_flow
+from flows.segments import FIT_TABLES, read_tables, run_segments, segments_flow
 from segments.errors import SegmentDefinitionError
 
 UTC = dt.UTC
@@ -254,3 +256,54 @@ def test_preview_reads_the_database_it_is_pointed_at(
     store.execute(db_url, "DELETE FROM customer_profiles")
     emptied = runner.invoke(app, ["segments", "preview", str(env), "-s", "buyers"])
     assert emptied.exit_code == 1 and "has no scored profiles yet" in emptied.output
+
+
+def test_a_part_read_in_sql_is_the_part_cut_from_the_whole_base(db_url: str, env: Path) -> None:
+    whole = read_tables(db_url)
+    cut = partition_tables(whole, 3)
+    sizes = []
+    for k in range(3):
+        part = read_tables(db_url, part=(k, 3))
+        assert part.keys() == whole.keys()
+        for name, frame in part.items():
+            want = cut[k][name].reset_index(drop=True)
+            pd.testing.assert_frame_equal(frame.reset_index(drop=True), want, obj=name)
+        sizes.append(len(part["customers"]))
+    assert sum(sizes) == len(whole["customers"]) and min(sizes) > 0  # each customer in one part
+
+
+def test_a_run_in_parts_reads_each_part_where_it_is_scored_and_gives_the_same_rows(
+    db_url: str,
+    env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect_harness: None,
+) -> None:
+    shutil.copy(tmp_path / "segments.yaml", tmp_path / "again.yaml")
+    whole = segments_flow(url=db_url, as_of=AS_OF, segments_path=str(env))
+    want = _state(db_url)
+    store.write_frames(  # the same run again from nothing, now in three parts
+        db_url,
+        [
+            store.Write(pd.DataFrame(), table, mode="replace_all")
+            for table in ("segment_memberships", "segment_runs", "lead_scores", "customer_profiles")
+        ],
+    )
+    reads: list[tuple[object, object]] = []
+    real = flows.segments.read_tables
+
+    def spy(url: str, names: object = None, *, part: tuple[int, int] | None = None) -> object:
+        reads.append((None if names is None else tuple(names), part))  # type: ignore[arg-type]
+        return real(url, names, part=part)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(flows.segments, "read_tables", spy)
+    monkeypatch.setenv("CRM_PARTITIONS", "3")
+    get_settings.cache_clear()
+    assert get_settings().heavy_partitions == 3
+    in_parts = segments_flow(url=db_url, as_of=AS_OF, segments_path=str(tmp_path / "again.yaml"))
+    # the flow's own read is the global fit's frames; the rest is read by each part's task
+    assert sorted(reads, key=str) == sorted(
+        [(FIT_TABLES, None), *((None, (k, 3)) for k in range(3))], key=str
+    )
+    assert in_parts == whole
+    assert _state(db_url) == want
