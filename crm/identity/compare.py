@@ -26,15 +26,19 @@ from rapidfuzz.process import cpdist
 
 from crm.identity.arrays import distinct, distinct_inverse
 from crm.identity.keys import Field, Keys
-from crm.identity.names import equivalent, fold_codes
+from crm.identity.names import equivalent, fold_codes, sound_key
 
 __all__ = [
+    "ESTABLISHED_COUNT",
+    "ESTABLISHED_RATIO",
     "FIELDS",
     "Comparison",
     "candidate_pairs",
     "compare",
     "joint_codes",
     "one_letter_spelling",
+    "two_names",
+    "year_typo",
 ]
 
 #: Compared fields and their number of agreement levels (level 0 is "disagree").
@@ -311,6 +315,86 @@ def _oriented(ca: np.ndarray, cb: np.ndarray, values: np.ndarray, sim: np.ndarra
     return edits
 
 
+def year_typo(ya: np.ndarray, yb: np.ndarray) -> np.ndarray:
+    """Whether two years are one year apart, or one mistyped or two swapped digits apart.
+
+    A year worked out from an age is often one off (1999, 2000); a typed one has a digit
+    wrong (1975, 1976; 1961, 1991) or two neighbours swapped (1975, 1957), in the four
+    digits or in the two a form asks for (``19.07.94`` typed ``19.07.04`` reads 2004). A
+    father and a son born on one day and month 34 years apart (1971, 2005) are no typo.
+
+    Parameters
+    ----------
+    ya, yb : numpy.ndarray of int
+        Calendar years per pair.
+
+    Examples
+    --------
+    >>> year_typo(np.array([1975, 1975, 1999, 1994, 1971]),
+    ...           np.array([1976, 1957, 2000, 2004, 2005])).tolist()
+    [True, True, True, True, False]
+    """
+    ya = np.asarray(ya, dtype=np.int64)
+    yb = np.asarray(yb, dtype=np.int64)
+    return _digit_typo(ya, yb, 4) | _digit_typo(ya % 100, yb % 100, 2) | (np.abs(ya - yb) == 1)
+
+
+def _digit_typo(xa: np.ndarray, xb: np.ndarray, width: int) -> np.ndarray:
+    """Numbers of ``width`` digits that differ in one digit or in two neighbours swapped."""
+    da = [xa // 10**k % 10 for k in range(width - 1, -1, -1)]
+    db = [xb // 10**k % 10 for k in range(width - 1, -1, -1)]
+    differ = np.array([x != y for x, y in zip(da, db, strict=True)])
+    count = differ.sum(axis=0)
+    swapped = np.zeros(len(xa), dtype=bool)
+    for k in range(width - 1):
+        swapped |= differ[k] & differ[k + 1] & (da[k] == db[k + 1]) & (da[k + 1] == db[k])
+    return (count == 1) | ((count == 2) & swapped)
+
+
+#: A given name is one of the base's own names when this many records carry it...
+ESTABLISHED_COUNT = 5
+#: ...and a spelling is a name, not a typo of the other, when it is at least this common
+#: relative to it: a typo of a name is rare beside it (about 1 in 100 or fewer).
+ESTABLISHED_RATIO = 0.05
+
+
+def two_names(keys: Keys, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    """Whether the given names of codes ``ca[i]`` and ``cb[i]`` are two names, not one mistyped.
+
+    Both spellings are names the base itself holds often in the given-name slot (at least
+    :data:`ESTABLISHED_COUNT` records each, the rarer at least :data:`ESTABLISHED_RATIO`
+    as common as the other: a typo is rarely repeated), and they sound different
+    (:func:`crm.identity.names.sound_key`: ``Katherine`` / ``Catherine`` and ``Eric`` /
+    ``Erik`` are one name spelt two ways). Counting the base's own names needs no list,
+    so it holds for names no table has (``Наина``, ``Карина``).
+
+    Parameters
+    ----------
+    keys : Keys
+        The prepared keys (the counts are over all their records).
+    ca, cb : numpy.ndarray of int
+        Codes of the two given names per pair (``-1`` missing: never two names).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    ca = np.asarray(ca, dtype=np.int64)
+    cb = np.asarray(cb, dtype=np.int64)
+    codes = keys.first.codes
+    count = np.bincount(codes[codes >= 0], minlength=len(keys.first.values) + 1).astype(float)
+    na = np.where(ca >= 0, count[np.maximum(ca, 0)], 0.0)
+    nb = np.where(cb >= 0, count[np.maximum(cb, 0)], 0.0)
+    lo, hi = np.minimum(na, nb), np.maximum(na, nb)
+    out = (ca != cb) & (lo >= ESTABLISHED_COUNT) & (lo >= ESTABLISHED_RATIO * hi)
+    todo = np.flatnonzero(out)
+    if len(todo):
+        used = distinct(np.concatenate([ca[todo], cb[todo]]))
+        sounds = pd.Series([sound_key(str(v)) for v in keys.first.values[used]], index=used)
+        out[todo] = sounds.loc[ca[todo]].to_numpy() != sounds.loc[cb[todo]].to_numpy()
+    return out
+
+
 @dataclass
 class Comparison:
     """Comparison of candidate pairs: record positions, levels per field, similarities.
@@ -339,9 +423,10 @@ def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
     with the surname in the first-name slot still meets its twin. Levels: names 3 equal,
     2 Jaro–Winkler ≥ 0.94 or one name in another romanisation or everyday form
     (:mod:`crm.identity.names`), 1 ≥ 0.85, 0 below; birth date 2 equal, 1 one part differs
-    or day and month swapped, 0 different; phone, email, address, postcode, external id 2 equal,
-    1 close (one edit, the same email local part, the same address words), 0 different;
-    gender 1 agree, 0 differ; ``-1`` wherever either side is missing.
+    (a year only by one mistyped or swapped digit, :func:`year_typo`) or day and month
+    swapped, 0 different; phone, email, address, postcode, external id 2 equal, 1 close
+    (one edit, the same email local part, the same address words), 0 different; gender 1
+    agree, 0 differ; ``-1`` wherever either side is missing.
     """
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
@@ -376,6 +461,10 @@ def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
     # another romanisation (Iurii, Yuriy, Юрий) or an everyday form (Паша, Pavel; Bill,
     # William) of one given name is a close agreement, not a disagreement
     same_given = equivalent(names, f[a], fb)
+    # two given names of this base spelt alike (Марина / Карина, Инна / Нина) are two
+    # names, not a typo: twins and siblings are named so
+    other_name = (first_level == 1) & ~same_given & two_names(keys, f[a], fb)
+    first_level = np.where(other_name, 0, first_level).astype(np.int8)
     first_level = np.where(same_given & (first_level < 2), 2, first_level).astype(np.int8)
     # turned round, a's given name sits in its surname slot (САХАРОВА, Александра / Шура)
     same_given_l = turn & equivalent(names, la[a], lb)
@@ -402,6 +491,10 @@ def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
     mna = (ma - ya.astype("datetime64[M]")).astype(np.int64)
     mnb = (mb - yb.astype("datetime64[M]")).astype(np.int64)
     eq = (ya == yb).astype(int) + (mna == mnb) + (dda == ddb)
+    # a differing year is a typo only when it is one digit off (1975/1976, 1975/1957):
+    # a father and a son born on one day and month 30 years apart are two dates
+    years = ya.astype(np.int64) + 1970, yb.astype(np.int64) + 1970
+    eq = eq - ((eq == 2) & (ya != yb) & ~year_typo(*years))
     # day and month swapped (04.02 against 02.04): both 0-based, day index d is day d + 1
     swap = (ya == yb) & (dda == mnb) & (ddb == mna) & (dda != ddb)
     birth = np.select([eq == 3, (eq == 2) | swap], [2, 1], 0).astype(np.int8)

@@ -40,6 +40,7 @@ __all__ = [
     "name_groups",
     "romanize",
     "ru_given_names",
+    "sound_key",
 ]
 
 #: The letters every scheme romanises alike.
@@ -122,6 +123,45 @@ def fold_latin(values: pd.Series) -> pd.Series:
     s = s.str.replace("y", "i", regex=False).str.replace("j", "i", regex=False)
     s = s.str.replace(r"(.)\1+", r"\1", regex=True)
     return s.where(s.str.len() > 0)
+
+
+_SOUNDS = str.maketrans(
+    {
+        **dict.fromkeys("aeiouyhw", "0"),
+        **dict.fromkeys("bfpv", "1"),
+        **dict.fromkeys("cgjkqsxz", "2"),
+        **dict.fromkeys("dt", "3"),
+        "l": "4",
+        **dict.fromkeys("mn", "5"),
+        "r": "6",
+    }
+)
+
+
+def sound_key(name: str) -> str:
+    """A Soundex code whose first letter is coded like the others (a sound, not a letter).
+
+    Soundex (Russell and Odell, as the US census uses it) keeps a name's first letter,
+    so ``Katherine`` and ``Catherine`` or ``Jeffrey`` and ``Geoffrey`` get two codes;
+    here the first letter is coded by its sound class too, so spellings of one sound
+    meet (``2365``) while ``Marina`` (``5650``) and ``Karina`` (``2650``) do not. Input:
+    a lower-case Latin name (the comparison keys are romanised).
+
+    >>> sound_key("katherine"), sound_key("catherine"), sound_key("marina"), sound_key("karina")
+    ('2365', '2365', '5650', '2650')
+    """
+    letters = [ch for ch in name if "a" <= ch <= "z"]
+    if not letters:
+        return ""
+    digits = "".join(letters).translate(_SOUNDS)
+    out = [digits[0]]
+    prev = digits[0]
+    for ch, d in zip(letters[1:], digits[1:], strict=True):
+        if d != prev and d != "0":
+            out.append(d)
+        if ch not in "hw":  # h and w do not separate two letters of one code
+            prev = d
+    return ("".join(out) + "000")[:4]
 
 
 def ru_given_names() -> list[tuple[str, list[str]]]:

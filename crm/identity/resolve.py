@@ -228,7 +228,7 @@ def undated_conflict(levels: pd.DataFrame) -> np.ndarray:
         return out
     email = levels["email"].to_numpy()
     phone = levels["phone"].to_numpy() if "phone" in levels else np.full(len(levels), -1)
-    conflict = (email == 0) | ((phone == 0) & (email < 1))
+    conflict = (email == 0) | ((phone == 0) & (email < 2))
     undated = (levels["birth_date"].to_numpy() == -1) & conflict
     if "middle_name" in levels:
         undated &= levels["middle_name"].to_numpy() != 2

@@ -902,3 +902,151 @@ def test_an_undated_member_a_junior_vetoes_leaves_the_cluster() -> None:
         dict(son_ru, birth_date=None, phone=None, email="ilya.bulgakov@gmail.com"),
     ]
     assert clusters_of(people([*BASE, *rows])) == [{5, 6, 7}, {9, 10, 11}]
+
+
+# --------------------------------------------------------------------------- fourth stop
+def test_a_father_and_a_son_born_on_one_day_and_month_decades_apart_are_two_dates() -> None:
+    from crm.identity.compare import compare, year_typo
+    from crm.identity.keys import prepare
+
+    # two parts of the date agree, but 1971 and 2005 are no typo of each other: a father
+    # and his son of one name, born on the same day of the year, at one flat with one phone
+    home = dict(
+        first_name="Фёдор",
+        last_name="Коновалов",
+        middle_name="Фёдорович",
+        address="Невский пр., д. 157, кв. 7",
+        postcode="575096",
+        phone="+7 988 127-18-77",
+    )
+    home_en = dict(
+        first_name="Linda",
+        last_name="Peterson",
+        address="113 Oak Avenue, flat 139",
+        postcode="M1 8AB",
+        phone="+447576438041",
+    )
+    rows = [
+        dict(home, birth_date="16.03.1971", email="fedorkonovalov11@inbox.ru"),
+        dict(home, birth_date="16.03.2005", email="f.konovalov@mail.ru"),
+        dict(home_en, birth_date="11/04/1968", email="lindapeterson68@yahoo.com"),
+        dict(home_en, birth_date="11/04/2001", email="linda.p@icloud.com"),
+    ]
+    result = find_duplicates(people([*BASE, *rows]), ROLES, id_col="customer_id")
+    assert (result.clusters.cluster_size == 1).all()
+    pairs = result.pairs.set_index(["id_a", "id_b"])
+    assert pairs.loc[(5, 6), "lvl_birth_date"] == pairs.loc[(7, 8), "lvl_birth_date"] == 0
+    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    assert {(5, 6), (7, 8)} <= links
+    # a mistyped or swapped digit, a year one off, a two-digit year typed wrong: typos
+    ya = np.array([1975, 1975, 1999, 1994, 1971, 1968])
+    yb = np.array([1976, 1957, 2000, 2004, 2005, 2001])
+    assert year_typo(ya, yb).tolist() == [True, True, True, True, False, False]
+    frame = pd.DataFrame(
+        {
+            "name": ["Кира", "Кира", "Kylie", "Kylie"],
+            "born": ["19.07.1994", "19.07.2004", "1975-02-03", "1957-02-03"],
+        }
+    )
+    keys = prepare(frame, {"name": "first_name", "born": "birth_date"})
+    assert compare(keys, np.array([0, 2]), np.array([1, 3])).levels["birth_date"].tolist() == [1, 1]
+
+
+def _filler(names: list[str], surnames: list[str], n: int) -> list[dict[str, object]]:
+    """``n`` people of each given name, each with an own surname: the base's names."""
+    return [
+        dict(first_name=name, last_name=f"{surnames[i % len(surnames)]}{'ab'[i % 2] * (i + 1)}")
+        for name in names
+        for i in range(n)
+    ]
+
+
+def test_two_given_names_of_the_base_spelt_alike_are_two_people() -> None:
+    # twins: one birth date, one patronymic, one home, one phone; Марина and Карина (Jane
+    # and Jade) are one letter apart, but both are names the base holds many times: not
+    # a typo of each other. Katherine and Catherine are one name spelt two ways (one
+    # sound): still one person.
+    home = dict(
+        last_name="Калашникова",
+        middle_name="Юрьевна",
+        birth_date="1984-04-19",
+        address="пр. Мира, д. 180, кв. 292",
+        postcode="498835",
+        phone="931 674 5505",
+    )
+    home_en = dict(
+        last_name="Cooper",
+        birth_date="05/17/1991",
+        address="84 Main Street, flat 132",
+        postcode="EC1A 1AB",
+        phone="+447804351043",
+    )
+    kate = dict(
+        last_name="Hale", birth_date="11/23/1990", address="522 Porter Shore", phone="+12065550142"
+    )
+    rows = [
+        dict(home, first_name="Марина", email="marina.kalashnikova86@yandex.ru"),
+        dict(home, first_name="Карина", email="karina_k@mail.ru"),
+        dict(home_en, first_name="Jane", email="jane.cooper@gmail.com"),
+        dict(home_en, first_name="Jade", email="jadecooper91@outlook.com"),
+        dict(kate, first_name="Katherine", email="kate.hale@yahoo.com"),
+        dict(kate, first_name="Catherine", email="c.hale90@gmail.com"),
+    ]
+    filler = _filler(
+        ["Марина", "Карина", "Jane", "Jade", "Katherine", "Catherine"], ["Zorin", "Quill"], 6
+    )
+    frame = people([*BASE, *rows, *filler])
+    result = find_duplicates(frame, ROLES, id_col="customer_id")
+    sizes = result.clusters.set_index("record_id")["cluster_size"]
+    assert sizes.loc[[5, 6, 7, 8]].tolist() == [1, 1, 1, 1]
+    assert clusters_of(frame) == [{9, 10}]
+    pairs = result.pairs.set_index(["id_a", "id_b"])
+    assert pairs.loc[(5, 6), "lvl_first_name"] == pairs.loc[(7, 8), "lvl_first_name"] == 0
+    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    assert {(5, 6), (7, 8)} <= links
+
+
+def test_a_name_made_mailbox_on_another_domain_with_another_phone_ties_no_one() -> None:
+    # a mother and a daughter of one name at one flat, each with her own mobile; the
+    # daughter's record has no birth date and a mailbox of the same name on another
+    # domain: a name-made local part is the name's, not the person's
+    rows = [
+        dict(
+            first_name="Ольга",
+            last_name="Смирнова",
+            birth_date="12.05.1966",
+            address="ул. Лесная, д. 27, кв. 130",
+            postcode="620136",
+            phone="+79157933491",
+            email="olga.smirnova@mail.ru",
+        ),
+        dict(
+            first_name="Ольга",
+            last_name="Смирнова",
+            address="ул. Лесная, д. 27, кв. 130",
+            postcode="620136",
+            phone="+79031234455",
+            email="olga.smirnova@yandex.ru",
+        ),
+        dict(
+            first_name="Teresa",
+            last_name="Carlson",
+            birth_date="27.10.1973",
+            address="Flat 23, Studio 41, Douglas Summit",
+            postcode="SS2B 1GU",
+            phone="+44 (0)7490461896",
+            email="teresa.carlson@gmail.com",
+        ),
+        dict(
+            first_name="Teresa",
+            last_name="Carlson",
+            address="Flat 23, Studio 41, Douglas Summit",
+            postcode="SS2B 1GU",
+            phone="+44 (0)7210991649",
+            email="teresa.carlson@yahoo.com",
+        ),
+    ]
+    result = find_duplicates(people([*BASE, *rows]), ROLES, id_col="customer_id")
+    assert (result.clusters.cluster_size == 1).all()
+    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    assert {(5, 6), (7, 8)} <= links
