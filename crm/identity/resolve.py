@@ -194,8 +194,10 @@ def _score(
     if "birth_date" in different_if:
         # a decision, not a disagreement of fields: the model still learns from these pairs
         different |= undated_conflict(levels) & ~_same_id(levels)
-        # the younger and the elder of one name: apart unless something personal ties them
-        different |= generation_conflict(comp) & ~personal_ties(keys, comp, different)
+        # the younger and the elder of one name: apart unless something personal ties
+        # them and no own contact contradicts it (a family mailbox with two mobiles)
+        tied = personal_ties(keys, comp, different) & ~_contact_conflict(levels)
+        different |= generation_conflict(comp) & ~tied
     weight = fs.match_weight(levels) + _tf_adjustment(keys, comp)
     logit2 = weight + np.log2(fs.prior_ / (1 - fs.prior_))
     score = 1.0 / (1.0 + np.exp2(np.clip(-logit2, -1000, 1000)))
@@ -240,6 +242,15 @@ def undated_conflict(levels: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _contact_conflict(levels: pd.DataFrame) -> np.ndarray:
+    """Pairs whose phones or whose mailboxes differ (both present, neither close)."""
+    out = np.zeros(len(levels), dtype=bool)
+    for f in ("phone", "email"):
+        if f in levels:
+            out |= levels[f].to_numpy() == 0
+    return out
+
+
 def generation_conflict(comp: Comparison) -> np.ndarray:
     """Pairs where one record is marked the younger (or elder) of one name and the dates do not agree.
 
@@ -248,8 +259,9 @@ def generation_conflict(comp: Comparison) -> np.ndarray:
     as his patronymic). A ``Mitchell Jones`` or ``Илья Булгаков`` without the mark and
     without a birth date (or with another mark) may be either of the two: not merged
     with the marked record (a household link when they share a home), unless a personal
-    tie holds (:func:`personal_ties`: the same own mobile or mailbox, an external id).
-    With both birth dates equal (or a day and month swapped) they are one person; with
+    tie holds (:func:`personal_ties`: the same own mobile or mailbox, an external id)
+    that no own contact contradicts: one mailbox that the father and the son both gave,
+    with a mobile each, is the family's. With both birth dates equal (or a day and month swapped) they are one person; with
     different dates the birth-date veto already holds.
     """
     birth = comp.levels["birth_date"].to_numpy() if "birth_date" in comp.levels else None

@@ -1050,3 +1050,40 @@ def test_a_name_made_mailbox_on_another_domain_with_another_phone_ties_no_one() 
     assert (result.clusters.cluster_size == 1).all()
     links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
     assert {(5, 6), (7, 8)} <= links
+
+
+def test_a_family_mailbox_with_two_mobiles_ties_no_junior_to_his_namesake() -> None:
+    # the son (Jr., Илья Ильич) and an undated record of his name share the family's
+    # mailbox but each has his own mobile: the mailbox is the family's, not a tie
+    son_ru = dict(
+        first_name="Илья",
+        middle_name="Ильич",
+        last_name="Булгаков",
+        birth_date="23.01.1996",
+        address="ул. Советская, д. 28, кв. 68",
+        postcode="140213",
+        phone="+79161112233",
+        email="bulgakovy@mail.ru",
+    )
+    son_en = dict(
+        first_name="Mitchell",
+        last_name="Jones Jr.",
+        birth_date="09/02/1991",
+        address="1821 Contreras Hills Apt. 687",
+        postcode="74936",
+        phone="001 6329948496",
+        email="mitchell.jones@hotmail.co.uk",
+    )
+    rows = [
+        son_ru,
+        dict(son_ru, middle_name=None, birth_date=None, phone="8 916 555-44-33"),
+        son_en,
+        dict(son_en, last_name="Jones", birth_date=None, phone="933-894-6065"),
+        # the same mailbox and the son's own mobile: the son again
+        dict(son_en, last_name="Jones", birth_date=None),
+    ]
+    frame = people([*BASE, *rows])
+    result = find_duplicates(frame, ROLES, id_col="customer_id")
+    assert clusters_of(frame) == [{7, 9}]
+    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    assert {(5, 6), (7, 8)} <= links
