@@ -7,6 +7,7 @@ database URL of their own.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -25,7 +26,7 @@ from api.routers import customers, delivery, health, intake, loyalty
 from crm.db import make_engine
 from crm.settings import Settings
 
-__all__ = ["Gateway", "create_app", "migration_heads"]
+__all__ = ["Gateway", "create_app", "default_workers", "migration_heads"]
 
 DESCRIPTION = """The platform's door to the outside: event intake from sites, apps, call centres
 and SMS replies; the loyalty quote and redemption; the customer card; delivery-status webhooks,
@@ -45,6 +46,33 @@ def migration_heads() -> tuple[str, ...]:
 
     script = ScriptDirectory.from_config(_alembic_config("sqlite://"))
     return tuple(sorted(script.get_heads()))
+
+
+def default_workers(url: str, cores: int | None = None) -> int:
+    """The gateway processes ``crm api`` starts unless told: 1 on SQLite, a core each on PostgreSQL.
+
+    One process answers every request on one event loop, so it serves at most one core's
+    worth of requests (about 0.13 ms of CPU per accepted event). On PostgreSQL the
+    processes' batches commit side by side, so a process per core uses the machine; on
+    SQLite every batch takes the one write lock, and a second process's writer mostly
+    waits for the first one's commit (measured: fewer events per second and twice the
+    p99 of one process), so one process it is.
+
+    Parameters
+    ----------
+    url : the database URL the gateway serves.
+    cores : the machine's cores (default: ``os.cpu_count()``).
+
+    Examples
+    --------
+    >>> default_workers("sqlite:///var/crm.db", cores=8)
+    1
+    >>> default_workers("postgresql+psycopg://crm@db/crm", cores=8)
+    8
+    """
+    if not url.startswith("postgresql"):
+        return 1
+    return max(1, cores if cores is not None else os.cpu_count() or 1)
 
 
 def _field(loc: tuple[int | str, ...] | list[int | str]) -> str:
@@ -120,7 +148,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         masking.install()
         yield
-        state.intake.stop()
+        await state.intake.aclose()
         engine.dispose()
 
     app = Gateway(

@@ -1,22 +1,36 @@
 """Group commit of intake events: many requests, one transaction, each answered after it.
 
-A request hands its event to :class:`IntakeWriter` and waits; a writer thread (one on
-SQLite, two on PostgreSQL) takes whatever is queued at that moment (no fixed wait window:
-under light load a batch is one event, under heavy load it is everything that arrived
-during the previous commit), stores the batch in one transaction, commits, and only then
-answers every request in it, with one call into the event loop per batch. So an
-acknowledged event is durable, and a commit costs one flush per batch, not per request.
+A request hands its event to :class:`IntakeWriter` and waits; the writer takes whatever is
+queued when it is free (no fixed wait window: under light load a batch is one event, under
+heavy load it is everything that arrived during the previous commit), stores the batch in
+one transaction, commits, and only then answers every request in it. So an acknowledged
+event is durable, and a commit costs one flush per batch, not per request.
+
+On PostgreSQL the batches are written from the event loop itself, on asynchronous psycopg
+connections, and two of them are in flight at once: while one batch waits for its commit
+(its WAL flush on a durable server) the next one forms and is sent on the other connection,
+and the one after that forms while both are out. No thread is involved. It used to be two
+writer threads: each batch then had to take the GIL back from the event loop several times
+(woken by the queue, back from the socket wait for each statement), and a thread asking
+for the GIL from a busy loop waits up to the interpreter's switch interval (5 ms) each
+time, so under load the batches' own time was mostly their wait for the GIL, and events
+queued behind them (the slowest 1% waited 60 ms for a batch with one gateway process).
+
+On SQLite there is one write lock and the driver blocks, so one writer thread takes the
+batches from a queue, and answers each batch's requests with one call into their event
+loop.
 
 A batch is a few statements, whatever its size, with its rows passed as one JSON value
 (``json_each`` on SQLite, ``json_to_recordset`` on PostgreSQL): a row-by-row executemany
 releases and retakes the GIL once per row, and under load each retake waits for the event
 loop thread's switch interval. On PostgreSQL the whole batch is one statement in its own
 transaction (one round trip): idempotency records inserted ``ON CONFLICT DO NOTHING`` in
-key order (two gateways inserting overlapping keys in one order cannot deadlock), then
-the events whose key was claimed; a key stored before, by this process or another one,
-is the database's unique key's to refuse, so several gateway processes may share a
-database. On SQLite the batch takes the write lock first (``BEGIN IMMEDIATE``), so its
-lookup of known keys and its inserts see one state.
+key order (two batches inserting overlapping keys in one order cannot deadlock), then
+the events whose key was claimed; a key stored before, by an earlier batch still
+committing, by this process or by another one, is the database's unique key's to refuse
+(``ON CONFLICT`` waits for the batch that holds it to commit), so batches may overlap and
+several gateway processes may share a database. On SQLite the batch takes the write lock
+first (``BEGIN IMMEDIATE``), so its lookup of known keys and its inserts see one state.
 
 On SQLite a commit's cost is its fsyncs, not its statements: measured on this machine's
 disk, a batch of 60 events spends 1.5-2.5 ms in its statements and 15-28 ms on average in
@@ -69,14 +83,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from sqlalchemy import Connection, Dialect, Engine, Table
 from sqlalchemy.exc import IntegrityError
 
+from crm.db import connect_async
 from crm.models.base import UTCDateTime
 from crm.models.gateway import IntakeEvent
+
+if TYPE_CHECKING:
+    from crm.db import AsyncConnection
 
 __all__ = ["IntakeWriter", "Pending", "Stored"]
 
@@ -116,17 +134,19 @@ Origin = tuple[str, int, dict[str, Any]]
 
 
 class IntakeWriter:
-    """The writer thread(s) of one gateway process (started on first use).
+    """The group-commit writer of one gateway process (started on first use).
 
-    ``threads`` writers take batches from one queue. SQLite has one writer at a time, so
-    one thread; PostgreSQL commits several transactions at once (one WAL flush for them),
-    so two threads keep a second batch committing while the first waits for its flush.
+    On PostgreSQL up to ``writers`` batches (default 2) are in flight at once, each on its
+    own asynchronous connection of the event loop that submitted it (:class:`_Pipeline`):
+    a batch is everything submitted while no connection was free, taken at the end of the
+    loop turn in which one became free (so the requests parsed in that turn join it).
 
-    A batch is what is queued when the writer looks. Under load (more than one event
-    waiting) it keeps taking while events keep coming, each ``pause_s`` bringing at least
-    one, for at most ``settle_s``: the clients answered by the last commit are sending
-    their next events just then, and one batch of them commits once instead of twice.
-    An idle gateway never waits (a lone event is written at once).
+    On SQLite ``writers`` threads (default 1: one write lock) take the batches from a
+    queue. Under load (more than one event waiting) a thread keeps taking while events
+    keep coming, each ``pause_s`` bringing at least one, for at most ``settle_s``: the
+    clients answered by the last commit are sending their next events just then, and one
+    batch of them commits once instead of twice. An idle gateway never waits (a lone event
+    is written at once) on either database.
 
     ``sqlite_synchronous`` is the writer's ``PRAGMA synchronous`` on SQLite (see the
     module's docstring for what each value guarantees); PostgreSQL ignores it.
@@ -137,7 +157,7 @@ class IntakeWriter:
         engine: Engine,
         clock: Callable[[], dt.datetime],
         max_batch: int = 2_000,
-        threads: int | None = None,
+        writers: int | None = None,
         settle_s: float = 0.002,
         pause_s: float = 0.0003,
         sqlite_synchronous: str = "FULL",
@@ -152,49 +172,65 @@ class IntakeWriter:
         self.max_batch = max_batch
         self.settle_s = settle_s
         self.pause_s = pause_s
-        self.threads = threads or (2 if engine.dialect.name == "postgresql" else 1)
+        self.pipelined = engine.dialect.name == "postgresql"
+        self.writers = writers or (2 if self.pipelined else 1)
         self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._local = threading.local()  # each writer thread's connection, kept between batches
+        self._pipelines: dict[asyncio.AbstractEventLoop, _Pipeline] = {}
 
     async def submit(self, item: Pending) -> Stored:
         """Queue ``item`` and wait until its batch is committed."""
-        if not self._workers:
-            self._start()
         loop = asyncio.get_running_loop()
         item.waiter = (loop, loop.create_future())
-        self._queue.put(item)
+        if self.pipelined:
+            pipeline = self._pipelines.get(loop)
+            if pipeline is None:
+                pipeline = self._pipelines[loop] = _Pipeline(self, loop)
+            pipeline.put(item)
+        else:
+            if not self._workers:
+                self._start()
+            self._queue.put(item)
         return await item.waiter[1]
 
     def _start(self) -> None:
         with self._lock:
             if not self._workers:
-                for n in range(self.threads):
+                for n in range(self.writers):
                     thread = threading.Thread(
                         target=self._run, name=f"intake-writer-{n}", daemon=True
                     )
                     thread.start()
                     self._workers.append(thread)
 
+    async def aclose(self) -> None:
+        """Wait for this loop's batches in flight, close its connections, then :meth:`stop`."""
+        pipeline = self._pipelines.pop(asyncio.get_running_loop(), None)
+        if pipeline is not None:
+            await pipeline.aclose()
+        self.stop()
+
     def stop(self) -> None:
-        """Finish what is queued and stop the threads."""
+        """Finish what is queued and stop the threads; close the idle connections."""
         with self._lock:
             workers, self._workers = self._workers, []
+            pipelines, self._pipelines = list(self._pipelines.values()), {}
         for _ in workers:
             self._queue.put(None)
         for thread in workers:
             thread.join(30)
+        for pipeline in pipelines:  # their loops have ended: nothing is in flight any more
+            pipeline.discard_idle()
 
     def _connection(self) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:  # opening a SQLite connection costs more than a small batch
             conn = self.engine.connect()
-            if conn.dialect.name == "postgresql":  # each batch is one statement: its own commit
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            else:  # this connection's fsyncs per commit (see the module's docstring)
-                conn.exec_driver_sql(f"PRAGMA synchronous={self.sqlite_synchronous}")
-                conn.commit()
+            # this connection's fsyncs per commit (see the module's docstring)
+            conn.exec_driver_sql(f"PRAGMA synchronous={self.sqlite_synchronous}")
+            conn.commit()
             self._local.conn = conn
         return conn
 
@@ -254,24 +290,154 @@ class IntakeWriter:
         _answer(batch, outcomes)
 
     def _store(self, batch: list[Pending]) -> dict[int, Stored]:
-        """Store ``batch`` in one transaction; the answer of each item by ``id(item)``."""
+        """Store ``batch`` in one SQLite transaction; the answer of each item by ``id(item)``."""
         received = self.clock()
-        stamp = received.isoformat().replace("+00:00", "Z")
-        first_of: dict[tuple[int, str], Pending] = {}
-        fresh: list[Pending] = []
-        for item in batch:
-            pair = (item.key_id, item.idempotency_key or "")
-            if item.idempotency_key is None or first_of.setdefault(pair, item) is item:
-                fresh.append(item)  # in arrival order: the events' ids follow it
+        stamp = _stamp(received)
+        first_of, fresh = _first_copies(batch)
         conn = self._connection()
-        store = _store_postgresql if conn.dialect.name == "postgresql" else _store_sqlite
-        answers, origin = store(conn, fresh, received, stamp)
-        for item in batch:  # later copies of a key within the batch
-            if id(item) not in answers:
-                pair = (item.key_id, item.idempotency_key or "")
-                first = origin.get(pair)  # None: the first copy's answer could not be read
-                answers[id(item)] = _replay(item, *first) if first else answers[id(first_of[pair])]
-        return answers
+        answers, origin = _store_sqlite(conn, fresh, received, stamp)
+        return _with_copies(batch, first_of, answers, origin)
+
+
+class _Pipeline:
+    """One event loop's PostgreSQL batches: up to ``writer.writers`` in flight at once.
+
+    Everything runs on the loop: the batch is taken, sent on an idle asynchronous
+    connection (or a new one), and its requests are answered when its statement returns,
+    without a thread or a GIL hand-over. A connection that failed is closed, not reused.
+    """
+
+    def __init__(self, writer: IntakeWriter, loop: asyncio.AbstractEventLoop) -> None:
+        self.writer = writer
+        self.loop = loop
+        self.queued: list[Pending] = []
+        self.idle: list[AsyncConnection] = []
+        self.in_flight = 0
+        self.flushing = False
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def put(self, item: Pending) -> None:
+        """Queue ``item`` for the next batch."""
+        self.queued.append(item)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        # called soon, not now: the requests resumed in this loop turn join the batch
+        if not self.flushing and self.queued and self.in_flight < self.writer.writers:
+            self.flushing = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.flushing = False
+        while self.queued and self.in_flight < self.writer.writers:
+            batch = self.queued[: self.writer.max_batch]
+            del self.queued[: len(batch)]
+            self.in_flight += 1
+            task = self.loop.create_task(self._commit(batch))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _commit(self, batch: list[Pending]) -> None:
+        try:
+            outcomes = await self._outcomes(batch)
+        finally:
+            self.in_flight -= 1
+            self._schedule()
+        _settle(
+            [(item.waiter[1], o) for item, o in zip(batch, outcomes, strict=True) if item.waiter]
+        )
+
+    async def _outcomes(self, batch: list[Pending]) -> list[Stored | BaseException]:
+        try:
+            answers = await self._store(batch)
+            return [answers[id(item)] for item in batch]
+        except Exception as exc:
+            if not _integrity_error(exc) or len(batch) == 1:
+                return [exc] * len(batch)
+            outcomes: list[Stored | BaseException] = []
+            for item in batch:  # one of them is at fault: each one alone
+                try:
+                    outcomes.append((await self._store([item]))[id(item)])
+                except Exception as alone:  # answered as a failure, never left waiting
+                    outcomes.append(alone)
+            return outcomes
+
+    async def _store(self, batch: list[Pending]) -> dict[int, Stored]:
+        """Store ``batch`` in one statement; the answer of each item by ``id(item)``."""
+        received = self.writer.clock()
+        stamp = _stamp(received)
+        first_of, fresh = _first_copies(batch)
+        conn = self.idle.pop() if self.idle else None
+        try:
+            if conn is None:
+                conn = await connect_async(self.writer.engine)
+            at = _micros(received, self.writer.engine.dialect)
+            answers, origin = await _store_postgresql(conn, fresh, at, stamp)
+        except BaseException:
+            if conn is not None:  # a database error may have broken it: a fresh one next
+                _discard(conn)
+            raise
+        self.idle.append(conn)
+        return _with_copies(batch, first_of, answers, origin)
+
+    async def aclose(self) -> None:
+        """Wait for the batches in flight (and what is queued), then close the connections."""
+        while self.tasks or self.queued:
+            if self.tasks:
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+            else:
+                await asyncio.sleep(0)
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    def discard_idle(self) -> None:
+        """Close the idle connections without the loop (it may have ended)."""
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            _discard(conn)
+
+
+def _integrity_error(exc: Exception) -> bool:
+    """A constraint refused a row (SQLSTATE class 23), not the connection or the statement."""
+    return str(getattr(exc, "sqlstate", "") or "").startswith("23")
+
+
+def _discard(conn: AsyncConnection) -> None:
+    """Close ``conn`` at once, without awaiting (a broken connection may fail to close)."""
+    with contextlib.suppress(Exception):
+        conn.pgconn.finish()
+
+
+def _stamp(received: dt.datetime) -> str:
+    return received.isoformat().replace("+00:00", "Z")
+
+
+def _first_copies(batch: list[Pending]) -> tuple[dict[tuple[int, str], Pending], list[Pending]]:
+    """The first item of each idempotency key (and every keyless one), in arrival order."""
+    first_of: dict[tuple[int, str], Pending] = {}
+    fresh: list[Pending] = []
+    for item in batch:
+        pair = (item.key_id, item.idempotency_key or "")
+        if item.idempotency_key is None or first_of.setdefault(pair, item) is item:
+            fresh.append(item)  # in arrival order: the events' ids follow it
+    return first_of, fresh
+
+
+def _with_copies(
+    batch: list[Pending],
+    first_of: dict[tuple[int, str], Pending],
+    answers: dict[int, Stored],
+    origin: dict[tuple[int, str], Origin],
+) -> dict[int, Stored]:
+    """``answers`` with the later copies of a key within the batch answered as its first."""
+    for item in batch:
+        if id(item) not in answers:
+            pair = (item.key_id, item.idempotency_key or "")
+            first = origin.get(pair)  # None: the first copy's answer could not be read
+            answers[id(item)] = _replay(item, *first) if first else answers[id(first_of[pair])]
+    return answers
 
 
 def _answer(batch: list[Pending], outcomes: list[Stored | BaseException]) -> None:
@@ -457,8 +623,8 @@ _PG_KNOWN = (
 )
 
 
-def _store_postgresql(
-    conn: Connection, fresh: list[Pending], received: dt.datetime, stamp: str
+async def _store_postgresql(
+    conn: AsyncConnection, fresh: list[Pending], at: Any, stamp: str
 ) -> tuple[dict[int, Stored], dict[tuple[int, str], Origin]]:
     """One statement (its own transaction), then the first answers of keys seen before."""
     origin: dict[tuple[int, str], Origin] = {}
@@ -479,10 +645,9 @@ def _store_postgresql(
         }
         for n, i in enumerate(fresh)
     ]
-    at = _micros(received, conn.dialect)
-    stored = conn.exec_driver_sql(_PG_STORE, {"rows": _json(rows), "stamp": stamp, "at": at}).all()
+    cursor = await conn.execute(_PG_STORE, {"rows": _json(rows), "stamp": stamp, "at": at})
     answers: dict[int, Stored] = {}
-    for n, intake_id in stored:
+    for n, intake_id in await cursor.fetchall():
         item = fresh[n]
         answer = answers[id(item)] = _accepted(item, int(intake_id), stamp)
         if item.idempotency_key is not None:
@@ -490,15 +655,16 @@ def _store_postgresql(
     seen = [i for i in fresh if id(i) not in answers]
     if seen:
         try:
+            cursor = await conn.execute(
+                _PG_KNOWN,
+                {
+                    "keys": sorted({i.key_id for i in seen}),
+                    "values": sorted({i.idempotency_key or "" for i in seen}),
+                },
+            )
             known = {
                 (int(k), str(v)): (str(d), int(c), str(b))
-                for k, v, d, c, b in conn.exec_driver_sql(
-                    _PG_KNOWN,
-                    {
-                        "keys": sorted({i.key_id for i in seen}),
-                        "values": sorted({i.idempotency_key or "" for i in seen}),
-                    },
-                )
+                for k, v, d, c, b in await cursor.fetchall()
             }
         except Exception:
             # the batch is committed: its new events keep their 202; only the retries whose

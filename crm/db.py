@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,7 +13,20 @@ from sqlalchemy.pool import NullPool
 
 from crm.errors import StoreError
 
-__all__ = ["check_sqlite_folder", "make_engine", "migrate", "session_scope", "sqlite_path"]
+__all__ = [
+    "check_sqlite_folder",
+    "connect_async",
+    "make_engine",
+    "migrate",
+    "session_scope",
+    "sqlite_path",
+]
+
+if TYPE_CHECKING:  # psycopg is imported when a connection is opened, not with this module
+    import psycopg
+
+    AsyncConnection = psycopg.AsyncConnection[Any]
+    """An asynchronous PostgreSQL connection (psycopg), as :func:`connect_async` opens it."""
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -57,6 +71,21 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             cur.close()
 
     return engine
+
+
+async def connect_async(engine: Engine) -> AsyncConnection:
+    """An asynchronous autocommit connection to ``engine``'s PostgreSQL database.
+
+    For statements run by an event loop itself, without a thread: the gateway's intake
+    writer (:mod:`api.groupcommit`), whose batches are each one statement and so their
+    own transaction. ``engine`` gives the URL (its driver name aside, psycopg's own).
+    """
+    if engine.dialect.name != "postgresql":
+        raise StoreError(f"{engine.url}: an asynchronous connection needs PostgreSQL")
+    import psycopg
+
+    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
 
 
 @contextmanager

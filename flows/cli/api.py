@@ -23,12 +23,22 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
-    workers: int = typer.Option(1, help="Server processes (uvicorn workers)."),
+    workers: int | None = typer.Option(
+        None,
+        help="Server processes (uvicorn workers); default: 1 on SQLite (one write lock), "
+        "one per core on PostgreSQL.",
+        show_default=False,
+    ),
 ) -> None:
     """Start the gateway (uvicorn) on the configured database; subcommands manage keys."""
     if ctx.invoked_subcommand is not None:
         return
     import uvicorn
+
+    from api.app import default_workers
+
+    if workers is None:
+        workers = default_workers(database_url())
 
     uvicorn.run(
         "api.app:create_app",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from gateway_helpers import NOW
+from sqlalchemy import Engine
 
-from api.groupcommit import IntakeWriter, Pending
+from api.groupcommit import IntakeWriter, Pending, Stored
 from crm import store
 from crm.db import make_engine
 
@@ -26,10 +28,10 @@ def _item(n: int, key: str | None, digest: str = "d") -> Pending:
     )
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_concurrent_requests_share_commits_and_keys_dedupe(db_url: str, threads: int) -> None:
+@pytest.mark.parametrize("writers", [1, 2])
+def test_concurrent_requests_share_commits_and_keys_dedupe(db_url: str, writers: int) -> None:
     engine = make_engine(db_url)
-    writer = IntakeWriter(engine, lambda: NOW, threads=threads)
+    writer = IntakeWriter(engine, lambda: NOW, writers=writers)
 
     async def run() -> list:  # type: ignore[type-arg]
         items = [_item(n, f"k{n % 50}") for n in range(200)] + [_item(999, None)]
@@ -140,3 +142,76 @@ def test_a_batch_written_with_synchronous_off_is_there_for_a_new_connection(
     assert [a.status_code for a in answers] == [202] * 30
     assert sorted(a.body["intake_id"] for a in answers) == list(range(1, 31))
     assert len(store.read_frame(sqlite_url, "intake_events")) == 30
+
+
+def _wait_for_a_blocked_statement(engine: Engine) -> None:
+    """Until a statement of this database waits for a lock (a batch held by another's key)."""
+    deadline = time.monotonic() + 10
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).scalar_one()
+            conn.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("no batch ever waited for the held key")
+
+
+def test_batches_in_flight_overlap_and_keep_keys_and_order(db_url: str) -> None:
+    """PostgreSQL: a batch held up does not hold up the next; a key is stored once across both."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one write lock: one batch at a time")
+    engine = make_engine(db_url)
+    writer = IntakeWriter(engine, lambda: NOW)
+    assert writer.writers == 2
+    blocker = engine.connect()  # another transaction holds key 'slow' until it rolls back
+    blocker.exec_driver_sql(
+        "INSERT INTO idempotency_records (key_id, idempotency_key, method, path, "
+        "request_sha256, status_code, response, created_at) "
+        "VALUES (1, 'slow', 'POST', '/v1/activities', 'd', 202, '{}', now())"
+    )
+
+    async def run() -> tuple[Stored, Stored, Stored]:
+        first = asyncio.ensure_future(writer.submit(_item(1, "slow")))
+        await asyncio.to_thread(_wait_for_a_blocked_statement, engine)
+        other = await writer.submit(_item(2, "k2"))  # on the second connection meanwhile
+        assert not first.done()
+        retry = asyncio.ensure_future(writer.submit(_item(1, "slow")))  # the same key again
+        await asyncio.sleep(0.2)
+        assert not retry.done()
+        blocker.rollback()  # one of the two batches stores 'slow', the other replays it
+        return await first, other, await retry
+
+    first, other, retry = asyncio.run(run())
+    writer.stop()
+    blocker.close()
+    engine.dispose()
+    assert first.status_code == other.status_code == retry.status_code == 202
+    # whichever of the two got the key once the blocker let go stored it; the other one
+    # waited for that commit and answers with its first response
+    assert first.replayed != retry.replayed and retry.body == first.body
+    events = store.read_frame(db_url, "intake_events")
+    assert sorted(events["external_id"]) == ["a1", "a2"]
+    stored = dict(zip(events["external_id"], events["intake_id"], strict=True))
+    assert stored["a1"] == first.body["intake_id"] and stored["a2"] == other.body["intake_id"]
+    assert len(store.read_frame(db_url, "idempotency_records")) == 2
+
+
+def test_closing_the_writer_answers_what_is_in_flight(db_url: str) -> None:
+    engine = make_engine(db_url)
+    writer = IntakeWriter(engine, lambda: NOW)
+
+    async def run() -> list[Stored]:
+        waiting = [asyncio.ensure_future(writer.submit(_item(n, f"k{n}"))) for n in range(40)]
+        await asyncio.sleep(0)  # every one queued, the first batch taken
+        await writer.aclose()
+        return await asyncio.gather(*waiting)
+
+    answers = asyncio.run(run())
+    engine.dispose()
+    assert [a.status_code for a in answers] == [202] * 40
+    assert sorted(a.body["intake_id"] for a in answers) == list(range(1, 41))
+    assert writer._pipelines == {} and writer._workers == []

@@ -235,3 +235,38 @@ def test_nightly_is_incremental_unless_told_full(
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert seen["incremental"] is incremental
+
+
+@pytest.mark.parametrize(
+    ("url", "given", "started"),
+    [
+        ("sqlite:///{tmp}/crm.db", [], 1),
+        ("postgresql+psycopg://crm@127.0.0.1:1/crm", [], 3),
+        ("postgresql+psycopg://crm@127.0.0.1:1/crm", ["--workers", "1"], 1),
+        ("sqlite:///{tmp}/crm.db", ["--workers", "2"], 2),
+    ],
+)
+def test_crm_api_starts_one_process_on_sqlite_and_one_per_core_on_postgresql(
+    url: str,
+    given: list[str],
+    started: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    import uvicorn
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    monkeypatch.setenv("CRM_DATABASE_URL", url.format(tmp=tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["api", "--port", "8123", *given])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert [(c["app"], c["port"], c["workers"]) for c in calls] == [
+        ("api.app:create_app", 8123, started)
+    ]
