@@ -193,7 +193,7 @@ def _score(
         fs = model if hasattr(model, "m_") else model.fit(all_levels[train_mask])
     if "birth_date" in different_if:
         # a decision, not a disagreement of fields: the model still learns from these pairs
-        different |= undated_conflict(levels) & ~_same_id(levels)
+        different |= undated_conflict(levels, comp.similarity) & ~_same_id(levels)
         # the younger and the elder of one name: apart unless something personal ties
         # them and no own contact contradicts it (a family mailbox with two mobiles)
         tied = personal_ties(keys, comp, different) & ~_contact_conflict(levels)
@@ -204,7 +204,7 @@ def _score(
     return score, weight, different, fs
 
 
-def undated_conflict(levels: pd.DataFrame) -> np.ndarray:
+def undated_conflict(levels: pd.DataFrame, similarity: pd.DataFrame | None = None) -> np.ndarray:
     """Pairs that nothing personal ties together and whose own contacts say "two people".
 
     A parent and an adult child of one name share the surname, the address, the postcode,
@@ -217,13 +217,16 @@ def undated_conflict(levels: pd.DataFrame) -> np.ndarray:
 
     * one record has no birth date and no patronymic agrees, or
     * the given names are only alike (level 1: similar spelling, one typo apart), not
-      one name, and both the phones and the emails differ, or
+      one name, or one name only through the everyday-form table and spelt unlike
+      (``Shirley``, ``Sherri``; ``Алла``, ``Александра``), and both the phones and the
+      emails differ, or
     * one record has no given name (left empty or a placeholder such as ``asdf``) and
       the emails differ: a twin's card without a name shares the surname, the birth
       date, the patronymic, the home and often the phone with the other twin; only the
       own mailbox is the person's.
 
-    A shared external id still overrides (see :func:`_score`).
+    A shared external id still overrides (see :func:`_score`). ``similarity`` (the
+    comparison's, ``sim_first_name``) tells a name spelt unlike from one spelt alike.
     """
     out = np.zeros(len(levels), dtype=bool)
     if "birth_date" not in levels or "email" not in levels:
@@ -238,6 +241,11 @@ def undated_conflict(levels: pd.DataFrame) -> np.ndarray:
     if "first_name" in levels:
         given = levels["first_name"].to_numpy()
         out |= (given == 1) & (email == 0) & (phone == 0)
+        if similarity is not None and "first_name" in similarity:
+            # one name only through the everyday-form table (Shirley / Sherri, Алла /
+            # Александра), spelt unlike: as alike as level 1 for twins
+            unlike = np.nan_to_num(similarity["first_name"].to_numpy(), nan=1.0) < 0.94
+            out |= (given == 2) & unlike & (email == 0) & (phone == 0)
         out |= (given == -1) & (email == 0)
     return out
 
@@ -610,7 +618,9 @@ def find_duplicates(
     different |= withdrawn
     # two people of one name told apart by the undated rules: an undated member one of
     # them vetoes leaves the cluster (a typed-over birth date is no such proof)
-    told_apart = undated_conflict(comp.levels) | comp.generation_differs | withdrawn
+    told_apart = (
+        undated_conflict(comp.levels, comp.similarity) | comp.generation_differs | withdrawn
+    )
     labels = centre_clusters(
         keys.n, a, b, score, is_match, different, np.isnat(keys.birth), namesakes & told_apart
     )

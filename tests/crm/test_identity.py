@@ -1087,3 +1087,33 @@ def test_a_family_mailbox_with_two_mobiles_ties_no_junior_to_his_namesake() -> N
     assert clusters_of(frame) == [{7, 9}]
     links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
     assert {(5, 6), (7, 8)} <= links
+
+
+def test_twins_named_by_an_everyday_form_table_with_their_own_contacts_stay_apart() -> None:
+    # one birth date, one patronymic, one home; Алла is in a table a form of Александра
+    # and Sherri of Shirley, but spelt unlike, each with an own mobile and mailbox: twins
+    home = dict(
+        last_name="Носкова",
+        middle_name="Софроновна",
+        birth_date="11.08.1990",
+        address="пер. Проезжий, д. 55, кв. 207",
+        postcode="883366",
+    )
+    home_en = dict(
+        last_name="Murphy",
+        birth_date="04/28/1998",
+        address="Flat 40, Studio 21s, Ball Knoll",
+        postcode="L2 6UF",
+    )
+    rows = [
+        dict(home, first_name="Алла", phone="+7 (967) 139-61-45", email="alla_noskova@rambler.ru"),
+        dict(home, first_name="Александра", phone="+79339956797", email="a.noskova78@mail.ru"),
+        dict(home_en, first_name="Shirley", phone="+447157997800", email="shirleym@icloud.com"),
+        dict(home_en, first_name="Sherri", phone="+44 7678 299453", email="sherri_m@hotmail.com"),
+    ]
+    result = find_duplicates(people([*BASE, *rows]), ROLES, id_col="customer_id")
+    assert (result.clusters.cluster_size == 1).all()
+    pairs = result.pairs.set_index(["id_a", "id_b"])
+    assert pairs.loc[(5, 6), "lvl_first_name"] == pairs.loc[(7, 8), "lvl_first_name"] == 2
+    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    assert {(5, 6), (7, 8)} <= links
