@@ -491,8 +491,8 @@ def compare(keys: Keys, a: np.ndarray, b: np.ndarray) -> Comparison:
     mna = (ma - ya.astype("datetime64[M]")).astype(np.int64)
     mnb = (mb - yb.astype("datetime64[M]")).astype(np.int64)
     eq = (ya == yb).astype(int) + (mna == mnb) + (dda == ddb)
-    # a differing year is a typo only when it is one digit off (1975/1976, 1975/1957):
-    # a father and a son born on one day and month 30 years apart are two dates
+    # a differing year is a typo only one year, one digit or two swapped digits off
+    # (year_typo): a father and a son born on one day and month 34 years apart differ
     years = ya.astype(np.int64) + 1970, yb.astype(np.int64) + 1970
     eq = eq - ((eq == 2) & (ya != yb) & ~year_typo(*years))
     # day and month swapped (04.02 against 02.04): both 0-based, day index d is day d + 1

@@ -213,7 +213,9 @@ def undated_conflict(levels: pd.DataFrame, similarity: pd.DataFrame | None = Non
     of it and the birth date; only their given names differ, sometimes by little (``Анна``,
     ``Иванна``). What is personal is the mobile and the own mailbox. So a pair is two
     people (a household link when they share an address or a phone, never merged) when
-    its emails differ (neither equal nor the same local part) or its phones differ, and
+    its emails differ (neither equal nor the same local part), or its phones differ and
+    its emails are not one mailbox (the same local part on another domain is the name's:
+    ``teresa.carlson@gmail.com``, ``teresa.carlson@yahoo.com``), and
 
     * one record has no birth date and no patronymic agrees, or
     * the given names are only alike (level 1: similar spelling, one typo apart), not
@@ -269,8 +271,8 @@ def generation_conflict(comp: Comparison) -> np.ndarray:
     with the marked record (a household link when they share a home), unless a personal
     tie holds (:func:`personal_ties`: the same own mobile or mailbox, an external id)
     that no own contact contradicts: one mailbox that the father and the son both gave,
-    with a mobile each, is the family's. With both birth dates equal (or a day and month swapped) they are one person; with
-    different dates the birth-date veto already holds.
+    with a mobile each, is the family's. With both birth dates equal (or a day and month
+    swapped) they are one person; with different dates the birth-date veto already holds.
     """
     birth = comp.levels["birth_date"].to_numpy() if "birth_date" in comp.levels else None
     undated = birth < 1 if birth is not None else np.ones(len(comp.a), dtype=bool)
