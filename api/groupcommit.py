@@ -10,11 +10,12 @@ On PostgreSQL the batches are written from the event loop itself, on asynchronou
 connections, and two of them are in flight at once: while one batch waits for its commit
 (its WAL flush on a durable server) the next one forms and is sent on the other connection,
 and the one after that forms while both are out. No thread is involved. It used to be two
-writer threads: each batch then had to take the GIL back from the event loop several times
-(woken by the queue, back from the socket wait for each statement), and a thread asking
-for the GIL from a busy loop waits up to the interpreter's switch interval (5 ms) each
-time, so under load the batches' own time was mostly their wait for the GIL, and events
-queued behind them (the slowest 1% waited 60 ms for a batch with one gateway process).
+writer threads, each batch taking the GIL back from the busy event loop several times (woken
+by the queue, back from each socket wait), and a thread asking for the GIL waits up to the
+interpreter's switch interval (5 ms) each time; with one gateway process the slowest 1%
+waited 60 ms for a batch. Measured in alternated rounds (``bench/results/intake.md``, one
+process, fsync-off server): p99 32-83 ms against 40-131 ms for the threads; a shorter switch
+interval for the threads was not conclusive, so the GIL is the likely, not a proven, cause.
 
 On SQLite there is one write lock and the driver blocks, so one writer thread takes the
 batches from a queue, and answers each batch's requests with one call into their event
