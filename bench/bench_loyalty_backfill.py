@@ -13,13 +13,33 @@ worker's peak resident memory (``ru_maxrss``) covers the whole loyalty step.
 
 Run ``.venv/bin/python -m bench.bench_loyalty_backfill [--customers 1000000]``; the table is
 written to ``bench/results/loyalty_backfill.md``.
+
+``--base FILE`` runs the step instead on a copy of an existing SQLite database as the first
+night's loyalty step sees it, prepared once (not timed) by ``--prepare``: a copy of a
+database (``bench_nightly --snapshot``'s ``night-1.db``, which is only read) upgraded to
+the head revision, its loyalty tables (ledger, tier history, return marks) emptied and the
+file vacuumed, which gives back night 1's inputs after its hygiene and dedup (vacuumed, so
+the ledger is written into new pages as on the first night, not into journalled free ones).
+Each run copies the prepared file into ``--work`` (default a temporary folder), runs the
+step as of night 1's loyalty day (``--as-of``, default :data:`bench.bench_nightly.NIGHT_1`)
+with the 1,100-day lookback, removes the copy, and prints one JSON line: wall and CPU
+seconds per step, entries, points, liability, resident memory at the step's start and its
+peak, load averages. Nothing is written to the results file::
+
+    .venv/bin/python -m bench.bench_loyalty_backfill --prepare /tmp/n1m-snap/night-1.db \\
+        --base /tmp/me/night-1-before-loyalty.db
+    flock /tmp/crm-bench.lock .venv/bin/python -m bench.bench_loyalty_backfill \\
+        --base /tmp/me/night-1-before-loyalty.db --work /tmp/me
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +49,7 @@ import pandas as pd
 
 from bench._worker import run_worker, write_report
 
-__all__ = ["main", "seed_base"]
+__all__ = ["main", "prepare_base", "run_on_base", "seed_base"]
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "loyalty_backfill.md"
@@ -152,12 +172,107 @@ def _work(customers: int) -> dict[str, float]:
     }
 
 
+def _rss_mb() -> float:
+    """The resident memory of this process now (not its peak), in MB."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def run_on_base(base: str, as_of: dt.datetime, work: str) -> dict[str, float]:
+    """The first night's loyalty step on a copy of ``base`` in ``work``, timed step by step.
+
+    The copy is upgraded and its loyalty tables emptied before the clock starts (see the
+    module's docstring); it is removed at the end.
+    """
+    from crm import store
+    from crm.db import migrate
+    from flows import loyalty as fl
+    from loyalty import balances, load_rules
+
+    rules = load_rules(RULES)
+    _, end = fl.loyalty_day(rules, None, as_of)
+    copy = Path(work) / "loyalty_backfill.db"
+    shutil.copyfile(base, copy)
+    try:
+        url = f"sqlite:///{copy}"
+        migrate(url)
+        if len(store.read_frame(url, "SELECT entry_id FROM loyalty_ledger LIMIT 1")):
+            raise SystemExit(f"{base} has ledger entries: prepare it first (--prepare)")
+        start_rss, load_start = _rss_mb(), os.getloadavg()[0]
+        steps: dict[str, float] = {}
+        t0, c0 = time.perf_counter(), time.process_time()
+
+        def timed(name: str, t: float, c: float) -> tuple[float, float]:
+            now, cpu = time.perf_counter(), time.process_time()
+            steps[f"{name}_s"], steps[f"{name}_cpu_s"] = round(now - t, 1), round(cpu - c, 1)
+            return now, cpu
+
+        since = end - pd.Timedelta(days=LOOKBACK)
+        inputs = fl.load_inputs(url, end, since, rules)
+        t, c = timed("load", t0, c0)
+        plan = fl.plan_day(inputs, rules, end, LOOKBACK)
+        t, c = timed("plan", t, c)
+        written = fl.write_plan(url, plan, end)
+        t, c = timed("write", t, c)
+        bal = balances(fl.ledger_after(inputs, plan), end, point_value=rules.program.point_value)
+        timed("publish", t, c)
+        return {
+            "entries": float(len(plan.entries)),
+            "written": float(written["entries_written"]),
+            "points": float(plan.entries["points"].sum()),
+            "members": float(len(bal)),
+            "liability": float(bal["liability"].sum()),
+            "tier_changes": float(len(plan.tier_changes)),
+            **steps,
+            "total_s": round(time.perf_counter() - t0, 1),
+            "cpu_s": round(time.process_time() - c0, 1),
+            "start_rss_mb": round(start_rss),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "load_start": load_start,
+            "load_end": os.getloadavg()[0],
+        }
+    finally:
+        copy.unlink(missing_ok=True)
+        Path(f"{copy}-journal").unlink(missing_ok=True)
+
+
+def prepare_base(source: str, out: str) -> None:
+    """Copy ``source`` to ``out`` as the first night's loyalty step reads it (see the module)."""
+    from crm import store
+    from crm.db import migrate
+
+    shutil.copyfile(source, out)
+    url = f"sqlite:///{out}"
+    migrate(url)
+    for table in ("loyalty_return_marks", "loyalty_tier_history", "loyalty_ledger"):
+        store.execute(url, f"DELETE FROM {table}")
+    with store.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("VACUUM")
+        cur.fetchall()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, action="append", help="members of the base")
+    parser.add_argument("--base", help="an existing SQLite database: run on a copy of it")
+    parser.add_argument("--work", help="the folder of --base's copy (default: a temporary one)")
+    parser.add_argument("--as-of", help="--base's night (default bench_nightly's NIGHT_1)")
+    parser.add_argument("--prepare", metavar="SOURCE", help="write --base from SOURCE first")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = args.customers or [1_000_000]
+    if args.prepare:
+        if not args.base:
+            parser.error("--prepare needs --base (the file to write)")
+        prepare_base(args.prepare, args.base)
+        return 0
+    if args.base:
+        from bench.bench_nightly import NIGHT_1
+
+        night = dt.datetime.fromisoformat(args.as_of) if args.as_of else NIGHT_1
+        with tempfile.TemporaryDirectory(dir=args.work) as work:
+            print(json.dumps(run_on_base(args.base, night, work)))
+        return 0
     if args.worker:
         print(json.dumps(_work(sizes[0])))
         return 0

@@ -17,10 +17,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from loyalty.entries import (
     _DAY_US,
     _NAT_US,
+    _arrow_text,
     _has_key,
     _small,
     _us,
@@ -134,14 +137,18 @@ def _local_days(us: np.ndarray, zone: zoneinfo.ZoneInfo) -> np.ndarray:
     return local.to_numpy(dtype="datetime64[us]").astype("datetime64[D]").astype(np.int64)
 
 
-def _member(values: np.ndarray, allowed: frozenset[str]) -> np.ndarray:
+def _member(values: Any, allowed: frozenset[str]) -> np.ndarray:
+    """Whether each text value is one of ``allowed`` (an object array, or a categorical)."""
+    if isinstance(values, pd.Categorical):
+        hit = [i for i, name in enumerate(values.categories) if name in allowed]
+        return np.isin(values.codes, hit)
     if _small(len(values)):
         return np.fromiter((v in allowed for v in values.tolist()), dtype=bool, count=len(values))
     return np.isin(values, list(allowed))
 
 
 def _scope_mask(
-    scope: _Scope, amount: np.ndarray, day: np.ndarray, category: np.ndarray, channel: np.ndarray
+    scope: _Scope, amount: np.ndarray, day: np.ndarray, category: Any, channel: Any
 ) -> np.ndarray:
     mask = amount >= scope.min_amount - _EPS
     if scope.categories is not None:
@@ -158,14 +165,15 @@ def _scope_mask(
 def _components(
     amount: np.ndarray,
     day: np.ndarray,
-    category: np.ndarray,
-    channel: np.ndarray,
-    tier: np.ndarray,
+    category: Any,
+    channel: Any,
+    tier: Any,
     rules: Rules,
 ) -> np.ndarray:
     """The points matrix: one column per rule, tier bonus and promotion, capped per order.
 
-    Its columns are labelled by ``_program(rules).labels`` (and ``.reasons``).
+    Its columns are labelled by ``_program(rules).labels`` (and ``.reasons``). The text
+    columns are object arrays or categoricals (:func:`_column`).
     """
     prog = _program(rules)
     n = len(amount)
@@ -193,17 +201,30 @@ def _components(
         cols.append(np.where(mask, extra, 0))
     if not cols:
         return np.zeros((n, 0), dtype=np.int64)
-    matrix = np.column_stack(cols).astype(np.int64)
+    matrix = np.column_stack(cols).astype(np.int64, copy=False)
     cap_all = rules.program.max_points_per_order
     if cap_all is not None:
-        # the cap is filled in priority order: purchase rules, then tier, then promotions
-        before = np.cumsum(matrix, axis=1) - matrix
-        matrix = np.clip(cap_all - before, 0, matrix)
+        # the cap is filled in priority order: purchase rules, then tier, then promotions;
+        # it changes only the orders where a running total passes it (a handful), so only
+        # those are clipped, not a copy of the whole matrix per step
+        running = np.zeros(n, dtype=np.int64)
+        passed = np.zeros(n, dtype=bool)
+        for col in cols:
+            running += col
+            passed |= running > cap_all
+        over = np.flatnonzero(passed)
+        if len(over):
+            part = matrix[over]
+            matrix[over] = np.clip(cap_all - (np.cumsum(part, axis=1) - part), 0, part)
     return matrix
 
 
-def _column(orders: pd.DataFrame, name: str, default: str, keep: np.ndarray | None) -> np.ndarray:
-    """Column ``name`` as text (missing: ``default``), the ``keep`` rows, an object array."""
+def _column(orders: pd.DataFrame, name: str, default: str, keep: np.ndarray | None) -> Any:
+    """Column ``name`` as text (missing: ``default``), the ``keep`` rows.
+
+    An object array for a few rows; for many, a categorical encoded by Arrow (a handful of
+    categories and channels: comparing codes instead of ten million Python strings).
+    """
     if name not in orders:
         n = len(orders) if keep is None else len(keep)
         return np.full(n, default, dtype=object)
@@ -216,8 +237,14 @@ def _column(orders: pd.DataFrame, name: str, default: str, keep: np.ndarray | No
             dtype=object,
             count=len(values),
         )
-    values = col.fillna(default).astype("str").to_numpy(dtype=object)
-    return values if keep is None else values[keep]
+    text = _arrow_text(col.fillna(default).astype("str"))
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    coded = pc.dictionary_encode(text)
+    codes = np.asarray(coded.indices.to_numpy(zero_copy_only=False))
+    return pd.Categorical.from_codes(
+        codes if keep is None else codes[keep], categories=coded.dictionary.to_pylist()
+    )
 
 
 def purchase_entries(orders: pd.DataFrame, rules: Rules) -> pd.DataFrame:
@@ -278,16 +305,21 @@ def purchase_entries(orders: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     if len(rows) == 0:
         return empty_ledger()
     order_id = values("order_id", np.int64)[rows]
-    label = prog.labels[cols]
+    label: Any
+    reason: Any
     if _small(len(rows)):
+        label, reason = prog.labels[cols], prog.reasons[cols]
         oid: Any = np.asarray([str(v) for v in order_id.tolist()], dtype=object)
         key: Any = np.asarray(
             [f"earn:{o}:{lab}" for o, lab in zip(oid.tolist(), label.tolist(), strict=True)],
             dtype=object,
         )
     else:
-        oid = pd.Series(order_id).astype("str")
-        key = "earn:" + oid + ":" + pd.Series(label, dtype="str")
+        # in Arrow, column by column: the labels decoded from their column numbers and the
+        # order ids printed by a cast, rather than ten million Python strings for each
+        label, reason = _decode(cols, prog.labels), _decode(cols, prog.reasons)
+        oid = pc.cast(pa.array(order_id), pa.string())
+        key = pc.binary_join_element_wise("earn:", oid, ":", label, "")
     when = when_us[rows]
     hold = np.where(when == _NAT_US, _NAT_US, when + rules.program.hold_days * _DAY_US)
     return make_entries(
@@ -295,7 +327,7 @@ def purchase_entries(orders: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         customer_id=values("customer_id", np.int64)[rows],
         kind="earn",
         points=matrix[rows, cols],
-        reason=prog.reasons[cols],
+        reason=reason,
         rule=label,
         occurred_at=when.view("datetime64[us]"),
         available_at=hold.view("datetime64[us]"),
@@ -303,6 +335,12 @@ def purchase_entries(orders: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         source_kind="order",
         source_id=oid,
     )
+
+
+def _decode(codes: np.ndarray, names: np.ndarray) -> pa.Array:
+    """``names[codes]`` as Arrow strings, decoded in C (``names``: a few distinct texts)."""
+    table = pa.array(names.tolist(), type=pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes, type=pa.int32()), table).cast(pa.string())
 
 
 def max_burn_points(amount: float, available: int, rules: Rules) -> int:

@@ -137,6 +137,43 @@ def test_key_lookup_matches_isin_and_never_matches_a_missing_key() -> None:
     assert _isin(values.iloc[:0], keys).tolist() == []
 
 
+def test_a_few_keys_looked_up_in_many_find_the_first_position_either_way() -> None:
+    # the big-frame lookup hashes the smaller side: a repeated key gives its first position,
+    # a repeated value the same position as its first occurrence, a missing one never matches
+    from loyalty import entries
+    from loyalty.entries import _lookup
+
+    keys = pd.Series([f"earn:{i % 900}" for i in range(1000)] + [None], dtype="str")
+    values = pd.Series(["earn:5", None, "earn:899", "nope", "earn:5", "earn:950"], dtype="str")
+    expected = [5, -1, 899, -1, 5, -1]
+    assert _lookup(values, keys).tolist() == expected  # small: a dict
+    saved = entries.SMALL_ROWS
+    entries.SMALL_ROWS = 0
+    try:
+        assert _lookup(values, keys).tolist() == expected  # few values in many keys
+        assert _lookup(keys, values).tolist() == [
+            0 if k == "earn:5" else 2 if k == "earn:899" else -1 for k in keys
+        ]  # many values in few keys: the hash table is built on the keys
+    finally:
+        entries.SMALL_ROWS = saved
+
+
+def test_repeated_keys_are_found_on_both_paths() -> None:
+    from loyalty import entries
+    from loyalty.entries import _repeats
+
+    twice = pd.Series(["a", "b", "a"], dtype="str")
+    once = pd.Series(["a", "b", None], dtype="str")
+    saved = entries.SMALL_ROWS
+    try:
+        for small in (saved, 0):
+            entries.SMALL_ROWS = small
+            assert _repeats(twice) and not _repeats(once)
+            assert _repeats(pd.Series(["a", None, None], dtype="str"))  # as pandas' duplicated
+    finally:
+        entries.SMALL_ROWS = saved
+
+
 # --------------------------------------------------------------------------- issue 14 defects
 def test_a_referred_order_returned_gives_each_customer_their_own_offset() -> None:
     # order 7 of friend 2 granted 2 its base and friend points and referrer 1 its points;
