@@ -670,6 +670,9 @@ def _write_in(
 
 #: Appends of at least this many rows take the bulk path (:func:`_bulk_append`).
 BULK_ROWS = 100_000
+#: SQLite's page cache, in KiB, on the connection of a bulk append that rebuilds indexes: it
+#: also sizes the sorted runs of ``CREATE INDEX`` (the connection is the write's own)
+BULK_CACHE_KIB = 262_144
 
 
 def _bulk_write(
@@ -741,11 +744,15 @@ def _bulk_append(
         for drop, create in drops:
             cur.execute(drop)
             restore.append(create)
-    cur.adbc_ingest(table, data, mode="append")
     if dialect == "sqlite" and restore:
-        # CREATE INDEX sorts with helper threads when allowed (off by default): ~15% on 2 cores
-        cur.execute(f"PRAGMA threads={min(8, os.cpu_count() or 1)}")
-        cur.fetchall()
+        # CREATE INDEX sorts with helper threads when allowed (off by default): ~15% on 2 cores;
+        # and in runs as large as the page cache: SQLite's default 2 MB spills a 19M-key
+        # index as some 400 runs to temporary files, merged in several passes, which on a
+        # disk shared with other jobs took 15-50 s of waiting where 256 MB runs took 1-3 s
+        for pragma in (f"threads={min(8, os.cpu_count() or 1)}", f"cache_size=-{BULK_CACHE_KIB}"):
+            cur.execute(f"PRAGMA {pragma}")
+            cur.fetchall()
+    cur.adbc_ingest(table, data, mode="append")
     for create in restore:  # indexes first, then foreign keys (their order in ``drops``)
         cur.execute(create)
     for column, parent, parent_column in deferred:

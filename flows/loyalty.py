@@ -56,6 +56,7 @@ __all__ = [
     "Inputs",
     "day_end",
     "ledger_after",
+    "liability",
     "load_inputs",
     "loyalty_daily_flow",
     "loyalty_day",
@@ -451,8 +452,10 @@ def write_plan(url: str, plan: DayPlan, created_at: dt.datetime) -> dict[str, in
     is appended in bulk instead, checked by the same unique index: if another run wrote
     some of its keys meanwhile, the write fails whole and the rerun adds the rest.
     """
-    entries = plan.entries[LEDGER_COLUMNS].copy()
-    entries["created_at"] = pd.Timestamp(created_at).tz_convert("UTC")
+    # a new frame on the plan's columns (copy on write): not a copy of ten million entries
+    entries = plan.entries[LEDGER_COLUMNS].assign(
+        created_at=pd.Timestamp(created_at).tz_convert("UTC")
+    )
     tiers = plan.tier_changes[TIER_HISTORY_COLUMNS]
     if len(entries) >= store.BULK_ROWS:
         ledger = store.write_frame(url, entries, "loyalty_ledger", mode="append")
@@ -500,17 +503,29 @@ def _write(url: str, plan: DayPlan) -> dict[str, int]:
     return write_plan(url, plan, _now())
 
 
+def liability(inputs: Inputs, plan: DayPlan, rules: Rules, as_of: dt.datetime) -> pd.DataFrame:
+    """Each customer's :func:`loyalty.balances` once ``plan`` is written (:func:`ledger_after`).
+
+    From the ledger as written (what was read plus the plan: a write only adds the plan's
+    keys), so it needs no database and runs while the plan is being written.
+    """
+    return balances(ledger_after(inputs, plan), as_of, point_value=rules.program.point_value)
+
+
+@task(name="compute liability", cache_policy=NO_CACHE)
+def _liability(inputs: Inputs, plan: DayPlan, rules: Rules, as_of: dt.datetime) -> pd.DataFrame:
+    return liability(inputs, plan, rules, as_of)
+
+
 @task(name="publish liability", cache_policy=NO_CACHE)
 def _publish(
     url: str,
     inputs: Inputs,
-    plan: DayPlan,
+    bal: pd.DataFrame,
     rules: Rules,
     as_of: dt.datetime,
     counts: dict[str, int],
 ) -> None:
-    # the ledger as written: what was read plus the plan (a write only adds the plan's keys)
-    bal = balances(ledger_after(inputs, plan), as_of, point_value=rules.program.point_value)
     totals = bal[["balance", "pending", "available", "expiring", "liability"]].sum()
     scope = "Members with points"
     if not inputs.whole_ledger:  # a day run read only the customers it booked
@@ -564,9 +579,17 @@ def loyalty_daily_flow(
     url = url or get_settings().resolved_database_url
     inputs = _load(url, end, rules, lookback_days)
     plan = _plan(inputs, rules, end, lookback_days)
-    written = _write(url, plan)
+    # the write runs on a thread of the task runner (both databases' drivers release the GIL)
+    # while the liability is computed on the other core: a backfill's write of twenty
+    # million entries and its liability no longer add up
+    writing = _write.submit(url, plan)
+    try:
+        bal = _liability(inputs, plan, rules, end)
+    finally:
+        writing.wait()
+    written = writing.result()
     counts = {**plan.steps, **written}
     logger.info("loyalty run for %s: %s", day, counts)
-    _publish(url, inputs, plan, rules, end, counts)
+    _publish(url, inputs, bal, rules, end, counts)
     granted = plan.entries["points"]
     return {**counts, "points_granted": int(granted[granted > 0].sum())}
