@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm.identity import (
+    DuplicateResult,
     FellegiSunter,
     RoleError,
     find_duplicates,
@@ -40,6 +41,11 @@ def people(rows: list[dict[str, object]]) -> pd.DataFrame:
             frame[col] = None
     frame.insert(0, "customer_id", np.arange(1, len(frame) + 1))
     return frame
+
+
+def found_links(result: DuplicateResult) -> set[tuple[int, int]]:
+    """The household links a run found, as ``(id_a, id_b)`` pairs."""
+    return set(zip(result.households["id_a"], result.households["id_b"], strict=True))
 
 
 def clusters_of(frame: pd.DataFrame, **kwargs: object) -> list[set[int]]:
@@ -561,7 +567,7 @@ def test_a_parent_and_a_child_of_one_name_without_a_birth_date_are_a_household()
     frame = people([*BASE, father, son, mother_en, daughter_en, son_mobile])
     result = find_duplicates(frame, ROLES, id_col="customer_id")
     assert (result.clusters.cluster_size == 1).all()
-    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    links = found_links(result)
     assert {(5, 6), (7, 8), (5, 9)} <= links
 
 
@@ -641,7 +647,7 @@ def test_twins_with_alike_given_names_and_their_own_phones_and_mailboxes_stay_ap
     assert (result.clusters.cluster_size == 1).all()
     pairs = result.pairs.set_index(["id_a", "id_b"])
     assert pairs.loc[(5, 6), "lvl_first_name"] == pairs.loc[(7, 8), "lvl_first_name"] == 1
-    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    links = found_links(result)
     assert {(5, 6), (7, 8)} <= links
 
 
@@ -679,7 +685,7 @@ def test_an_undated_record_matching_two_people_of_one_name_joins_neither() -> No
     ]
     result = find_duplicates(people([*BASE, *rows]), ROLES, id_col="customer_id")
     assert (result.clusters.cluster_size == 1).all()
-    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    links = found_links(result)
     assert {(5, 7), (6, 7), (8, 10), (9, 10)} <= links
 
 
@@ -728,7 +734,7 @@ def test_a_junior_and_an_undated_record_of_his_name_are_a_household() -> None:
     frame = people([*BASE, *rows])
     result = find_duplicates(frame, ROLES, id_col="customer_id")
     assert clusters_of(frame) == [{7, 9}]
-    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    links = found_links(result)
     assert {(5, 6), (7, 8)} <= links
 
 
@@ -836,7 +842,7 @@ def test_a_contact_shared_by_people_at_different_postcodes_is_no_household() -> 
         ),
     ]
     result = find_duplicates(people([*BASE, *rows]), ROLES, id_col="customer_id")
-    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    links = found_links(result)
     assert (5, 6) not in links and (7, 8) not in links
     assert (5, 9) in links
 
@@ -867,7 +873,7 @@ def test_a_twins_card_without_a_given_name_and_with_an_own_mailbox_is_a_househol
     ]
     result = find_duplicates(people([*BASE, *rows]), ROLES, id_col="customer_id")
     assert (result.clusters.cluster_size == 1).all()
-    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    links = found_links(result)
     assert {(5, 6), (7, 8)} <= links
 
 
@@ -936,7 +942,7 @@ def test_a_father_and_a_son_born_on_one_day_and_month_decades_apart_are_two_date
     assert (result.clusters.cluster_size == 1).all()
     pairs = result.pairs.set_index(["id_a", "id_b"])
     assert pairs.loc[(5, 6), "lvl_birth_date"] == pairs.loc[(7, 8), "lvl_birth_date"] == 0
-    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    links = found_links(result)
     assert {(5, 6), (7, 8)} <= links
     # a mistyped or swapped digit, a year one off, a two-digit year typed wrong: typos
     ya = np.array([1975, 1975, 1999, 1994, 1971, 1968])
@@ -1002,7 +1008,7 @@ def test_two_given_names_of_the_base_spelt_alike_are_two_people() -> None:
     assert clusters_of(frame) == [{9, 10}]
     pairs = result.pairs.set_index(["id_a", "id_b"])
     assert pairs.loc[(5, 6), "lvl_first_name"] == pairs.loc[(7, 8), "lvl_first_name"] == 0
-    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    links = found_links(result)
     assert {(5, 6), (7, 8)} <= links
 
 
@@ -1048,7 +1054,7 @@ def test_a_name_made_mailbox_on_another_domain_with_another_phone_ties_no_one() 
     ]
     result = find_duplicates(people([*BASE, *rows]), ROLES, id_col="customer_id")
     assert (result.clusters.cluster_size == 1).all()
-    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    links = found_links(result)
     assert {(5, 6), (7, 8)} <= links
 
 
@@ -1085,7 +1091,7 @@ def test_a_family_mailbox_with_two_mobiles_ties_no_junior_to_his_namesake() -> N
     frame = people([*BASE, *rows])
     result = find_duplicates(frame, ROLES, id_col="customer_id")
     assert clusters_of(frame) == [{7, 9}]
-    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    links = found_links(result)
     assert {(5, 6), (7, 8)} <= links
 
 
@@ -1115,5 +1121,5 @@ def test_twins_named_by_an_everyday_form_table_with_their_own_contacts_stay_apar
     assert (result.clusters.cluster_size == 1).all()
     pairs = result.pairs.set_index(["id_a", "id_b"])
     assert pairs.loc[(5, 6), "lvl_first_name"] == pairs.loc[(7, 8), "lvl_first_name"] == 2
-    links = set(zip(result.households["id_a"], result.households["id_b"], strict=True))
+    links = found_links(result)
     assert {(5, 6), (7, 8)} <= links
