@@ -634,7 +634,7 @@ def customer_partition(ids: pd.Series | np.ndarray, partitions: int) -> np.ndarr
 
 
 def partition_condition(part: int, partitions: int, column: str = CUSTOMER_ID) -> str:
-    """The SQL condition selecting partition ``part`` of ``partitions`` (:func:`customer_partition`).
+    """The SQL condition selecting part ``part`` of ``partitions`` (:func:`customer_partition`).
 
     Rows without a customer (``NULL``) are in no part, as in :func:`partition_tables`. The
     arguments are integers checked here, so the text is safe to put into a ``WHERE`` clause.
@@ -652,7 +652,10 @@ def partition_condition(part: int, partitions: int, column: str = CUSTOMER_ID) -
 def partition_tables(
     tables: Mapping[str, pd.DataFrame], partitions: int
 ) -> list[dict[str, pd.DataFrame]]:
-    """Split the base's frames into ``partitions`` parts by ``customer_id`` (:func:`customer_partition`).
+    """Split the base's frames into ``partitions`` parts by ``customer_id`` (as in SQL).
+
+    The part of a row is :func:`customer_partition` of its customer, as
+    :func:`partition_condition` selects it in a ``WHERE`` clause.
 
     Every frame with a ``customer_id`` column is cut (rows without a customer go nowhere:
     no profile counts them); frames without one (``companies``, ``tag_definitions``) are

@@ -96,10 +96,10 @@ _TABLES: dict[str, list[str] | None] = {
     "tag_definitions": ["tag_id", "vocabulary", "code"],
 }
 
-#: The stored part of a scored profile: the ``customer_profiles`` columns (model order).
 #: The frames without a ``customer_id``: every part reads them whole.
 _UNPARTITIONED = frozenset({"companies", "tag_definitions"})
 
+#: The stored part of a scored profile: the ``customer_profiles`` columns (model order).
 _PROFILE_TABLE_COLUMNS = tuple(c.name for c in CustomerProfile.__table__.columns)
 _MEMBER_KEY = ["segment", "customer_id", "entered_at"]
 
