@@ -507,7 +507,7 @@ def liability(inputs: Inputs, plan: DayPlan, rules: Rules, as_of: dt.datetime) -
     """Each customer's :func:`loyalty.balances` once ``plan`` is written (:func:`ledger_after`).
 
     From the ledger as written (what was read plus the plan: a write only adds the plan's
-    keys), so it needs no database and runs while the plan is being written.
+    keys), so it needs no database: the written ledger is not read back.
     """
     return balances(ledger_after(inputs, plan), as_of, point_value=rules.program.point_value)
 
@@ -579,15 +579,10 @@ def loyalty_daily_flow(
     url = url or get_settings().resolved_database_url
     inputs = _load(url, end, rules, lookback_days)
     plan = _plan(inputs, rules, end, lookback_days)
-    # the write runs on a thread of the task runner (both databases' drivers release the GIL)
-    # while the liability is computed on the other core: a backfill's write of twenty
-    # million entries and its liability no longer add up
-    writing = _write.submit(url, plan)
-    try:
-        bal = _liability(inputs, plan, rules, end)
-    finally:
-        writing.wait()
-    written = writing.result()
+    # one after the other: run beside the write on two cores, the liability slowed a
+    # backfill's write of nineteen million entries from 44 s to 69 s and held 0.9 GB more
+    written = _write(url, plan)
+    bal = _liability(inputs, plan, rules, end)
     counts = {**plan.steps, **written}
     logger.info("loyalty run for %s: %s", day, counts)
     _publish(url, inputs, bal, rules, end, counts)
