@@ -23,6 +23,7 @@ from api.deps import GatewayState, _utcnow
 from api.fastpath import IntakeFastPath
 from api.limits import BodySizeLimit, RateLimiter
 from api.routers import customers, delivery, health, intake, loyalty
+from crm import store
 from crm.db import make_engine
 from crm.settings import Settings
 
@@ -70,7 +71,7 @@ def default_workers(url: str, cores: int | None = None) -> int:
     >>> default_workers("postgresql+psycopg://crm@db/crm", cores=8)
     8
     """
-    if not url.startswith("postgresql"):
+    if store.dialect(url) != "postgresql":
         return 1
     return max(1, cores if cores is not None else os.cpu_count() or 1)
 
