@@ -7,6 +7,7 @@ database URL of their own.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -110,6 +111,29 @@ class Gateway(FastAPI):
             await super().__call__(scope, receive, send)
 
 
+_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Take what the process holds once it has started out of the collector's full passes.
+
+    The gateway imports pandas, SQLAlchemy, pydantic and FastAPI: some 150,000 objects
+    that live as long as the process. Python's cyclic collector walks every one of them in
+    each full (generation 2) collection, about 100 ms here, and under load a full
+    collection comes every few seconds: every request in flight waits for it, which is
+    what a p99 of 110-120 ms against a median of 10 ms was. :func:`gc.freeze` moves the
+    objects alive at startup into a permanent generation that collections skip (CPython's
+    documented use: after start-up, before serving); what requests allocate is collected
+    as before. Done once per process (a test process builds many apps).
+    """
+    global _frozen
+    if _frozen:
+        return
+    gc.collect()
+    gc.freeze()
+    _frozen = True
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -148,6 +172,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         masking.install()
+        freeze_startup_heap()
         yield
         await state.intake.aclose()
         engine.dispose()
