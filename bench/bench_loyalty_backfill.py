@@ -22,9 +22,9 @@ file vacuumed, which gives back night 1's inputs after its hygiene and dedup (va
 the ledger is written into new pages as on the first night, not into journalled free ones).
 Each run copies the prepared file into ``--work`` (default a temporary folder), runs the
 step as of night 1's loyalty day (``--as-of``, default :data:`bench.bench_nightly.NIGHT_1`)
-with the 1,100-day lookback as the flow runs it (the write on a thread while the liability
-is computed, :func:`flows.loyalty.liability`), removes the copy, and prints one JSON line:
-wall and CPU seconds per step (``write_s`` and ``liability_s`` overlap), entries, points,
+with the 1,100-day lookback as the flow runs it (the write, then the liability,
+:func:`flows.loyalty.liability`), removes the copy, and prints one JSON line:
+wall and CPU seconds per step, entries, points,
 liability, resident memory at the step's start and its peak, load averages. Nothing is
 written to the results file::
 
@@ -44,9 +44,7 @@ import resource
 import shutil
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -182,14 +180,6 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _timed_write(url: str, plan: Any, created_at: Any) -> tuple[dict[str, int], float]:
-    from flows.loyalty import write_plan
-
-    start = time.perf_counter()
-    written = write_plan(url, plan, created_at)
-    return written, round(time.perf_counter() - start, 1)
-
-
 def run_on_base(base: str, as_of: dt.datetime, work: str) -> dict[str, float]:
     """The first night's loyalty step on a copy of ``base`` in ``work``, timed step by step.
 
@@ -224,13 +214,11 @@ def run_on_base(base: str, as_of: dt.datetime, work: str) -> dict[str, float]:
         t, c = timed("load", t0, c0)
         plan = fl.plan_day(inputs, rules, end, LOOKBACK)
         t, c = timed("plan", t, c)
-        # as the flow runs them: the write on a thread while the liability is computed
-        with ThreadPoolExecutor(1) as pool:
-            writing = pool.submit(_timed_write, url, plan, end)
-            bal = fl.liability(inputs, plan, rules, end)
-            steps["liability_s"] = round(time.perf_counter() - t, 1)
-            written, steps["write_s"] = writing.result()
-        timed("write_and_liability", t, c)
+        # as the flow runs them: the write, then the liability
+        written = fl.write_plan(url, plan, end)
+        t, c = timed("write", t, c)
+        bal = fl.liability(inputs, plan, rules, end)
+        timed("liability", t, c)
         return {
             "entries": float(len(plan.entries)),
             "written": float(written["entries_written"]),

@@ -15,6 +15,7 @@ Only changed rows are written, so a rerun with the same ``as_of`` changes nothin
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pandas as pd
@@ -74,6 +75,7 @@ def hygiene_flow(
     if dry_run:
         return HygieneRun(quality_run_id=0, result=result, written={})
     run = _write(url, base, result, as_of)
+    del base
     s = result.summary
     logger.info(
         "clean records %.1f%% as found, %.1f%% after fixes; %s",
@@ -93,7 +95,40 @@ def hygiene_flow(
         ].to_dict("records"),  # type: ignore[arg-type]
         description="Issues by number of records, as found and still open",
     )
-    return run
+    return dataclasses.replace(run, result=_report(run.result))
+
+
+def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
+    """No rows, ``frame``'s columns and dtypes, in new arrays (a slice would keep the buffers)."""
+    return pd.DataFrame(
+        {name: pd.Series([], dtype=dtype) for name, dtype in frame.dtypes.items()},
+        index=pd.Index([], dtype=frame.index.dtype, name=frame.index.name),
+    )
+
+
+def _report(result: CleanResult) -> CleanResult:
+    """What a written run returns: its counts, KPI and breakdown, not its per-record frames.
+
+    Once written, the changed rows, the audit, the completeness card and the issue list are
+    in the database. A subflow's return value stays referenced by Prefect for the rest of
+    the process (measured with Prefect 3.8.8: a nested flow's result was still alive after
+    its parent ended), so a nightly run that got them back would carry a first night's
+    million-row frames through every later step.
+    """
+    return dataclasses.replace(
+        result,
+        customers=_empty_like(result.customers),
+        contact_points=_empty_like(result.contact_points),
+        changes=_empty_like(result.changes),
+        suppressions=dataclasses.replace(
+            result.suppressions,
+            writes=_empty_like(result.suppressions.writes),
+            statuses=_empty_like(result.suppressions.statuses),
+        ),
+        tasks=_empty_like(result.tasks),
+        card=_empty_like(result.card),
+        issues=_empty_like(result.issues),
+    )
 
 
 def _markdown(run: HygieneRun) -> str:

@@ -103,6 +103,9 @@ class DayPlan:
     steps: dict[str, int] = field(default_factory=dict)
     #: the returns this plan booked, at their shares (:func:`loyalty.return_marks`)
     return_marks: pd.DataFrame = field(default_factory=lambda: return_marks(_NO_RETURNS, _EPOCH))
+    #: the ledger once the plan is written (the entries read, then ``entries``), when the plan
+    #: kept it: :func:`ledger_after` returns it instead of concatenating the two again
+    ledger: pd.DataFrame | None = None
 
 
 def day_end(day: dt.date, tz: str) -> pd.Timestamp:
@@ -379,25 +382,33 @@ def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: in
     """
     at = pd.Timestamp(as_of).tz_convert("UTC")
     since = at - pd.Timedelta(days=lookback_days)
-    parts: list[pd.DataFrame] = []
+    read = len(inputs.ledger)
     steps: dict[str, int] = {}
+    # the working ledger: what was read, then each step's entries, grown when a step needs it;
+    # a backfill's nineteen million entries are concatenated into it, never copied per step
+    state: dict[str, Any] = {"ledger": inputs.ledger, "pending": []}
 
     def add(name: str, entries: pd.DataFrame) -> None:
         # each step writes its own key prefix: checking against the ledger read is enough
         fresh = new_entries(inputs.ledger, entries)
-        parts.append(fresh[LEDGER_COLUMNS])
+        if len(fresh):
+            state["pending"].append(fresh[LEDGER_COLUMNS])
         steps[name] = len(fresh)
 
     def working() -> pd.DataFrame:  # the ledger read, with every step so far
-        done = [p for p in parts if len(p)]
-        if not done:
-            return inputs.ledger
-        return pd.concat([inputs.ledger, *done], ignore_index=True)
+        if state["pending"]:
+            state["ledger"] = pd.concat([state["ledger"], *state["pending"]], ignore_index=True)
+            state["pending"] = []
+        return state["ledger"]
+
+    def planned() -> pd.DataFrame:  # the steps' entries so far, in step order
+        return working().iloc[read:]
 
     o = inputs.orders
     recent = o[((o["ordered_at"] > since) & (o["ordered_at"] <= at)).to_numpy()].copy()
     recent["tier"] = tier_at(recent, inputs.tier_history, rules)
     add("purchase", purchase_entries(recent, rules))
+    del recent
     add("welcome", welcome_entries(inputs.customers, rules, since, at))
     add("birthday", birthday_entries(inputs.customers, rules, since, at))
     ev = inputs.events
@@ -406,27 +417,23 @@ def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: in
     add("referral", referral_entries(inputs.referrals, o, rules, at, since=since))
     returned = returned_orders(o)
     if inputs.return_marks is not None:  # only the returns that changed, or got a grant today
-        granted = [
-            p.loc[((p["kind"] == "earn") & (p["source_kind"] == "order")).to_numpy(), "source_id"]
-            for p in parts
-            if len(p)
-        ]
-        new = pd.concat(granted).astype("int64") if granted else None
-        returned = returns_to_book(returned, inputs.return_marks, new)
+        p = planned()
+        new = p.loc[((p["kind"] == "earn") & (p["source_kind"] == "order")).to_numpy(), "source_id"]
+        returned = returns_to_book(
+            returned, inputs.return_marks, new.astype("int64") if len(new) else None
+        )
     add(
         "return",
         reversal_entries(working(), returned, at, validity_days=rules.program.validity_days),
     )
-    ledger = working()
-    add("expiry", expiry_entries(ledger, at))
-    if rules.tiers.basis == "points":
-        ledger = working()
-    basis = tier_basis(rules, at, orders=o, ledger=ledger)
+    add("expiry", expiry_entries(working(), at))
+    # with a points basis a tier counts the expiries just booked
+    basis = tier_basis(rules, at, orders=o, ledger=working())
     changes = tier_changes(inputs.tier_history, basis, rules, at)
     steps["tier_changes"] = len(changes)
-    done = [p for p in parts if len(p)]
-    entries = pd.concat(done, ignore_index=True) if done else empty_ledger()
-    return DayPlan(entries, changes, steps, return_marks(returned, at))
+    ledger = working()
+    entries = ledger.iloc[read:].reset_index(drop=True) if len(ledger) > read else empty_ledger()
+    return DayPlan(entries, changes, steps, return_marks(returned, at), ledger=ledger)
 
 
 def ledger_after(inputs: Inputs, plan: DayPlan) -> pd.DataFrame:
@@ -435,6 +442,8 @@ def ledger_after(inputs: Inputs, plan: DayPlan) -> pd.DataFrame:
     The liability is published from this frame rather than read back: a history backfill
     would otherwise read ten million entries it has just written.
     """
+    if plan.ledger is not None:
+        return plan.ledger
     if plan.entries.empty:
         return inputs.ledger
     if inputs.ledger.empty:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
 from prefect import Flow, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -52,12 +53,15 @@ def _release_memory() -> None:
     """Hand the memory a finished step freed back to the system before the next step starts.
 
     glibc keeps freed heap pages of the large frames a step built (fragmented between
-    smaller live objects), so without this each step's peak adds to what the last one left
-    and the night's peak is their sum rather than the largest step's.
+    smaller live objects), and Arrow's memory pool the pages of its freed buffers, so without
+    this each step's peak adds to what the last one left and the night's peak is their sum
+    rather than the largest step's.
     """
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): no trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+    # Arrow's own allocator (mimalloc here) keeps what its buffers freed for reuse as well
+    pa.default_memory_pool().release_unused()
 
 
 def _night_before(url: str, as_of: dt.datetime) -> dt.datetime | None:

@@ -189,6 +189,34 @@ def test_flow_stores_one_run_per_moment(db_url: str, prefect_harness: None) -> N
     ]
 
 
+def test_a_written_run_returns_its_report_not_its_per_record_frames(
+    db_url: str, prefect_harness: None
+) -> None:
+    # Prefect keeps a subflow's return value for the rest of the process: a nightly run that
+    # got the first night's million-row frames back would carry them through every later step
+    from flows.hygiene import hygiene_flow
+
+    load_base(db_url)
+    planned = hygiene_flow(url=db_url, as_of=AS_OF, dry_run=True).result
+    assert len(planned.card) == 5 and len(planned.issues) and len(planned.customers)
+    run = hygiene_flow(url=db_url, as_of=AS_OF)
+    r = run.result
+    assert r.summary == planned.summary and r.stats == planned.stats
+    assert r.breakdown.equals(planned.breakdown)
+    for frame, like in (
+        (r.customers, planned.customers),
+        (r.contact_points, planned.contact_points),
+        (r.changes, planned.changes),
+        (r.card, planned.card),
+        (r.issues, planned.issues),
+        (r.tasks, planned.tasks),
+        (r.suppressions.writes, planned.suppressions.writes),
+    ):
+        assert len(frame) == 0
+        assert list(frame.columns) == list(like.columns)
+        assert frame.dtypes.equals(like.dtypes)
+
+
 def test_clean_and_quality_commands(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
