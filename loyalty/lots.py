@@ -291,10 +291,12 @@ class _Lots:
         self.cid = lcid[order]
         self.points = p[order]
         self.available_at = avail[order]
+        T = exp[order]
+        # the lots in ledger order are not needed again: ten million lots are ~0.6 GB of them
+        del li, p, lcid, locc, avail, exp, order
         starts = _starts(self.cid)
         self.starts = starts
         self.C = _seg_cumsum(self.points, starts)
-        T = exp[order]
         # FIFO: a lot never expires before an older one (validity may have changed)
         if len(T) > 1 and ((T[1:] < T[:-1]) & ~starts[1:]).any():
             T = _seg_cummax(T, starts)
