@@ -386,20 +386,22 @@ def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: in
     steps: dict[str, int] = {}
     # the working ledger: what was read, then each step's entries, grown when a step needs it;
     # a backfill's nineteen million entries are concatenated into it, never copied per step
-    state: dict[str, Any] = {"ledger": inputs.ledger, "pending": []}
+    ledger = inputs.ledger
+    pending: list[pd.DataFrame] = []
 
     def add(name: str, entries: pd.DataFrame) -> None:
         # each step writes its own key prefix: checking against the ledger read is enough
         fresh = new_entries(inputs.ledger, entries)
         if len(fresh):
-            state["pending"].append(fresh[LEDGER_COLUMNS])
+            pending.append(fresh[LEDGER_COLUMNS])
         steps[name] = len(fresh)
 
     def working() -> pd.DataFrame:  # the ledger read, with every step so far
-        if state["pending"]:
-            state["ledger"] = pd.concat([state["ledger"], *state["pending"]], ignore_index=True)
-            state["pending"] = []
-        return state["ledger"]
+        nonlocal ledger
+        if pending:
+            ledger = pd.concat([ledger, *pending], ignore_index=True)
+            pending.clear()
+        return ledger
 
     def planned() -> pd.DataFrame:  # the steps' entries so far, in step order
         return working().iloc[read:]
@@ -431,9 +433,9 @@ def plan_day(inputs: Inputs, rules: Rules, as_of: dt.datetime, lookback_days: in
     basis = tier_basis(rules, at, orders=o, ledger=working())
     changes = tier_changes(inputs.tier_history, basis, rules, at)
     steps["tier_changes"] = len(changes)
-    ledger = working()
-    entries = ledger.iloc[read:].reset_index(drop=True) if len(ledger) > read else empty_ledger()
-    return DayPlan(entries, changes, steps, return_marks(returned, at), ledger=ledger)
+    done = planned()
+    entries = done.reset_index(drop=True) if len(done) else empty_ledger()
+    return DayPlan(entries, changes, steps, return_marks(returned, at), ledger=working())
 
 
 def ledger_after(inputs: Inputs, plan: DayPlan) -> pd.DataFrame:
