@@ -134,8 +134,8 @@ def seed_base(url: str, customers: int, seed: int = 5) -> int:
 
 def _work(customers: int) -> dict[str, float]:
     from crm.db import migrate
-    from flows.loyalty import ledger_after, load_inputs, plan_day, write_plan
-    from loyalty import balances, load_rules
+    from flows.loyalty import book, load_inputs
+    from loyalty import load_rules
 
     rules = load_rules(RULES)
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,28 +146,22 @@ def _work(customers: int) -> dict[str, float]:
         t0, c0 = time.perf_counter(), time.process_time()
         inputs = load_inputs(url, AS_OF, AS_OF - pd.Timedelta(days=LOOKBACK), rules)
         t1 = time.perf_counter()
-        plan = plan_day(inputs, rules, AS_OF, LOOKBACK)
+        done = book(url, inputs, rules, AS_OF, LOOKBACK, created_at=AS_OF)
         t2 = time.perf_counter()
-        written = write_plan(url, plan, AS_OF)
-        t3 = time.perf_counter()
-        entries = len(plan.entries)
-        ledger = ledger_after(inputs, plan)
-        del inputs, plan
-        bal = balances(ledger, AS_OF, point_value=rules.program.point_value)
-        t4 = time.perf_counter()
         cpu = time.process_time() - c0
+        bal = done.liability
     return {
         "customers": float(customers),
         "orders": float(orders),
-        "entries": float(entries),
-        "written": float(written["entries_written"]),
+        "entries": float(done.written["entries_written"]),
+        "parts": float(done.parts),
         "members": float(len(bal)),
         "liability": float(bal["liability"].sum()),
         "load_s": t1 - t0,
-        "plan_s": t2 - t1,
-        "write_s": t3 - t2,
-        "publish_s": t4 - t3,
-        "total_s": t4 - t0,
+        "plan_s": done.seconds["plan"],
+        "write_s": done.seconds["write"],
+        "publish_s": done.seconds["liability"],
+        "total_s": t2 - t0,
         "cpu_s": cpu,
         "seed_rss_mb": base_rss,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -180,8 +174,13 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def run_on_base(base: str, as_of: dt.datetime, work: str) -> dict[str, float]:
+def run_on_base(
+    base: str, as_of: dt.datetime, work: str, parts: int | None = None
+) -> dict[str, float]:
     """The first night's loyalty step on a copy of ``base`` in ``work``, timed step by step.
+
+    ``parts`` overrides the number of customer parts the flow would choose
+    (:func:`flows.loyalty.booking_parts`).
 
     The copy is upgraded and its loyalty tables emptied before the clock starts (see the
     module's docstring); it is removed at the end.
@@ -211,21 +210,18 @@ def run_on_base(base: str, as_of: dt.datetime, work: str) -> dict[str, float]:
 
         since = end - pd.Timedelta(days=LOOKBACK)
         inputs = fl.load_inputs(url, end, since, rules)
-        t, c = timed("load", t0, c0)
-        plan = fl.plan_day(inputs, rules, end, LOOKBACK)
-        t, c = timed("plan", t, c)
-        # as the flow runs them: the write, then the liability
-        written = fl.write_plan(url, plan, end)
-        t, c = timed("write", t, c)
-        bal = fl.liability(inputs, plan, rules, end)
-        timed("liability", t, c)
+        timed("load", t0, c0)
+        # as the flow books it: part by part, each planned, priced and ingested
+        done = fl.book(url, inputs, rules, end, LOOKBACK, created_at=end, parts=parts)
+        bal = done.liability
+        steps.update({f"{k}_s": round(v, 1) for k, v in done.seconds.items()})
         return {
-            "entries": float(len(plan.entries)),
-            "written": float(written["entries_written"]),
-            "points": float(plan.entries["points"].sum()),
+            "entries": float(done.written["entries_written"]),
+            "parts": float(done.parts),
+            "points": float(bal["balance"].sum()),
             "members": float(len(bal)),
             "liability": float(bal["liability"].sum()),
-            "tier_changes": float(len(plan.tier_changes)),
+            "tier_changes": float(done.written["tier_changes_written"]),
             **steps,
             "total_s": round(time.perf_counter() - t0, 1),
             "cpu_s": round(time.process_time() - c0, 1),
@@ -268,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", help="the folder of --base's copy (default: a temporary one)")
     parser.add_argument("--as-of", help="--base's night (default bench_nightly's NIGHT_1)")
     parser.add_argument("--prepare", metavar="SOURCE", help="write --base from SOURCE first")
+    parser.add_argument(
+        "--parts", type=int, help="--base: book in this many customer parts (default: the flow's)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = args.customers or [1_000_000]
@@ -281,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 
         night = dt.datetime.fromisoformat(args.as_of) if args.as_of else NIGHT_1
         with tempfile.TemporaryDirectory(dir=args.work) as work:
-            print(json.dumps(run_on_base(args.base, night, work)))
+            print(json.dumps(run_on_base(args.base, night, work, args.parts)))
         return 0
     if args.worker:
         print(json.dumps(_work(sizes[0])))

@@ -21,7 +21,7 @@ import itertools
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +41,7 @@ __all__ = [
     "LazyFrames",
     "Write",
     "WriteResult",
+    "append_parts",
     "connect",
     "dialect",
     "encode_table",
@@ -556,6 +557,44 @@ def write_frame(
             return _write_in(cur, dialect, data, model, table, mode, key, update)
 
 
+def append_parts(
+    url: str, parts: Iterable[pd.DataFrame | pa.Table], table: str, rows: int
+) -> WriteResult:
+    """Append a stream of frames to ``table`` as one bulk append, in one transaction.
+
+    For a write too large to hold at once: each part is made (by the iterator) only when
+    the one before it is ingested, so memory holds one part, not the whole write. The
+    table is treated as by a bulk :func:`write_frame` append of ``rows`` rows (the caller's
+    estimate of the total): if it holds fewer, its indexes are dropped before the first
+    part and rebuilt once after the last, and a repeated unique key or a missing parent
+    refuses the whole write. An error raised by the iterator rolls the parts before it
+    back too.
+
+    Example
+    -------
+    >>> store.append_parts(url, (plan(k) for k in range(5)), "loyalty_ledger", rows=19_000_000)
+    """
+    dialect = _dialect(url)
+    model = _model_table(table)
+    columns: list[str] = []
+
+    def prepared() -> Iterator[pa.Table]:
+        for frame in parts:
+            data = _prepare(dialect, frame, table, "append", None, None)[0]
+            columns[:] = data.column_names
+            yield data
+
+    with connect(url) as conn:
+        deferred = (
+            _sqlite_defer_foreign_keys(conn, [table]).get(table, []) if dialect == "sqlite" else []
+        )
+        with transaction(conn) as cur:
+            n = _bulk_append(cur, dialect, table, prepared(), rows, deferred)
+            if dialect == "postgresql" and n:
+                _pg_sync_sequence(cur, table, model, columns)
+    return WriteResult(inserted=n)
+
+
 @dataclass(frozen=True)
 class Write:
     """One write of :func:`write_frames`: the arguments of :func:`write_frame` but the URL."""
@@ -604,7 +643,8 @@ def write_frames(url: str, writes: Sequence[Write]) -> list[WriteResult]:
                     )
             for w, data, _, _ in prepared:
                 for column, parent, parent_column in deferred.get(w.table, []):
-                    _check_foreign_key(cur, w.table, data, column, parent, parent_column)
+                    keys = _written_keys(data, column)
+                    _check_foreign_key(cur, w.table, keys, column, parent, parent_column)
             return results
 
 
@@ -683,38 +723,42 @@ def _bulk_write(
     model: Table | None,
     deferred: list[tuple[str, str, str]],
 ) -> WriteResult:
-    """:func:`_bulk_append`, then PostgreSQL's serial id moved past the ids written."""
-    _bulk_append(cur, dialect, table, data, deferred)
-    if dialect == "postgresql" and data.num_rows:
+    """:func:`_bulk_append` of one table, then PostgreSQL's serial id moved past the ids written."""
+    n = _bulk_append(cur, dialect, table, [data], data.num_rows, deferred)
+    if dialect == "postgresql" and n:
         _pg_sync_sequence(cur, table, model, data.column_names)
-    return WriteResult(inserted=data.num_rows)
+    return WriteResult(inserted=n)
 
 
 def _bulk_append(
-    cur: Any, dialect: str, table: str, data: pa.Table, deferred: list[tuple[str, str, str]]
-) -> None:
-    """Append many rows without paying per-row index and foreign-key costs.
+    cur: Any,
+    dialect: str,
+    table: str,
+    parts: Iterable[pa.Table],
+    rows: int,
+    deferred: list[tuple[str, str, str]],
+) -> int:
+    """Append many rows without paying per-row index and foreign-key costs; returns the rows.
 
     Row-by-row inserts (ADBC's SQLite driver binds one row at a time; PostgreSQL's COPY
     still fires one foreign-key trigger per row) pay for every secondary index and foreign
     key on every row; inserting 10M orders in random customer order into the
     (customer_id, ordered_at) index alone touches a random page per row. When the table
-    holds fewer rows than are being appended, its indexes (and, on PostgreSQL, its foreign
-    keys) are dropped, the rows ingested, and the indexes rebuilt by one sort and the
-    foreign keys re-added with one validating join, all inside the caller's transaction,
-    so a failure leaves the table as it was. A unique index is rebuilt the same way: the
-    sort checks every key at once, and a repeated key refuses the whole write (the
-    ledger's idempotency key, 9M text keys of a history backfill). Unique *constraints*
-    (and primary keys) stay, and enforce keys as rows arrive: SQLite cannot drop one. On
-    SQLite the foreign keys are checked set-wise instead (``deferred``, see
-    :func:`_sqlite_defer_foreign_keys`).
+    holds fewer rows than the ``rows`` about to be appended, its indexes (and, on
+    PostgreSQL, its foreign keys) are dropped, the ``parts`` ingested one after the other,
+    and the indexes rebuilt by one sort and the foreign keys re-added with one validating
+    join, all inside the caller's transaction, so a failure leaves the table as it was. A
+    unique index is rebuilt the same way: the sort checks every key at once, and a repeated
+    key refuses the whole write (the ledger's idempotency key, 19M text keys of a history
+    backfill). Unique *constraints* (and primary keys) stay, and enforce keys as rows
+    arrive: SQLite cannot drop one. On SQLite the foreign keys are checked set-wise instead
+    (``deferred``, see :func:`_sqlite_defer_foreign_keys`), on the keys of every part.
     """
-    n = data.num_rows
     t = _quote(table)
-    cur.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {t} LIMIT {n}) AS s")
+    cur.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {t} LIMIT {rows}) AS s")
     existing = int(cur.fetchone()[0])
     restore: list[str] = []
-    if existing < n:
+    if existing < rows:
         if dialect == "sqlite":
             cur.execute(
                 # sql is NULL for the indexes of constraints written in CREATE TABLE
@@ -752,11 +796,27 @@ def _bulk_append(
         for pragma in (f"threads={min(8, os.cpu_count() or 1)}", f"cache_size=-{BULK_CACHE_KIB}"):
             cur.execute(f"PRAGMA {pragma}")
             cur.fetchall()
-    cur.adbc_ingest(table, data, mode="append")
+    n = 0
+    keys: dict[str, list[pa.Array]] = {column: [] for column, _, _ in deferred}
+    for data in parts:
+        if not data.num_rows:
+            continue
+        cur.adbc_ingest(table, data, mode="append")
+        n += data.num_rows
+        for column, found in keys.items():
+            found.append(_written_keys(data, column))
     for create in restore:  # indexes first, then foreign keys (their order in ``drops``)
         cur.execute(create)
     for column, parent, parent_column in deferred:
-        _check_foreign_key(cur, table, data, column, parent, parent_column)
+        if keys[column]:
+            _check_foreign_key(cur, table, _union(keys[column]), column, parent, parent_column)
+    return n
+
+
+def _union(arrays: list[pa.Array]) -> pa.Array:
+    if len(arrays) == 1:
+        return arrays[0]
+    return pc.unique(pa.chunked_array(arrays))
 
 
 def _sqlite_defer_foreign_keys(
@@ -796,17 +856,15 @@ def _sqlite_defer_foreign_keys(
 
 
 def _check_foreign_key(
-    cur: Any, table: str, data: pa.Table, column: str, parent: str, parent_column: str
+    cur: Any, table: str, keys: pa.Array, column: str, parent: str, parent_column: str
 ) -> None:
-    """Refuse the write if some non-null ``column`` value has no row in ``parent``.
+    """Refuse the write if one of the distinct non-null ``keys`` written to ``column`` has
+    no row in ``parent``.
 
-    Set-wise in Arrow: the distinct child keys against the parent's key column, read once
-    (a million ids are 8 MB and a fraction of a second), instead of staging the keys in a
-    temporary table for an anti-join.
+    Set-wise in Arrow: the child keys against the parent's key column, read once (a million
+    ids are 8 MB and a fraction of a second), instead of staging the keys in a temporary
+    table for an anti-join.
     """
-    if column not in data.column_names:
-        return
-    keys = pc.unique(data.column(column).drop_null())
     if len(keys) == 0:
         return
     cur.execute(f"SELECT {_quote(parent_column)} FROM {_quote(parent)}")
@@ -820,6 +878,13 @@ def _check_foreign_key(
             f"{table}.{column}: {len(missing)} value(s) not found in {parent}.{parent_column} "
             f"(e.g. {', '.join(map(str, examples))}); write the {parent} rows first"
         )
+
+
+def _written_keys(data: pa.Table, column: str) -> pa.Array:
+    """The distinct non-null values ``data`` writes to ``column`` (none if it lacks it)."""
+    if column not in data.column_names:
+        return pa.array([], pa.int64())
+    return pc.unique(data.column(column).drop_null())
 
 
 def _pg_sync_sequence(cur: Any, table: str, model: Table | None, columns: list[str]) -> None:

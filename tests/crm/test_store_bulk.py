@@ -106,3 +106,59 @@ def test_self_reference_may_point_into_the_same_write(db_url: str) -> None:
     with pytest.raises(Exception, match=r"99|fk_customers_merged_into_customers"):
         store.write_frame(db_url, bad, "customers")
     assert len(store.read_frame(db_url, "customers")) == 4
+
+
+def test_parts_append_as_one_bulk_write(db_url: str) -> None:
+    # each part is made only when the one before is ingested, and the indexes are rebuilt
+    # once, after the last: the stream lands as one write
+    before = _order_indexes(db_url)
+    store.write_frame(db_url, _customers(3), "customers")
+    made: list[int] = []
+
+    def parts():
+        for first in (1, 3, 5):
+            made.append(first)
+            yield _orders([first, first + 1], [first % 3 + 1, 2])
+        yield _orders([], [])  # an empty part adds nothing
+
+    result = store.append_parts(db_url, parts(), "orders", rows=6)
+    assert result.inserted == 6 and made == [1, 3, 5]
+    got = store.read_frame(db_url, "orders").sort_values("order_id")
+    assert got["order_id"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert got["customer_id"].tolist() == [2, 2, 1, 2, 3, 2]
+    assert _order_indexes(db_url) == before
+
+
+def test_a_key_repeated_across_parts_refuses_every_part(db_url: str) -> None:
+    store.write_frame(db_url, _customers(2), "customers")
+    first = _orders([1, 2], [1, 2])
+    second = _orders([3, 4], [1, 2]).assign(external_id=["O3", "O1"])  # O1 is the first part's
+    with pytest.raises(Exception, match=r"external_id|uq_orders_external_id"):
+        store.append_parts(db_url, iter([first, second]), "orders", rows=4)
+    assert len(store.read_frame(db_url, "orders")) == 0
+
+
+def test_an_orphan_in_a_later_part_refuses_every_part(db_url: str) -> None:
+    store.write_frame(db_url, _customers(2), "customers")
+    before = _order_indexes(db_url)
+    parts = iter([_orders([1, 2], [1, 2]), _orders([3, 4], [2, 9])])  # customer 9: none
+    with pytest.raises(Exception) as info:
+        store.append_parts(db_url, parts, "orders", rows=4)
+    if db_url.startswith("sqlite"):
+        assert "orders.customer_id: 1 value(s) not found in customers.customer_id (e.g. 9)" in str(
+            info.value
+        )
+    assert len(store.read_frame(db_url, "orders")) == 0
+    assert _order_indexes(db_url) == before
+
+
+def test_a_failing_part_maker_rolls_back_the_parts_before_it(db_url: str) -> None:
+    store.write_frame(db_url, _customers(2), "customers")
+
+    def parts():
+        yield _orders([1, 2], [1, 2])
+        raise RuntimeError("planning part 2 failed")
+
+    with pytest.raises(RuntimeError, match="part 2"):
+        store.append_parts(db_url, parts(), "orders", rows=4)
+    assert len(store.read_frame(db_url, "orders")) == 0

@@ -12,17 +12,20 @@ import pytest
 from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner
 
+import flows.loyalty
 from crm import store
 from crm.db import make_engine, session_scope
 from crm.models.loyalty import LedgerEntry, Prize, PromoCode
 from flows.loyalty import (
     DayPlan,
+    book,
     day_end,
     ledger_after,
     load_inputs,
     plan_day,
     read_ledger,
     run_daily,
+    split_inputs,
     write_plan,
 )
 from flows.loyalty_db import adjust_points, redeem, use_promo_code
@@ -529,3 +532,73 @@ def test_a_day_run_books_exactly_what_a_full_recomputation_books(db_url: str) ->
         assert run_daily(db_url, DAYS_RULES, as_of, lookback_days=3)["entries_written"] == 0
     # the fifteen days did book returns, expiries and tier changes
     assert min(booked.values()) > 0, booked
+
+
+def _booked_tables(url: str) -> dict[str, pd.DataFrame]:
+    """The loyalty tables as a run left them, in a stable order."""
+    return {
+        "ledger": read_ledger(url).sort_values("idempotency_key").reset_index(drop=True),
+        "tiers": store.read_frame(url, "loyalty_tier_history")
+        .drop(columns=["tier_change_id"], errors="ignore")
+        .sort_values(["customer_id", "effective_at"])
+        .reset_index(drop=True),
+        "marks": store.read_frame(url, "loyalty_return_marks")
+        .sort_values("order_id")
+        .reset_index(drop=True),
+    }
+
+
+def test_a_backfill_booked_in_customer_parts_books_what_one_part_books(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a history too big for memory at once is planned, written and priced part by part; the
+    # referral crosses customers (a chain 1 <- 25 <- 8: 25 was referred by 1, 8 by 25), and
+    # its return reverses both sides, so a pair split between parts would book otherwise
+    rng = np.random.default_rng(23)
+    start = day_end(dt.date(2026, 5, 1), "UTC")
+    _history(db_url, rng, start)
+    store.write_frame(
+        db_url,
+        pd.DataFrame(
+            {
+                "relation_id": [7],
+                "customer_id": [8],
+                "related_customer_id": [25],
+                "kind": ["referred_by"],
+                "created_at": [start - pd.Timedelta(days=120)],
+            }
+        ),
+        "relations",
+    )
+    _return_some(db_url, rng, 240)
+    store.execute(  # the friends' first big orders come back: both sides' referral points go
+        db_url,
+        "UPDATE orders SET status = 'returned' WHERE order_id IN (SELECT MIN(order_id) FROM "
+        "orders WHERE customer_id IN (8, 25, 26) AND amount >= 1000 GROUP BY customer_id)",
+    )
+    since = start - pd.Timedelta(days=120)
+    inputs = load_inputs(db_url, start, since, DAYS_RULES)
+    parts = list(split_inputs(inputs, 5))
+    owner = {int(c): k for k, part in enumerate(parts) for c in part.customers["customer_id"]}
+    assert sorted(owner) == list(range(1, 31)) and len(set(owner.values())) == 5
+    assert owner[1] == owner[25] == owner[8] and owner[2] == owner[26]
+    assert sum(len(p.orders) for p in parts) == len(inputs.orders)
+
+    monkeypatch.setattr(flows.loyalty, "ORDERS_PER_PART", 50)  # 240 orders: five parts
+    created = utc("2026-05-02 03:00")
+    parted = book(db_url, inputs, DAYS_RULES, start, 120, created_at=created)
+    assert parted.parts == 5
+    assert parted.steps["referral"] > 0 and parted.steps["return"] > 0
+    in_parts = _booked_tables(db_url)
+    for table in ("loyalty_return_marks", "loyalty_tier_history", "loyalty_ledger"):
+        store.execute(db_url, f"DELETE FROM {table}")
+    whole = book(db_url, inputs, DAYS_RULES, start, 120, created_at=created, parts=1)
+    assert whole.parts == 1
+    for name, frame in _booked_tables(db_url).items():
+        pd.testing.assert_frame_equal(in_parts[name], frame, obj=name)
+    pd.testing.assert_frame_equal(parted.liability, whole.liability)
+    assert parted.steps == whole.steps and parted.written == whole.written
+    assert parted.points_granted == whole.points_granted > 0
+    # and a rerun of the backfill adds nothing
+    again = book(db_url, load_inputs(db_url, start, since, DAYS_RULES), DAYS_RULES, start, 120)
+    assert again.written["entries_written"] == 0
