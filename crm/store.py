@@ -581,8 +581,10 @@ def append_parts(
     def prepared() -> Iterator[pa.Table]:
         for frame in parts:
             data = _prepare(dialect, frame, table, "append", None, None)[0]
+            del frame  # held while the next part is made otherwise
             columns[:] = data.column_names
             yield data
+            del data
 
     with connect(url) as conn:
         deferred = (
@@ -799,12 +801,12 @@ def _bulk_append(
     n = 0
     keys: dict[str, list[pa.Array]] = {column: [] for column, _, _ in deferred}
     for data in parts:
-        if not data.num_rows:
-            continue
-        cur.adbc_ingest(table, data, mode="append")
-        n += data.num_rows
-        for column, found in keys.items():
-            found.append(_written_keys(data, column))
+        if data.num_rows:
+            cur.adbc_ingest(table, data, mode="append")
+            n += data.num_rows
+            for column, found in keys.items():
+                found.append(_written_keys(data, column))
+        del data  # a part is let go before the next one is made
     for create in restore:  # indexes first, then foreign keys (their order in ``drops``)
         cur.execute(create)
     for column, parent, parent_column in deferred:

@@ -31,6 +31,7 @@ from crm import store
 from crm.asof import as_instant, previous_local_day
 from crm.identity.cluster import components
 from crm.settings import get_settings
+from flows.memory import release_memory
 from loyalty import (
     LEDGER_COLUMNS,
     activity_entries,
@@ -506,9 +507,11 @@ def _write_tiers_and_marks(url: str, tiers: pd.DataFrame, marks: pd.DataFrame) -
 
 
 #: A run that books more orders than this is planned, written and priced in customer parts
-#: (:func:`booking_parts`): a history backfill of ten million orders in five parts, so
-#: memory holds a fifth of its nineteen million entries and their lots at a time
-ORDERS_PER_PART = 2_000_000
+#: (:func:`booking_parts`): a history backfill of ten million orders in ten parts, so memory
+#: holds a tenth of its nineteen million entries and their lots at a time (measured on a
+#: generated 1M base, ``bench/results/loyalty_backfill.md``: 3.3 GB at the step's peak in ten
+#: parts, 3.9 GB in five, 7 GB in one; the same time in each)
+ORDERS_PER_PART = 1_000_000
 
 
 def booking_parts(inputs: Inputs, as_of: dt.datetime, lookback_days: int) -> int:
@@ -634,6 +637,7 @@ def book(
     def entries() -> Iterator[pd.DataFrame]:
         nonlocal granted
         for part in split_inputs(inputs, n):
+            release_memory()  # what the part before freed, so the parts' peaks do not add up
             t = time.perf_counter()
             plan = plan_day(part, rules, as_of, lookback_days)
             seconds["plan"] += time.perf_counter() - t
@@ -647,6 +651,7 @@ def book(
             new = plan.entries[LEDGER_COLUMNS].assign(created_at=created)
             del plan, part  # the part's working ledger and lots go before the next is made
             yield new
+            del new
 
     t = time.perf_counter()
     # the bulk path's "fewer rows than appended" test, on the orders booked: each earns

@@ -17,16 +17,12 @@ wall time and peak memory of every step, and the tables an operator wants (``nig
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import datetime as dt
-import gc
 import resource
 import time
 from collections.abc import Callable
 from typing import Any
 
-import pyarrow as pa
 from prefect import Flow, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -38,6 +34,7 @@ from flows.campaigns import DEFAULT_CAMPAIGNS, campaigns_flow
 from flows.hygiene import hygiene_flow
 from flows.identity import dedup_flow
 from flows.loyalty import DEFAULT_RULES, loyalty_daily_flow
+from flows.memory import release_memory
 from flows.segments import DEFAULT_SCORING_RULES, DEFAULT_SEGMENTS, segments_flow
 
 __all__ = ["nightly_flow", "run_summary"]
@@ -47,21 +44,6 @@ def _peak_rss_mb() -> float:
     # ru_maxrss is in KiB on Linux: the process's peak so far, so a step's figure is the peak
     # of the job up to the end of that step
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _release_memory() -> None:
-    """Hand the memory a finished step freed back to the system before the next step starts.
-
-    glibc keeps freed heap pages of the large frames a step built (fragmented between
-    smaller live objects), and Arrow's memory pool the pages of its freed buffers, so without
-    this each step's peak adds to what the last one left and the night's peak is their sum
-    rather than the largest step's.
-    """
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): no trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    # Arrow's own allocator (mimalloc here) keeps what its buffers freed for reuse as well
-    pa.default_memory_pool().release_unused()
 
 
 def _night_before(url: str, as_of: dt.datetime) -> dt.datetime | None:
@@ -81,7 +63,7 @@ def _run_step(
 ) -> Any:
     start = time.perf_counter()
     result = step.with_options(retries=retries, retry_delay_seconds=retry_delay_seconds)(**kwargs)
-    _release_memory()
+    release_memory()
     steps[name] = {
         "seconds": round(time.perf_counter() - start, 1),
         "peak_rss_mb": round(_peak_rss_mb()),
