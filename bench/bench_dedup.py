@@ -147,6 +147,7 @@ def _worker(method: str, src: str, out: str) -> None:
         result = find_duplicates(frame, ROLES, id_col="customer_id")
         labels = pd.factorize(result.clusters["cluster_id"])[0]
         result.households[["id_a", "id_b"]].to_parquet(out + ".households")
+        result.maybe_same[["id_a", "id_b"]].to_parquet(out + ".review")
         stats = {
             "pairs": result.stats["candidate_pairs"],
             "households": result.stats["household_pairs"],
@@ -201,6 +202,7 @@ def _run(method: str, src: Path, tmp: Path) -> dict[str, object]:
     info["labels"] = pd.read_parquet(out)["label"].to_numpy()
     if method == "identity":
         info["households"] = pd.read_parquet(str(out) + ".households")
+        info["review"] = pd.read_parquet(str(out) + ".review")
     return info
 
 
@@ -242,6 +244,17 @@ def household_quality(pairs: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, 
     precision = float(right.mean()) if len(pairs) else 1.0
     recall = len(found & true_pairs) / len(true_pairs) if true_pairs else 1.0
     return precision, recall
+
+
+def review_split(pairs: pd.DataFrame, truth: pd.DataFrame) -> tuple[int, int, int]:
+    """What the pairs left for review are: one person, two of one household, or neither."""
+    pa_ = truth.loc[pairs["id_a"], "person_id"].to_numpy()
+    pb = truth.loc[pairs["id_b"], "person_id"].to_numpy()
+    ha = truth.loc[pairs["id_a"], "household_id"].to_numpy()
+    hb = truth.loc[pairs["id_b"], "household_id"].to_numpy()
+    same = pa_ == pb
+    home = ~same & (ha == hb)
+    return int(same.sum()), int(home.sum()), int((~same & ~home).sum())
 
 
 def febrl_frames(cache: Path) -> dict[str, pd.DataFrame] | str:
@@ -343,8 +356,10 @@ def _measure(
         print(rows[-1], flush=True)
         if method == "identity":
             hp, hr = household_quality(info["households"], truth)  # type: ignore[arg-type]
+            one, home, other = review_split(info["review"], truth)  # type: ignore[arg-type]
             households.append(
-                f"| {label} | {len(info['households']):,} | {hp:.4f} | {hr:.4f} |"  # type: ignore[arg-type]
+                f"| {label} | {len(info['households']):,} | {hp:.4f} | {hr:.4f} | "  # type: ignore[arg-type]
+                f"{len(info['review']):,} | {one:,} | {home:,} | {other:,} |"  # type: ignore[arg-type]
             )
             steps = ", ".join(f"{k} {v:.1f}" for k, v in info["steps"].items())  # type: ignore[attr-defined]
             print(f"  steps (s): {steps}", flush=True)
@@ -434,10 +449,13 @@ def main(argv: list[str] | None = None) -> None:
             "and households into large clusters, hence its precision.",
             "",
             "Households (spouses and companions linked, never merged), against the truth file's "
-            "household ids, counted over pairs of true people:",
+            "household ids, counted over pairs of true people. *Left for review*: pairs that "
+            "may be one person or two of one name at one home (`crm.identity.maybe_same`), "
+            "neither merged nor linked, and what they truly are:",
             "",
-            "| customers | household links | precision | recall |",
-            "|---:|---:|---:|---:|",
+            "| customers | household links | precision | recall | left for review | one person "
+            "| two of one household | neither |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
             *households,
         ]
         if bilingual:
@@ -456,8 +474,9 @@ def main(argv: list[str] | None = None) -> None:
                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
                 *bilingual,
                 "",
-                "| records | household links | precision | recall |",
-                "|---|---:|---:|---:|",
+                "| records | household links | precision | recall | left for review | one person "
+                "| two of one household | neither |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|",
                 *bilingual_hh,
             ]
         if not args.no_febrl:

@@ -19,7 +19,7 @@ one that fails is the reason):
    ``<channel>_no_consent``, ``email_unsubscribed``, ``email_hard_bounce``,
    ``<channel>_suppressed`` (a suppression in force).
 4. ``household_copy``: for a household-level offer one member of each household (relations of
-   kind ``household``, joined transitively) gets it: the one with the lowest stable hash.
+   kind ``household`` or ``maybe_same``, joined transitively) gets it: the one with the lowest stable hash.
 5. ``cap_day`` / ``cap_week``: the person already has ``per_day`` messages queued from the
    last 24 hours (or scheduled later), or ``per_week`` from the last 7 days, across campaigns.
 6. ``holdout``: a stable hash of campaign and customer below the holdout share; the same
@@ -161,6 +161,10 @@ def resolve_survivors(customers: pd.DataFrame) -> pd.Series:
 def households(relations: pd.DataFrame | None) -> pd.Series:
     """Household id (the smallest member id) per customer, from ``household`` relations.
 
+    A ``maybe_same`` pair (one person or two of one name at one home, which dedup left for
+    a person to decide) counts as one household too: either way it is one home, and a
+    once-per-household message must not reach one person twice.
+
     Connected components by min-label propagation over the pairs: one vectorised pass per
     step of the longest chain, never a loop over people. Customers without a household
     relation are not in the result.
@@ -169,7 +173,7 @@ def households(relations: pd.DataFrame | None) -> pd.Series:
         return pd.Series([], dtype="int64")
     rel = relations
     if "kind" in rel.columns:
-        rel = rel.loc[(rel["kind"] == "household").to_numpy()]
+        rel = rel.loc[rel["kind"].isin(("household", "maybe_same")).to_numpy()]
     a = rel[CUSTOMER_ID].to_numpy(dtype="int64")
     b = rel["related_customer_id"].to_numpy(dtype="int64")
     nodes = np.unique(np.concatenate([a, b]))

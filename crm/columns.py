@@ -89,4 +89,6 @@ ORDER_STATUSES = ("paid", "cancelled", "returned")
 ACTIVITY_KINDS = ("call", "meeting", "email", "task")
 EVENT_KINDS = ("sent", "delivered", "opened", "clicked", "bounced", "complained", "unsubscribed")
 CONSENT_CHANNELS = ("email", "sms", "phone", "push")
-RELATION_KINDS = ("household", "spouse", "companion", "referred_by")
+#: ``maybe_same``: a pair dedup could not settle (one person, or two of one name in one
+#: home; :func:`crm.identity.resolve.maybe_same`), left for a person to decide.
+RELATION_KINDS = ("household", "spouse", "companion", "referred_by", "maybe_same")

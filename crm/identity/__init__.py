@@ -9,6 +9,8 @@ On any frame of person records, given which column holds what::
     result.clusters     # record_id, cluster_id, cluster_size, confidence
     result.pairs        # id_a, id_b, score, weight, is_match, household, lvl_*/sim_* per field
     result.households   # id_a, id_b, shared: spouses and companions, linked, never merged
+    result.maybe_same   # id_a, id_b, shared: one person or two of one name at one home,
+                        # neither merged nor linked: for a person to decide
 
 Import hook (D9): ``match_to_existing(new_rows, existing, roles)`` returns
 ``new_row_index, existing_customer_id, score`` for each incoming row that is a person
@@ -29,6 +31,7 @@ from crm.identity.resolve import (
     estimate_u,
     find_duplicates,
     match_to_existing,
+    maybe_same,
     pair_quality,
 )
 
@@ -44,6 +47,7 @@ __all__ = [
     "estimate_u",
     "find_duplicates",
     "match_to_existing",
+    "maybe_same",
     "pair_quality",
     "prepare",
 ]

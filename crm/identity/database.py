@@ -24,9 +24,9 @@ import pyarrow as pa
 
 from crm import store
 from crm.asof import as_instant
-from crm.identity.errors import MergeNotFoundError, MergeStateError
+from crm.identity.errors import IdentityError, MergeNotFoundError, MergeStateError
 from crm.identity.job import PEOPLE_ROLES, DedupInputs, DedupPlan, people_frame, plan_dedup
-from crm.identity.merge import SURVIVOR_RULE
+from crm.identity.merge import SURVIVOR_RULE, merge_plan
 from crm.identity.resolve import DuplicateResult
 
 __all__ = [
@@ -34,9 +34,11 @@ __all__ = [
     "DedupRun",
     "apply_merges",
     "cannot_link",
+    "decide_pair",
     "dedup",
     "link_households",
     "load_inputs",
+    "maybe_same_pairs",
     "read_people",
     "undo_merge",
     "write_plan",
@@ -118,11 +120,123 @@ def read_people(url: str) -> pd.DataFrame:
 
 
 def cannot_link(url: str) -> pd.DataFrame:
-    """Pairs whose merge a person undid: ``id_a``, ``id_b`` (never merged again)."""
+    """Pairs a person said are two people: ``id_a``, ``id_b`` (never merged again).
+
+    A merge they undid (``crm dedup --undo``), and a pair left for review that they
+    decided is two people of one home (``crm dedup --apart``, :func:`decide_pair`).
+    """
     frame = store.read_frame(
-        url, "SELECT survivor_id AS id_a, merged_id AS id_b FROM merge_log WHERE action = 'undo'"
+        url,
+        "SELECT survivor_id AS id_a, merged_id AS id_b FROM merge_log WHERE action = 'undo' "
+        f"UNION SELECT customer_id AS id_a, related_customer_id AS id_b FROM relations "
+        f"WHERE kind = 'household' AND source = '{_DECIDED}'",
     )
     return frame
+
+
+#: ``relations.source`` of a pair a person decided (``crm dedup --apart``).
+_DECIDED = "review"
+
+
+def maybe_same_pairs(url: str) -> pd.DataFrame:
+    """The pairs left for review (kind ``maybe_same``) whose two customers are both active.
+
+    One row per pair: ``customer_id``, ``related_customer_id``, then for each side (``_a``,
+    ``_b``) the name, birth date, postcode and first email and phone, so a person can
+    decide with :func:`decide_pair`.
+    """
+    pairs = store.read_frame(
+        url,
+        "SELECT r.customer_id, r.related_customer_id, r.created_at FROM relations r "
+        "JOIN customers a ON a.customer_id = r.customer_id "
+        "JOIN customers b ON b.customer_id = r.related_customer_id "
+        "WHERE r.kind = 'maybe_same' AND a.status = 'active' AND b.status = 'active' "
+        "ORDER BY r.customer_id, r.related_customer_id",
+    )
+    if pairs.empty:
+        return pairs
+    ids = np.unique(pairs[["customer_id", "related_customer_id"]].to_numpy(dtype=np.int64))
+    listed = ", ".join(str(int(i)) for i in ids)
+    people = store.read_frame(
+        url,
+        "SELECT customer_id, first_name, last_name, birth_date, postcode FROM customers "
+        f"WHERE customer_id IN ({listed})",
+    ).set_index("customer_id")
+    points = store.read_frame(
+        url,
+        "SELECT customer_id, kind, value FROM contact_points "
+        f"WHERE customer_id IN ({listed}) AND kind IN ('email', 'phone') "
+        "ORDER BY is_primary DESC, contact_point_id",
+    )
+    first = points.drop_duplicates(["customer_id", "kind"]).pivot(
+        index="customer_id", columns="kind", values="value"
+    )
+    people = people.join(first.reindex(columns=["email", "phone"]))
+    out = pairs.drop(columns="created_at")
+    for end, col in (("a", "customer_id"), ("b", "related_customer_id")):
+        side = people.reindex(out[col].to_numpy())
+        for f in ("first_name", "last_name", "birth_date", "postcode", "email", "phone"):
+            out[f"{f}_{end}"] = side[f].to_numpy()
+    return out
+
+
+def decide_pair(
+    url: str, a: int, b: int, *, same: bool, as_of: dt.datetime, run_id: str
+) -> pd.DataFrame:
+    """A person's decision on a pair left for review: one person, or two of one home.
+
+    ``same``: the two are merged with the survivor rule (one merge in the merge log,
+    undone like any other with ``crm dedup --undo``). Otherwise the pair becomes a
+    household link (source ``review``) and is never merged nor proposed for review again.
+    Returns the merge (``merge_id``, ``survivor_id``, ``merged_id``, ...) or an empty frame.
+    """
+    lo, hi = min(int(a), int(b)), max(int(a), int(b))
+    found = store.read_frame(
+        url,
+        f"SELECT customer_id, status, created_at FROM customers WHERE customer_id IN ({lo}, {hi})",
+    )
+    missing = sorted({lo, hi} - set(found["customer_id"].astype("int64")))
+    if missing:
+        raise IdentityError(f"customer {missing[0]} does not exist")
+    closed = found.loc[found["status"] != "active", "customer_id"]
+    if len(closed):
+        raise IdentityError(f"customer {int(closed.iloc[0])} is not active (merged or closed)")
+    if same:
+        clusters = pd.DataFrame({"record_id": [lo, hi], "cluster_id": lo, "cluster_size": 2})
+        pairs = pd.DataFrame({"id_a": [lo], "id_b": [hi], "score": [1.0], "is_match": [True]})
+        deals = store.read_frame(
+            url,
+            "SELECT customer_id, status, created_at, closed_at FROM deals "
+            f"WHERE status = 'won' AND customer_id IN ({lo}, {hi})",
+        )
+        plan = merge_plan(clusters.assign(confidence=1.0), pairs, found, deals)
+        return apply_merges(url, plan, run_id, as_of)
+    with store.connect(url) as conn, store.transaction(conn) as cur:
+        # one statement each; the pair ends as one household link a person decided
+        cur.execute(
+            "DELETE FROM relations WHERE kind IN ('maybe_same', 'household') AND "
+            f"customer_id = {lo} AND related_customer_id = {hi}"
+        )
+        cur.execute(
+            store.placeholders(
+                url,
+                "INSERT INTO relations (customer_id, related_customer_id, kind, source, "
+                f"created_at) VALUES ({lo}, {hi}, 'household', '{_DECIDED}', ?)",
+            ),
+            (store.instant_param(url, as_of),),
+        )
+    return apply_merges(url, _no_merges(), run_id, as_of)
+
+
+def _no_merges() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "survivor_id": pd.Series([], dtype="int64"),
+            "merged_id": pd.Series([], dtype="int64"),
+            "score": pd.Series([], dtype=float),
+            "confidence": pd.Series([], dtype=float),
+        }
+    )
 
 
 def _log_table(url: str, columns: dict[str, Any], n: int, as_of: dt.datetime) -> pa.Table:
@@ -382,13 +496,19 @@ def undo_merge(url: str, merge_id: int, run_id: str, as_of: dt.datetime) -> int:
     return int(given)
 
 
-def link_households(url: str, links: pd.DataFrame, as_of: dt.datetime) -> store.WriteResult:
-    """Write household pairs to ``relations`` (kind ``household``); existing links stay as they are."""
+def link_households(
+    url: str, links: pd.DataFrame, as_of: dt.datetime, kind: str = "household"
+) -> store.WriteResult:
+    """Write pairs to ``relations`` as ``kind``; existing links stay as they are.
+
+    ``kind`` is ``household`` (two people of one home) or ``maybe_same`` (one person or
+    two of one name: :func:`crm.identity.resolve.maybe_same`, for review).
+    """
     frame = pd.DataFrame(
         {
             "customer_id": links["customer_id"].to_numpy(dtype=np.int64),
             "related_customer_id": links["related_customer_id"].to_numpy(dtype=np.int64),
-            "kind": "household",
+            "kind": kind,
             "source": "dedup",
             "created_at": pd.Timestamp(as_of),
         }
@@ -417,6 +537,8 @@ class DedupRun:
     households_added: int = 0
     dry_run: bool = True
     stats: dict[str, object] = field(default_factory=dict)
+    maybe_same: pd.DataFrame | None = None
+    maybe_same_added: int = 0
 
 
 def write_plan(
@@ -430,6 +552,7 @@ def write_plan(
         result=plan.result,
         plan=plan.merges,
         households=plan.households,
+        maybe_same=plan.maybe_same,
         dry_run=dry_run,
         stats={"customers": plan.customers, **plan.stats},
     )
@@ -445,6 +568,23 @@ def write_plan(
         run.merged = len(applied)
         run.moved_rows = int(applied["moved"].sum())
     run.households_added = link_households(url, plan.households, as_of).inserted
+    # a pair a person already decided is not proposed again
+    decided = store.read_frame(
+        url,
+        "SELECT customer_id, related_customer_id FROM relations "
+        f"WHERE kind = 'household' AND source = '{_DECIDED}'",
+    )
+    unsure = plan.maybe_same
+    if len(decided) and len(unsure):
+        code = decided["customer_id"].astype("int64") * (1 << 32) + decided[
+            "related_customer_id"
+        ].astype("int64")
+        mine = unsure["customer_id"].astype("int64") * (1 << 32) + unsure[
+            "related_customer_id"
+        ].astype("int64")
+        unsure = unsure[~mine.isin(code).to_numpy()]
+    run.maybe_same = unsure
+    run.maybe_same_added = link_households(url, unsure, as_of, "maybe_same").inserted
     return run
 
 

@@ -104,6 +104,9 @@ class DedupPlan:
     households : pandas.DataFrame
         ``customer_id``, ``related_customer_id``, ``shared``: links between the people
         left after all rounds.
+    maybe_same : pandas.DataFrame
+        The same columns: pairs of them that may be one person or two of one name
+        (:func:`crm.identity.resolve.maybe_same`), left for a person to decide.
     result : DuplicateResult
         The first round's search (pairs, clusters, model, timings).
     customers : int
@@ -115,6 +118,7 @@ class DedupPlan:
     result: DuplicateResult
     customers: int
     stats: dict[str, object] = field(default_factory=dict)
+    maybe_same: pd.DataFrame = field(default_factory=lambda: household_links(None, None))
 
     @property
     def merges(self) -> pd.DataFrame:
@@ -320,6 +324,7 @@ def plan_dedup(
         deals = current.deals[current.deals["customer_id"].isin(members)]
         plan = merge_plan(result.clusters, result.pairs, people, deals)
         links = household_links(result.households, plan)
+        unsure = household_links(result.maybe_same, plan)
         if plan.empty:
             break
         rounds.append(plan)
@@ -328,6 +333,7 @@ def plan_dedup(
     return DedupPlan(
         rounds=rounds,
         households=links,
+        maybe_same=unsure,
         result=first,
         customers=n0,
         stats={

@@ -119,12 +119,24 @@ def merge_plan(
     ).sort_values(["survivor_id", "merged_id"], ignore_index=True)
 
 
-def household_links(households: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
+def household_links(households: pd.DataFrame | None, plan: pd.DataFrame | None) -> pd.DataFrame:
     """Household pairs between survivors: ``customer_id``, ``related_customer_id``, ``shared``.
 
     A record about to be merged stands for its survivor; each unordered pair appears once
-    with the smaller id first, and a pair that ends up as one person is dropped.
+    with the smaller id first, and a pair that ends up as one person is dropped. The same
+    holds for the pairs left for review (:attr:`~crm.identity.resolve.DuplicateResult.maybe_same`).
+    Without ``households`` the result is empty.
     """
+    if households is None:
+        return pd.DataFrame(
+            {
+                c.CUSTOMER_ID: pd.Series([], dtype="int64"),
+                "related_customer_id": pd.Series([], dtype="int64"),
+                "shared": pd.Series([], dtype=object),
+            }
+        )
+    if plan is None:
+        plan = pd.DataFrame({"survivor_id": [], "merged_id": []})
     to_surv = pd.Series(plan["survivor_id"].to_numpy(), index=plan["merged_id"].to_numpy())
     a = households["id_a"].map(to_surv).fillna(households["id_a"]).astype("int64")
     b = households["id_b"].map(to_surv).fillna(households["id_b"]).astype("int64")

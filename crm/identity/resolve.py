@@ -15,6 +15,13 @@ Some disagreements say "two people" whatever else agrees: a different gender, a 
 first name, a different birth date, a different patronymic. Such a pair is never a match;
 when it shares a phone, an email or an address it is a *household* (spouses, a parent and a
 child, companions) and is reported as a link, never merged.
+
+Some pairs the records cannot settle: two cards of one given name and surname at one home,
+one of them without a birth date, whose own contacts differ (another mailbox, another
+mobile). They are one person who once left the date out and wrote another address, or a
+parent and an adult child of one name, and nothing in the two cards tells which
+(:func:`maybe_same`). Such a pair is neither merged nor called a household: it is reported
+in :attr:`DuplicateResult.maybe_same`, for a person to decide (``crm dedup --review``).
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ __all__ = [
     "generation_conflict",
     "household_evidence",
     "match_to_existing",
+    "maybe_same",
     "pair_quality",
     "personal_ties",
 ]
@@ -61,7 +69,8 @@ class DuplicateResult:
     pairs : pandas.DataFrame
         Scored pairs worth a look (matches, near misses, households): ``id_a``, ``id_b``,
         ``score`` (probability of one person), ``weight`` (evidence in bits), ``is_match``,
-        ``different_people`` (a disagreement that rules a merge out), ``household``, then a
+        ``different_people`` (a disagreement that rules a merge out), ``household``,
+        ``maybe_same`` (see :func:`maybe_same`), then a
         level per compared field (``lvl_<field>``) and name similarities (``sim_<field>``).
     clusters : pandas.DataFrame
         One row per record: ``record_id``, ``cluster_id`` (the id of the cluster's first
@@ -71,6 +80,9 @@ class DuplicateResult:
         ``id_a``, ``id_b``, ``shared`` (``phone``, ``email``, ``address``, comma-joined):
         different people sharing a phone or an address (with the postcode), or an email when
         their first names differ; records of one cluster excluded.
+    maybe_same : pandas.DataFrame
+        ``id_a``, ``id_b``, ``shared``: pairs sharing a home that may be one person or two
+        of one name (:func:`maybe_same`), neither merged nor in ``households``; for review.
     model : FellegiSunter
         The fitted model (``model.weights_table()`` shows the weights).
     stats : dict
@@ -82,6 +94,9 @@ class DuplicateResult:
     households: pd.DataFrame
     model: FellegiSunter
     stats: dict[str, object] = field(default_factory=dict)
+    maybe_same: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"id_a": [], "id_b": [], "shared": []})
+    )
 
 
 def estimate_u(keys: Keys, sample: int = 200_000, seed: int = 0) -> dict[str, np.ndarray]:
@@ -438,6 +453,27 @@ def household_evidence(levels: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def maybe_same(levels: pd.DataFrame) -> np.ndarray:
+    """Pairs kept apart that the two records cannot tell from one person.
+
+    The given names agree (one name, a diminutive or nickname of it, a romanisation or a
+    spelling a typo apart) and one record has no birth date: the pair was kept apart only
+    because its own contacts differ (:func:`undated_conflict`), an undated record matched
+    two people of one name (:func:`~crm.identity.cluster.ambiguous_matches`) or one record
+    is marked ``Jr.`` (:func:`generation_conflict`). A parent and an adult child of one
+    name look so, and so does one person who once left the date out and gave another
+    mailbox: on the hard set of ``bench/bench_dedup.py`` such pairs sharing a home were
+    two people 504 times and one person 232 times, on the independent bilingual set 570
+    and 531 times. So they are not called a household either. Two records whose birth
+    dates both exist and differ are two people (the birth-date veto), and given names
+    that differ are two people: those stay households.
+    """
+    out = np.zeros(len(levels), dtype=bool)
+    if "first_name" not in levels or "birth_date" not in levels:
+        return out
+    return (levels["first_name"].to_numpy() >= 1) & (levels["birth_date"].to_numpy() == -1)
+
+
 def _banned(ids: np.ndarray, n: int, cannot_link: pd.DataFrame | None) -> np.ndarray:
     """Pair codes ``lo * n + hi`` of the ``cannot_link`` pairs (merges a person undid)."""
     if cannot_link is None or not len(cannot_link):
@@ -651,15 +687,20 @@ def find_duplicates(
     shares = np.zeros(len(a), dtype=bool)
     for _, hit in shared_parts:
         shares |= hit
-    household = shares & ~is_match & (labels[a] != labels[b]) & (different | (score < threshold))
+    linked = shares & ~is_match & (labels[a] != labels[b]) & (different | (score < threshold))
+    unsure = linked & maybe_same(lv)
+    household = linked & ~unsure
     shared = np.full(len(a), "", dtype=object)
     for f, hit in shared_parts:
-        shared = np.where(hit & household, np.where(shared == "", f, shared + "," + f), shared)
+        shared = np.where(hit & linked, np.where(shared == "", f, shared + "," + f), shared)
     households = pd.DataFrame(
         {"id_a": ids[a[household]], "id_b": ids[b[household]], "shared": shared[household]}
     )
+    review = pd.DataFrame(
+        {"id_a": ids[a[unsure]], "id_b": ids[b[unsure]], "shared": shared[unsure]}
+    )
 
-    keep = is_match | household | (score >= keep_pairs_above)
+    keep = is_match | linked | (score >= keep_pairs_above)
     out = pd.DataFrame(
         {
             "id_a": ids[a[keep]],
@@ -669,6 +710,7 @@ def find_duplicates(
             "is_match": is_match[keep],
             "different_people": different[keep],
             "household": household[keep],
+            "maybe_same": unsure[keep],
         }
     )
     for f in lv.columns:
@@ -684,6 +726,7 @@ def find_duplicates(
         "clusters": int((np.bincount(labels) > 1).sum()),
         "records_in_clusters": int((size > 1).sum()),
         "household_pairs": int(household.sum()),
+        "maybe_same_pairs": int(unsure.sum()),
         "seconds": timings,
     }
     return DuplicateResult(
@@ -692,6 +735,7 @@ def find_duplicates(
         households=households,
         model=fs,
         stats=stats,
+        maybe_same=review,
     )
 
 

@@ -168,6 +168,10 @@ def quality(
         console.print(t)
 
 
+def _cell(value: object) -> str:
+    return "–" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
 @friendly_errors
 def dedup(
     dry_run: bool = typer.Option(
@@ -179,7 +183,22 @@ def dedup(
     undo: int | None = typer.Option(
         None, "--undo", metavar="MERGE_ID", help="Undo one merge (its id is in the merge log)."
     ),
-    show: int = typer.Option(10, help="How many merges to list."),
+    show: int = typer.Option(10, help="How many merges (or pairs to review) to list."),
+    review: bool = typer.Option(
+        False,
+        "--review",
+        help="List the pairs left for a person to decide: one person, or two of one name "
+        "at one home (kind maybe_same); write nothing.",
+    ),
+    merge: tuple[int, int] | None = typer.Option(
+        None, "--merge", metavar="A B", help="Decide a pair under review is one person: merge it."
+    ),
+    apart: tuple[int, int] | None = typer.Option(
+        None,
+        "--apart",
+        metavar="A B",
+        help="Decide a pair under review is two people of one home: never merged nor asked again.",
+    ),
     since: str | None = typer.Option(
         None,
         "--since",
@@ -191,10 +210,15 @@ def dedup(
 
     Every merge is written to the append-only merge log with the rows it moved, so
     `crm dedup --undo MERGE_ID` gives them back. A rerun changes nothing.
+
+    Two cards of one name at one home, one without a birth date and each with its own
+    contacts, may be one person or a parent and an adult child: they are neither merged
+    nor linked as a household but left for review (`crm dedup --review`, then
+    `--merge A B` or `--apart A B`).
     """
     from crm.db import migrate
+    from crm.identity.database import decide_pair, maybe_same_pairs, undo_merge
     from crm.identity.database import dedup as run_dedup
-    from crm.identity.database import undo_merge
 
     url = database_url()
     migrate(url)
@@ -202,6 +226,47 @@ def dedup(
     if undo is not None:
         given = undo_merge(url, undo, run_id=f"cli-undo-{as_of:%Y%m%dT%H%M%S}", as_of=as_of)
         console.print(f"merge {undo} undone: the record is active again, {given:,} rows given back")
+        return
+    if merge is not None or apart is not None:
+        a, b = merge if merge is not None else apart  # type: ignore[misc]
+        done = decide_pair(
+            url,
+            a,
+            b,
+            same=merge is not None,
+            as_of=as_of,
+            run_id=f"cli-review-{as_of:%Y%m%dT%H%M%S}",
+        )
+        if len(done):
+            m = done.iloc[0]
+            console.print(
+                f"merge {int(m['merge_id'])}: {int(m['merged_id'])} merged into "
+                f"{int(m['survivor_id'])}, {int(m['moved']):,} rows moved "
+                f"(`crm dedup --undo {int(m['merge_id'])}` gives them back)"
+            )
+        else:
+            console.print(f"{min(a, b)} and {max(a, b)}: two people of one home, never merged")
+        return
+    if review:
+        pairs = maybe_same_pairs(url)
+        console.print(
+            f"{len(pairs):,} pairs to review (one person, or two of one name at one home)"
+        )
+        if len(pairs) and show:
+            table = Table(title=f"to review (first {show})")
+            for col in ("A", "B", "name", "born", "email", "phone"):
+                table.add_column(col)
+            for r in pairs.head(show).to_dict("records"):
+                cells = []
+                for f in ("first_name", "birth_date", "email", "phone"):
+                    pa, pb = (_cell(r.get(f"{f}_{e}")) for e in "ab")
+                    if f == "first_name":
+                        pa = f"{pa} {_cell(r.get('last_name_a'))}"
+                        pb = f"{pb} {_cell(r.get('last_name_b'))}"
+                    cells.append(f"{pa}\n{pb}")
+                table.add_row(str(r["customer_id"]), str(r["related_customer_id"]), *cells)
+            console.print(table)
+            console.print("decide with `crm dedup --merge A B` (one person) or `--apart A B`")
         return
     run = run_dedup(
         url,
@@ -220,6 +285,12 @@ def dedup(
         f"{len(run.households):,} household links, {run.stats.get('rounds', 0)} round(s)"
         + ("" if dry_run else f" ({run.households_added:,} new), {run.moved_rows:,} rows moved")
     )
+    unsure = 0 if run.maybe_same is None else len(run.maybe_same)
+    if unsure:
+        console.print(
+            f"{unsure:,} pairs left for review (one person, or two of one name at one home): "
+            "`crm dedup --review`"
+        )
     if len(run.plan) and show:
         table = Table(title=f"merges (first {show})" + (" — dry run" if dry_run else ""))
         cols = ["merge_id"] if "merge_id" in run.plan else []

@@ -271,6 +271,19 @@ def test_households_join_transitively() -> None:
     assert households(relations).to_dict() == {1: 1, 2: 1, 3: 1, 5: 5, 6: 5}
 
 
+def test_a_pair_left_for_review_is_one_home_for_a_household_offer() -> None:
+    # Павел Громов and his undated namesake at one flat: one person or father and son,
+    # either way one home, so a once-per-household offer reaches it once
+    relations = pd.DataFrame(
+        {
+            "customer_id": [1, 3, 5],
+            "related_customer_id": [2, 4, 6],
+            "kind": ["maybe_same", "household", "referred_by"],
+        }
+    )
+    assert households(relations).to_dict() == {1: 1, 2: 1, 3: 3, 4: 3}
+
+
 def test_a_message_queued_by_an_earlier_run_is_counted_as_already_sent() -> None:
     people = pd.DataFrame([_person(**SMS_OK)] * 2, index=[1, 2])
     result = apply_policy(
