@@ -110,6 +110,8 @@ def dedup_flow(
         "merged": run.merged,
         "rows_moved": run.moved_rows,
         "households_added": run.households_added,
+        "left_for_review": 0 if run.maybe_same is None else len(run.maybe_same),
+        "review_added": run.maybe_same_added,
     }
     logger.info("dedup %s: %s", "dry run" if dry_run else "run", summary)
     _publish(run, summary, threshold)

@@ -585,6 +585,13 @@ def write_plan(
         unsure = unsure[~mine.isin(code).to_numpy()]
     run.maybe_same = unsure
     run.maybe_same_added = link_households(url, unsure, as_of, "maybe_same").inserted
+    # a pair under review that is now known to be two people of one home is settled
+    store.execute(
+        url,
+        "DELETE FROM relations WHERE kind = 'maybe_same' AND EXISTS (SELECT 1 FROM relations h "
+        "WHERE h.kind = 'household' AND h.customer_id = relations.customer_id "
+        "AND h.related_customer_id = relations.related_customer_id)",
+    )
     return run
 
 

@@ -154,3 +154,17 @@ def test_crm_dedup_review_lists_the_pairs_and_merge_and_apart_decide(cli_db: str
     assert "0 pairs to review" in runner.invoke(app, ["dedup", "--review"]).output
     refused = runner.invoke(app, ["dedup", "--merge", "3", "4"])
     assert refused.exit_code != 0 and "customer 4 is not active" in refused.output
+
+
+def test_a_pair_under_review_that_the_data_now_tells_apart_is_settled(db_url: str) -> None:
+    # the son's card gets his own birth date: father and son are two people of one home
+    load_households(db_url)
+    dedup(db_url, AS_OF)
+    store.execute(
+        db_url, "UPDATE customers SET birth_date = ? WHERE customer_id = 2", [dt.date(1990, 5, 1)]
+    )
+    dedup(db_url, LATER)
+    relations = _relations(db_url)
+    assert (1, 2, "household", "dedup") in relations
+    assert (1, 2, "maybe_same", "dedup") not in relations
+    assert maybe_same_pairs(db_url)["customer_id"].tolist() == [3]
