@@ -253,18 +253,19 @@ def dedup(
             f"{len(pairs):,} pairs to review (one person, or two of one name at one home)"
         )
         if len(pairs) and show:
-            table = Table(title=f"to review (first {show})")
-            for col in ("A", "B", "name", "born", "email", "phone"):
-                table.add_column(col)
+            table = Table(title=f"to review (first {show}): each pair on two lines")
+            for col in ("customer", "name", "born", "postcode", "email", "phone"):
+                table.add_column(col, overflow="fold")
+            fields = ("birth_date", "postcode", "email", "phone")
             for r in pairs.head(show).to_dict("records"):
-                cells = []
-                for f in ("first_name", "birth_date", "email", "phone"):
-                    pa, pb = (_cell(r.get(f"{f}_{e}")) for e in "ab")
-                    if f == "first_name":
-                        pa = f"{pa} {_cell(r.get('last_name_a'))}"
-                        pb = f"{pb} {_cell(r.get('last_name_b'))}"
-                    cells.append(f"{pa}\n{pb}")
-                table.add_row(str(r["customer_id"]), str(r["related_customer_id"]), *cells)
+                for end, col in (("a", "customer_id"), ("b", "related_customer_id")):
+                    name = f"{_cell(r.get(f'first_name_{end}'))} {_cell(r.get(f'last_name_{end}'))}"
+                    table.add_row(
+                        str(r[col]),
+                        name,
+                        *(_cell(r.get(f"{f}_{end}")) for f in fields),
+                        end_section=end == "b",
+                    )
             console.print(table)
             console.print("decide with `crm dedup --merge A B` (one person) or `--apart A B`")
         return

@@ -143,7 +143,7 @@ def test_crm_dedup_review_lists_the_pairs_and_merge_and_apart_decide(cli_db: str
     first = runner.invoke(app, ["dedup"])
     assert first.exit_code == 0, first.output
     assert "2 pairs left for review" in " ".join(first.output.split())
-    shown = runner.invoke(app, ["dedup", "--review"])
+    shown = runner.invoke(app, ["dedup", "--review"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
     text = " ".join(shown.output.split())
     assert "2 pairs to review" in text and "Громов" in text and "sharon.e@hotmail.co.uk" in text
